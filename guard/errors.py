@@ -23,13 +23,13 @@ class RequirementsFileError(UsageError):
     """A requirements or constraints file is missing or has a line pip would reject (exit 2)."""
 
 
-class EnvironmentError_(GuardError):
+class EnvironmentReadError(GuardError):
     """The target environment cannot be read (no interpreter, unreadable site-packages) (exit 2)."""
 
     exit_code = 2
 
 
-class IndexError_(GuardError):
+class IndexUnavailable(GuardError):
     """The package index could not answer (unreachable, HTTP error, garbage, timeout) (exit 3)."""
 
     exit_code = 3
