@@ -45,3 +45,10 @@ class SimulationError(GuardError):
     """The simulation could not be made exact and the pip fallback failed too (exit 3)."""
 
     exit_code = 3
+
+
+class NeedsPipFallback(GuardError):
+    """The fast path cannot be exact here (dynamic metadata, VCS URL, an option it does not
+    model); the caller falls back to pip's own ``--dry-run --report``. ``str(err)`` says why."""
+
+    exit_code = 3
