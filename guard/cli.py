@@ -1,0 +1,99 @@
+"""The ``guard`` command: orchestrates the pipeline and prints. Thin by design.
+
+Exit codes (the contract with shims and hooks; the README documents them once):
+
+* 0 allowed (or nothing to judge)
+* 1 blocked
+* 2 usage error or bad input (a malformed requirement, an unknown option, corrupt files)
+* 3 could not simulate (index unreachable, no resolution, pip's dry run failed)
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import click
+
+from .errors import GuardError
+
+EXIT_ALLOW, EXIT_BLOCK, EXIT_USAGE, EXIT_UNSIMULATED = 0, 1, 2, 3
+
+
+def _prefix_option(f):
+    return click.option(
+        "--prefix",
+        type=click.Path(file_okay=False, path_type=Path),
+        default=None,
+        help="The environment to judge (default: $CONDA_PREFIX, else this Python's prefix).",
+    )(f)
+
+
+def _context(prefix: Path | None):
+    from .check import Context, default_cache_dir
+    from .environment import default_prefix
+
+    environ = dict(os.environ)
+    if prefix is None:
+        prefix = default_prefix(environ)
+    if not prefix.is_dir():
+        raise click.UsageError(f"--prefix {prefix}: no such directory")
+    return Context(prefix=prefix.resolve(), environ=environ, cwd=os.getcwd(), cache_dir=default_cache_dir(environ))
+
+
+class _GuardGroup(click.Group):
+    """Turns every GuardError into one line on stderr and its exit code: never a traceback."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except GuardError as err:
+            click.echo(f"guard: error: {err}", err=True)
+            sys.exit(err.exit_code)
+        except KeyboardInterrupt:
+            click.echo("guard: interrupted", err=True)
+            sys.exit(130)
+
+
+def main(argv=None) -> None:
+    """Console entry point. ``guard pip ...`` (the shims' path) skips click: it must cost as
+    little as possible before pip runs."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["pip"]:
+        from .guarded_pip import main as guarded_pip_main
+
+        sys.exit(guarded_pip_main(argv[1:]))
+    cli.main(args=argv, prog_name="guard")
+
+
+@click.group(cls=_GuardGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="conda-pip-guard", prog_name="guard")
+def cli():
+    """conda-pip-guard: simulate pip in a conda environment and stop it from replacing what conda
+    installed.
+
+    \b
+    Exit status: 0 allowed, 1 blocked, 2 bad input, 3 could not simulate.
+    """
+
+
+@cli.command(context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False})
+@_prefix_option
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object (schema 1).")
+@click.option("-v", "--verbose", is_flag=True, help="List every change, also for a block.")
+@click.argument("pip_args", nargs=-1, type=click.UNPROCESSED)
+def check(prefix, as_json, verbose, pip_args):
+    """Simulate `pip install PIP_ARGS` (or `-- uninstall ...`) and judge it; installs nothing.
+
+    Exit status: 0 allowed, 1 blocked, 2 bad input, 3 could not simulate.
+    """
+    from . import render
+    from .check import pip_argv_for_check, simulate
+
+    if not pip_args:
+        raise click.UsageError("nothing to check: give pip install arguments, e.g. guard check -- numpy==2.0.0")
+    ctx = _context(prefix)
+    result = simulate(pip_argv_for_check(pip_args), ctx)
+    click.echo(render.check_json(result) if as_json else render.check_text(result, verbose=verbose))
+    sys.exit(EXIT_BLOCK if result.verdict.blocked else EXIT_ALLOW)

@@ -1,0 +1,114 @@
+"""Distributions the user names directly: local wheel files, local project directories with
+static ``pyproject.toml`` metadata, and wheel URLs.
+
+Anything whose metadata only a build can produce (``dynamic`` dependencies or version, a
+``setup.py`` project, an sdist archive, a VCS URL) raises :class:`NeedsPipFallback`: guessing
+would give a verdict built on a guess.
+"""
+
+from __future__ import annotations
+
+import os
+import zipfile
+from pathlib import Path
+from urllib.parse import unquote, urlparse
+from urllib.request import url2pathname
+
+from packaging.utils import canonicalize_name, parse_wheel_filename
+
+from .errors import NeedsPipFallback, UsageError
+from .provider import DirectSource
+
+
+def direct_source(item, source) -> DirectSource:
+    """Metadata for a requirement item of kind ``path`` or ``url`` (or ``name @ url``)."""
+    url = item.url or ""
+    path = item.path
+    if path is None and url.startswith("file:"):
+        path = url2pathname(unquote(urlparse(url).path))
+    if path is not None:
+        p = Path(path)
+        if p.is_dir():
+            return DirectSource(p.resolve().as_uri(), project_metadata(p), editable=item.editable)
+        if p.name.endswith(".whl"):
+            if not p.is_file():
+                raise UsageError(f"{item.text}: no such file")
+            return DirectSource(p.resolve().as_uri(), wheel_metadata(p), is_local_wheel=True)
+        if not p.exists():
+            raise UsageError(f"{item.text}: no such file or directory")
+        raise NeedsPipFallback(f"local archive {p.name} needs a build to know its dependencies")
+    if url.split("#")[0].endswith(".whl") and url.startswith(("http://", "https://")):
+        from .index import dist_file_for_url
+
+        f = dist_file_for_url(url)
+        return DirectSource(url, source.metadata(f))
+    raise NeedsPipFallback(f"direct URL {item.text!r} needs a download and build")
+
+
+def wheel_metadata(path: Path):
+    """Core metadata of a local wheel file (its ``*.dist-info/METADATA``)."""
+    from .index import parse_core_metadata
+
+    try:
+        name, version, _, _ = parse_wheel_filename(path.name)
+        with zipfile.ZipFile(path) as zf:
+            wanted = [n for n in zf.namelist() if n.endswith(".dist-info/METADATA") and n.count("/") == 1]
+            if not wanted:
+                raise UsageError(f"{path.name}: not a wheel (no .dist-info/METADATA)")
+            text = zf.read(wanted[0]).decode("utf-8", "replace")
+    except (zipfile.BadZipFile, OSError, ValueError) as exc:
+        raise UsageError(f"{path.name}: not a valid wheel ({exc})") from None
+    meta = parse_core_metadata(text)
+    if canonicalize_name(meta.name) != canonicalize_name(str(name)):
+        raise UsageError(f"{path.name}: metadata names {meta.name}, not {name}")
+    return meta
+
+
+def project_metadata(path: Path):
+    """Static PEP 621 metadata of a project directory, or NeedsPipFallback when a build decides."""
+    from .index import CoreMetadata
+
+    pyproject = path / "pyproject.toml"
+    if not pyproject.is_file():
+        raise NeedsPipFallback(f"{_show(path)} has no pyproject.toml (setup.py decides its metadata)")
+    try:
+        import tomllib  # Python 3.11+
+    except ImportError:  # pragma: no cover - 3.9/3.10
+        raise NeedsPipFallback(f"{_show(path)}: reading pyproject.toml needs Python 3.11") from None
+    try:
+        data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise UsageError(f"{_show(pyproject)}: invalid TOML ({exc})") from None
+    project = data.get("project")
+    if not isinstance(project, dict) or "name" not in project:
+        raise NeedsPipFallback(f"{_show(path)}: no static [project] table")
+    dynamic = set(project.get("dynamic", []))
+    for key in ("version", "dependencies", "optional-dependencies", "requires-python"):
+        if key in dynamic:
+            raise NeedsPipFallback(f"{_show(path)}: {key} is dynamic (a build decides it)")
+    if "version" not in project:
+        raise NeedsPipFallback(f"{_show(path)}: no static version")
+    requires = list(project.get("dependencies", []))
+    extras = project.get("optional-dependencies", {}) or {}
+    for extra, reqs in extras.items():
+        for r in reqs:
+            marker_sep = " and " if ";" in r else "; "
+            if ";" in r:
+                base, _, marker = r.partition(";")
+                requires.append(f'{base.strip()}; ({marker.strip()}) and extra == "{extra}"')
+            else:
+                requires.append(f'{r}{marker_sep}extra == "{extra}"')
+    return CoreMetadata(
+        name=str(project["name"]),
+        version=str(project["version"]),
+        requires_dist=tuple(requires),
+        requires_python=project.get("requires-python"),
+        provides_extra=tuple(canonicalize_name(e) for e in extras),
+    )
+
+
+def _show(path: Path) -> str:
+    try:
+        return os.path.relpath(path)
+    except ValueError:
+        return str(path)

@@ -1,0 +1,119 @@
+"""Frozen data that crosses the pipeline's stages after resolution: the plan and the verdict.
+
+The request (:mod:`guard.pip_args`), the environment snapshot (:mod:`guard.environment`) and the
+index files (:mod:`guard.index`) have their own dataclasses next to the code that makes them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Mapping
+
+SCHEMA_VERSION = 1
+
+ACTIONS = ("install", "upgrade", "downgrade", "reinstall", "remove")
+
+
+@dataclass(frozen=True)
+class Edge:
+    """One requirement edge of the resolution: ``parent`` (``None`` = the command line) asks for
+    ``child`` with ``requirement`` (as the parent wrote it, e.g. ``torch>=2.2``)."""
+
+    parent: str | None  # "transformers 4.57.0" style label, None for the user's command
+    child: str  # canonical project name
+    requirement: str
+
+
+@dataclass(frozen=True)
+class Change:
+    """What the install would do to one distribution."""
+
+    name: str  # PEP 503-normalized project name
+    installed: str | None  # version now in the env
+    proposed: str | None  # version pip would install (None for a removal)
+    action: str  # one of ACTIONS
+    owner: str | None  # "conda" | "pip" | None (not installed)
+    conda_record: Mapping | None  # {"name", "version", "build", "channel"} when conda owns it
+    source: str | None = None  # where the new files come from (index file name, URL, path)
+
+    def to_json(self, protected: bool = False) -> dict:
+        return {
+            "name": self.name,
+            "installed": self.installed,
+            "proposed": self.proposed,
+            "action": self.action,
+            "owner": self.owner,
+            "conda_record": dict(self.conda_record) if self.conda_record else None,
+            "protected": protected,
+        }
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The change set of a simulated command, and how it was obtained.
+
+    ``path`` is ``"resolver"`` (guard's own resolution over index metadata) or ``"pip-report"``
+    (the target env's pip ran with ``--dry-run --report`` because the fast path could not be
+    exact; ``fallback_reason`` says why).
+    """
+
+    command: str  # "install" | "uninstall"
+    changes: tuple[Change, ...]
+    edges: tuple[Edge, ...] = ()
+    requested: tuple[str, ...] = ()  # canonical names the user asked for, in order
+    path: str = "resolver"
+    fallback_reason: str | None = None
+    warnings: tuple[str, ...] = ()
+
+    def change_for(self, name: str) -> Change | None:
+        for c in self.changes:
+            if c.name == name:
+                return c
+        return None
+
+
+@dataclass(frozen=True)
+class Reason:
+    """Why a change is blocked (or warned about)."""
+
+    name: str
+    rule: str  # "protected-conda-package" | "cuda-wheel-beside-conda-cuda" | "conda-owned" | ...
+    message: str
+    chain: tuple[str, ...] = ()  # from a requested requirement down to ``name``
+
+
+@dataclass(frozen=True)
+class Verdict:
+    verdict: str  # "allow" | "block"
+    reasons: tuple[Reason, ...] = ()
+    warnings: tuple[str, ...] = ()
+    protected: frozenset = frozenset()  # names of the plan's changes that touch protected conda dists
+
+    @property
+    def blocked(self) -> bool:
+        return self.verdict == "block"
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """Everything ``guard check`` reports: the plan, the verdict, and where it was judged."""
+
+    prefix: str
+    plan: Plan
+    verdict: Verdict
+    stats: Mapping = field(default_factory=dict)
+
+    def to_json(self) -> dict:
+        return {
+            "schema": SCHEMA_VERSION,
+            "verdict": self.verdict.verdict,
+            "prefix": self.prefix,
+            "command": self.plan.command,
+            "simulation": {"path": self.plan.path, "fallback_reason": self.plan.fallback_reason},
+            "changes": [c.to_json(c.name in self.verdict.protected) for c in self.plan.changes],
+            "reasons": [
+                {"name": r.name, "rule": r.rule, "message": r.message, "chain": list(r.chain)}
+                for r in self.verdict.reasons
+            ],
+            "warnings": list(self.plan.warnings) + list(self.verdict.warnings),
+        }

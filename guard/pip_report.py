@@ -1,0 +1,111 @@
+"""The exact path when the fast one cannot be exact: ask the target env's own pip.
+
+Runs ``<env python> -m pip install --dry-run --report FILE ...`` with the user's arguments and
+the user's pip configuration (not ``--isolated``: pip would read it too), with no prompts and no
+version check, and turns the report into a :class:`guard.models.Plan`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import tempfile
+from pathlib import Path
+from typing import Mapping, Sequence
+
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.utils import canonicalize_name
+from packaging.version import InvalidVersion, Version
+
+from .errors import SimulationError
+from .models import Change, Edge, Plan
+
+TIMEOUT_S = 1800
+
+
+def pip_dry_run_argv(argv: Sequence[str], report: str) -> list[str]:
+    """``argv`` with ``--dry-run --report FILE`` inserted right after the ``install`` word."""
+    argv = list(argv)
+    try:
+        i = argv.index("install")
+    except ValueError:
+        raise SimulationError("pip fallback needs an install command") from None
+    return argv[: i + 1] + ["--dry-run", "--report", report, "--no-input"] + argv[i + 1:]
+
+
+def run_pip_report(python: str, argv: Sequence[str], environ: Mapping[str, str], cwd: str | None = None) -> dict:
+    """Run pip's dry run in the target interpreter and return its installation report."""
+    with tempfile.TemporaryDirectory(prefix="guard-report-") as tmp:
+        report = os.path.join(tmp, "report.json")
+        env = dict(environ)
+        env.update({"PIP_NO_INPUT": "1", "PIP_DISABLE_PIP_VERSION_CHECK": "1", "PYTHONIOENCODING": "utf-8"})
+        for var in ("GUARD_ACTIVE", "PYTHONSTARTUP"):
+            env.pop(var, None)
+        cmd = [python, "-m", "pip", *pip_dry_run_argv(argv, report)]
+        try:
+            proc = subprocess.run(cmd, env=env, cwd=cwd, capture_output=True, text=True, timeout=TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            raise SimulationError(f"pip --dry-run did not finish in {TIMEOUT_S} s") from None
+        except OSError as exc:
+            raise SimulationError(f"cannot run pip in the environment: {exc}") from None
+        if proc.returncode != 0:
+            lines = [ln for ln in (proc.stderr or proc.stdout).strip().splitlines() if ln.strip()]
+            tail = lines[-1].strip() if lines else f"exit status {proc.returncode}"
+            raise SimulationError(f"pip --dry-run failed: {tail}")
+        try:
+            return json.loads(Path(report).read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise SimulationError(f"pip --dry-run wrote no readable report ({exc})") from None
+
+
+def plan_from_report(report: dict, snapshot, *, force_reinstall: bool, reason: str) -> Plan:
+    """Diff pip's report against the snapshot (pip lists only what it would install)."""
+    markers = dict(snapshot.interpreter.markers)
+    changes, edges, requested = [], [], []
+    items = report.get("install") or []
+    names = {canonicalize_name(i["metadata"]["name"]) for i in items}
+    for item in items:
+        meta = item["metadata"]
+        name = canonicalize_name(meta["name"])
+        proposed = meta["version"]
+        if item.get("requested"):
+            requested.append(name)
+            edges.append(Edge(None, name, meta["name"]))
+        dist = snapshot.dists.get(name)
+        if dist is None:
+            action = "install"
+        else:
+            action = _action(dist.version, proposed, force_reinstall)
+        record = None
+        if dist is not None and dist.conda_record is not None:
+            rec = dist.conda_record
+            record = {"name": rec.name, "version": rec.version, "build": rec.build, "channel": rec.channel}
+        changes.append(Change(name, dist.version if dist else None, proposed, action,
+                              dist.owner if dist else None, record, (item.get("download_info") or {}).get("url")))
+        extras = item.get("requested_extras") or []
+        for text in meta.get("requires_dist") or []:
+            try:
+                req = Requirement(text)
+            except InvalidRequirement:
+                continue
+            ctx = [{**markers, "extra": e} for e in (extras or [""])]
+            if req.marker is not None and not any(req.marker.evaluate(c) for c in ctx):
+                continue
+            child = canonicalize_name(req.name)
+            if child in names or child in snapshot.dists:
+                edges.append(Edge(f"{meta['name']}=={proposed}", child, f"{req.name}{req.specifier}"))
+    return Plan("install", tuple(sorted(changes, key=lambda c: c.name)), edges=tuple(edges),
+                requested=tuple(requested), path="pip-report", fallback_reason=reason)
+
+
+def _action(installed: str, proposed: str, force: bool) -> str:
+    try:
+        old, new = Version(installed), Version(proposed)
+    except InvalidVersion:
+        return "reinstall"
+    if new > old:
+        return "upgrade"
+    if new < old:
+        return "downgrade"
+    return "reinstall"

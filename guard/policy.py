@@ -1,0 +1,92 @@
+"""Policy and verdict: which changes of a plan are blocked, and why. Pure: no I/O.
+
+Rules (the README's table):
+
+* ``protected-conda-package`` (block): the plan changes (upgrade, downgrade, reinstall, remove)
+  a distribution that conda installed and that is protected: the torch family, numpy, and any
+  name the configuration adds.
+* ``cuda-wheel-beside-conda-cuda`` (block): the plan newly installs a PyPI CUDA runtime wheel
+  (``nvidia-*-cu12``, CUDA 13 ``nvidia-*``, ``cuda-toolkit``, ``triton``) while conda provides a
+  CUDA runtime in the environment.
+* ``conda-owned`` (warning, or block with ``conda_owned: block``): any other change to a
+  conda-owned distribution.
+* Changes to pip-owned distributions and new installs are allowed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from packaging.utils import canonicalize_name
+
+from .explain import chains_to
+from .models import Plan, Reason, Verdict
+from .names import DEFAULT_PROTECTED, conda_cuda_runtime_names, is_pypi_cuda_wheel
+
+VERBS = {"upgrade": "upgrade", "downgrade": "downgrade", "reinstall": "reinstall", "remove": "remove",
+         "install": "install"}
+
+
+@dataclass(frozen=True)
+class Policy:
+    protected: frozenset = DEFAULT_PROTECTED
+    unprotected: frozenset = frozenset()
+    conda_owned: str = "warn"  # "warn" | "block": other changes to conda-owned distributions
+    on_block: str = "block"  # "block" | "redirect" (what the action stage does with a block)
+
+    def is_protected(self, name: str) -> bool:
+        name = canonicalize_name(name)
+        return name in self.protected and name not in self.unprotected
+
+
+def conda_cuda_runtime(snapshot) -> object | None:
+    """The conda record that stands for the env's CUDA runtime (cuda-cudart first), if any."""
+    runtime = conda_cuda_runtime_names()
+    records = getattr(snapshot, "conda_records", {}) or {}
+    for preferred in ("cuda-cudart", "cudatoolkit", "cuda-runtime", "pytorch-cuda", "cuda-version"):
+        if preferred in records:
+            return records[preferred]
+    for name in sorted(records):
+        if name in runtime:
+            return records[name]
+    return None
+
+
+def describe_record(rec) -> str:
+    if rec is None:
+        return ""
+    return f"{rec['name']} {rec['version']} {rec['build']}, channel {rec['channel']}"
+
+
+def evaluate(plan: Plan, snapshot, policy: Policy = Policy()) -> Verdict:
+    """Judge ``plan`` for the environment ``snapshot`` under ``policy``."""
+    reasons: list[Reason] = []
+    warnings: list[str] = []
+    protected_names = set()
+    cuda = conda_cuda_runtime(snapshot)
+    for change in plan.changes:
+        verb = VERBS[change.action]
+        if change.owner == "conda":
+            rec = change.conda_record
+            what = (f"{change.installed} -> {change.proposed}" if change.proposed and change.action != "reinstall"
+                    else change.installed)
+            msg = f"pip would {verb} {change.name} {what} (conda: {describe_record(rec)})"
+            if policy.is_protected(change.name):
+                protected_names.add(change.name)
+                reasons.append(Reason(change.name, "protected-conda-package", msg, _chain(plan, change.name)))
+            elif policy.conda_owned == "block":
+                reasons.append(Reason(change.name, "conda-owned", msg, _chain(plan, change.name)))
+            else:
+                warnings.append(f"{msg}: conda's records will disagree with site-packages")
+        elif change.action == "install" and cuda is not None and is_pypi_cuda_wheel(change.name) \
+                and change.name not in policy.unprotected:
+            msg = (f"pip would add {change.name} {change.proposed} beside conda's CUDA runtime "
+                   f"({cuda.name} {cuda.version})")
+            reasons.append(Reason(change.name, "cuda-wheel-beside-conda-cuda", msg, _chain(plan, change.name)))
+    verdict = "block" if reasons else "allow"
+    return Verdict(verdict, tuple(reasons), tuple(warnings), frozenset(protected_names))
+
+
+def _chain(plan: Plan, name: str) -> tuple[str, ...]:
+    chains = chains_to(plan.edges, name, limit=1)
+    return chains[0] if chains else ()
