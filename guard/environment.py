@@ -1,0 +1,642 @@
+"""The environment snapshot stage: what is installed in a prefix, and who owns each Python dist.
+
+``snapshot(prefix)`` reads three things and freezes them into an ``EnvironmentSnapshot``:
+
+- the target interpreter (``guard.interpreter.probe``: markers, tags, site directories);
+- ``conda-meta/*.json``, one record per conda package (name, version, build, channel, depends, and
+  which Python metadata directories its ``files`` list);
+- the site directories, in ``sys.path`` order: every ``*.dist-info`` and ``*.egg-info``.
+
+A dist is conda-owned when a conda record's ``files`` lists a path inside its metadata directory
+(or the ``.egg-info`` file itself). That is the rule conda itself applies
+(``conda/plugins/prefix_data_loaders/pypi/__init__.py::load_site_packages``); ``INSTALLER`` is
+only a hint. Damaged records or metadata become warnings, never crashes: the snapshot is taken on
+every guarded ``pip install`` and must not stop the user's work because of one bad file.
+
+Cost: this runs on every guarded ``pip install``. conda-meta records of big packages are large
+(torch: thousands of ``files`` and ``paths_data`` entries), so what is needed of each record is
+cached in one file per prefix under ``cache_dir``, keyed by (file name, ``st_mtime_ns``,
+``st_size``); a warm snapshot stats the records instead of parsing them. Of METADATA only the
+header block (up to the first blank line) is parsed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from types import MappingProxyType
+from typing import Iterable, Iterator, Mapping
+
+from guard.errors import EnvironmentReadError
+from guard.interpreter import Interpreter, find_interpreter, probe, write_cache_file
+
+# Bump when the cached record extraction changes, so that old cache files are ignored.
+_CACHE_FORMAT = 1
+
+_IS_WINDOWS = os.name == "nt"
+
+
+@dataclass(frozen=True)
+class CondaRecord:
+    """One ``conda-meta/*.json`` record, reduced to what the guard decides with."""
+
+    name: str
+    version: str
+    build: str
+    build_number: int
+    channel: str
+    """Short channel name (``conda-forge``, ``pytorch``, ``nvidia/label/cuda-11.8.0``,
+    ``pkgs/main``); the channel URL itself for other hosts and local ``file://`` channels."""
+    channel_url: str
+    """The channel as recorded, without subdir, trailing slash or ``/t/<token>``."""
+    subdir: str
+    depends: tuple[str, ...]
+    constrains: tuple[str, ...]
+    meta_file: str
+    """Absolute path of the conda-meta JSON."""
+    dist_dirs: tuple[str, ...]
+    """Prefix-relative, ``/``-separated paths of the Python metadata directories (``*.dist-info``,
+    ``*.egg-info`` directory or file) that this record's ``files`` list."""
+    requested_spec: str | None
+    """What the user asked for (conda's ``requested_spec``; rattler's ``requested_specs`` list
+    joined with ``"; "``); None when not recorded."""
+
+
+@dataclass(frozen=True)
+class InstalledDist:
+    """One Python distribution's metadata directory in a site directory."""
+
+    name: str
+    """PEP 503 normalized."""
+    display_name: str
+    version: str
+    metadata_path: str
+    """Absolute path of the ``.dist-info`` / ``.egg-info`` (directory or file)."""
+    kind: str
+    """``"dist-info"`` or ``"egg-info"``."""
+    installer: str | None
+    """Stripped content of ``INSTALLER``; a hint only."""
+    requires_dist: tuple[str, ...]
+    """``Requires-Dist`` values; for egg-info without them, ``requires.txt`` converted to PEP 508
+    (``[extra]`` -> ``; extra == "extra"``, ``[:marker]`` -> ``; marker``) as importlib.metadata does."""
+    requires_python: str | None
+    owner: str
+    """``"conda"`` when a conda record's ``files`` list this metadata; otherwise ``"pip"`` (any
+    Python installer)."""
+    conda_record: CondaRecord | None
+    site_dir: str
+    direct_url: Mapping | None
+    """Parsed ``direct_url.json`` (PEP 610) when present."""
+
+
+@dataclass(frozen=True)
+class EnvironmentSnapshot:
+    """Everything the resolution and policy stages need to know about the target environment."""
+
+    prefix: str
+    interpreter: Interpreter
+    dists: Mapping[str, InstalledDist]
+    """By normalized name: the one importlib.metadata finds first (``sys.path`` order; within a
+    directory, directory listing order, as importlib.metadata reads it)."""
+    duplicates: Mapping[str, tuple[InstalledDist, ...]]
+    """Names with more than one metadata directory: all of them, first the one in ``dists``."""
+    conda_records: Mapping[str, CondaRecord]
+    """By conda package name."""
+    is_conda: bool
+    """``conda-meta/`` exists."""
+    warnings: tuple[str, ...]
+
+
+def default_prefix(environ: Mapping[str, str]) -> Path:
+    """The environment a plain ``pip install`` in this shell would change.
+
+    ``$CONDA_PREFIX`` and ``$VIRTUAL_ENV`` name the active environments; when both are set (a venv
+    activated on top of a conda env, or the reverse), the one whose scripts directory comes first on
+    ``$PATH`` wins, because that is where ``pip`` is found. With neither set: the prefix of the first
+    ``python3``/``python`` on ``$PATH`` (the directory above its ``bin``; symlinks not resolved, so
+    a venv's interpreter names the venv). Raises ``EnvironmentReadError`` when there is none.
+    """
+    active = [env for env in (environ.get("CONDA_PREFIX"), environ.get("VIRTUAL_ENV")) if env]
+    path = environ.get("PATH", "")
+    if active:
+        scripts = {}
+        for env in active:
+            dirs = ("", "Scripts", "Library/bin") if _IS_WINDOWS else ("bin",)
+            for d in dirs:
+                scripts.setdefault(_norm_dir(os.path.join(env, d)), env)
+        for entry in path.split(os.pathsep):
+            if entry and _norm_dir(entry) in scripts:
+                return Path(scripts[_norm_dir(entry)])
+        return Path(active[0])
+    python = shutil.which("python3", path=path) or shutil.which("python", path=path)
+    if python is None:
+        raise EnvironmentReadError("no active environment (no CONDA_PREFIX, VIRTUAL_ENV or python on PATH)")
+    bindir = Path(os.path.abspath(python)).parent
+    if _IS_WINDOWS and bindir.name.lower() != "scripts":
+        return bindir
+    return bindir.parent
+
+
+def _norm_dir(path: str) -> str:
+    return os.path.normcase(os.path.abspath(path)).rstrip("\\/")
+
+
+def snapshot(prefix: Path, *, cache_dir: Path | None = None, include_user_site: bool = False) -> EnvironmentSnapshot:
+    """Read the environment at ``prefix``: interpreter, conda records, installed Python dists.
+
+    ``cache_dir`` keeps the interpreter probe and the per-record extraction of conda-meta between
+    calls (see the module docstring). ``include_user_site`` also reads the user site directory
+    when the interpreter would put it on ``sys.path`` (pip ignores it unless ``--user``).
+    Raises ``EnvironmentReadError`` (one line) when the prefix has no working interpreter; damaged
+    records or metadata become ``warnings``.
+    """
+    prefix = Path(os.path.abspath(prefix))
+    interpreter = probe(find_interpreter(prefix), cache_dir=cache_dir)
+    warnings: list[str] = []
+
+    meta_dir = prefix / "conda-meta"
+    is_conda = meta_dir.is_dir()
+    records = _read_conda_meta(meta_dir, prefix, cache_dir, warnings) if is_conda else []
+    conda_records: dict[str, CondaRecord] = {}
+    owners: dict[str, CondaRecord] = {}
+    for record in records:
+        if record.name in conda_records:
+            warnings.append(
+                f"two conda records for {record.name}: {conda_records[record.name].meta_file} and {record.meta_file}"
+            )
+        conda_records[record.name] = record
+        for dist_dir in record.dist_dirs:
+            owners[_path_key(dist_dir)] = record
+
+    site_dirs = [d for d in interpreter.site_dirs if include_user_site or d != interpreter.user_site]
+    real_prefix = os.path.realpath(prefix)
+    dists: dict[str, InstalledDist] = {}
+    duplicates: dict[str, list[InstalledDist]] = {}
+    seen_keys: set[str] = set()
+    for site_dir in _sys_path_dirs(site_dirs):
+        rel_site = _relative_to(os.path.realpath(site_dir), real_prefix)
+        for entry_name, is_dir in _metadata_entries(site_dir):
+            key = None if rel_site is None else _path_key(f"{rel_site}/{entry_name}" if rel_site else entry_name)
+            record = owners.get(key) if key is not None else None
+            if key is not None:
+                seen_keys.add(key)
+            dist = _read_dist(site_dir, entry_name, is_dir, record, warnings)
+            if dist is None:
+                continue
+            if dist.name in dists:
+                duplicates.setdefault(dist.name, [dists[dist.name]]).append(dist)
+            else:
+                dists[dist.name] = dist
+            if record is None and dist.installer == "conda":
+                warnings.append(
+                    f"{dist.metadata_path} says INSTALLER=conda, but no conda-meta record lists it"
+                    + ("" if is_conda else " (the environment has no conda-meta)")
+                )
+
+    for name, found in duplicates.items():
+        warnings.append(
+            f"{name} has {len(found)} metadata directories; Python uses {found[0].metadata_path}, also: "
+            + ", ".join(d.metadata_path for d in found[1:])
+        )
+    for record in records:
+        for dist_dir in record.dist_dirs:
+            if _path_key(dist_dir) not in seen_keys and not os.path.lexists(prefix / dist_dir):
+                warnings.append(
+                    f"conda record {Path(record.meta_file).name} lists {dist_dir}, which is gone "
+                    "(replaced or removed outside conda?)"
+                )
+
+    return EnvironmentSnapshot(
+        prefix=str(prefix),
+        interpreter=interpreter,
+        dists=MappingProxyType(dists),
+        duplicates=MappingProxyType({name: tuple(found) for name, found in duplicates.items()}),
+        conda_records=MappingProxyType(conda_records),
+        is_conda=is_conda,
+        warnings=tuple(warnings),
+    )
+
+
+def load_paths_data(record: CondaRecord) -> list[dict]:
+    """The record's ``paths_data`` entries, read from its conda-meta file (not cached).
+
+    Each entry: ``path`` (prefix-relative, ``/``-separated; ``noarch: python`` package-relative
+    paths mapped to where ``files`` says they were linked), ``path_type``, ``sha256``,
+    ``sha256_in_prefix`` (None when not recorded) and ``size_in_bytes``. Raises
+    ``EnvironmentReadError`` when the file cannot be read or has no ``paths_data``.
+    """
+    data = _load_json(Path(record.meta_file))
+    if isinstance(data, str):
+        raise EnvironmentReadError(data)
+    paths = data.get("paths_data", {}).get("paths") if isinstance(data.get("paths_data"), dict) else None
+    if not isinstance(paths, list):
+        raise EnvironmentReadError(f"{record.meta_file}: no paths_data")
+    files = [f.replace("\\", "/") for f in data.get("files", []) if isinstance(f, str)]
+    site_packages = next((f[: f.index("site-packages/") + 13] for f in files if "site-packages/" in f), None)
+    file_set = set(files)
+    entries = []
+    for entry in paths:
+        if not isinstance(entry, dict) or not isinstance(entry.get("_path"), str):
+            continue
+        path = entry["_path"].replace("\\", "/")
+        if path not in file_set and site_packages and path.startswith("site-packages/"):
+            path = site_packages + path[13:]  # noarch: python, package-relative (conda's noarch target path)
+        entries.append({
+            "path": path,
+            "path_type": entry.get("path_type"),
+            "sha256": entry.get("sha256"),
+            "sha256_in_prefix": entry.get("sha256_in_prefix"),
+            "size_in_bytes": entry.get("size_in_bytes"),
+        })
+    return entries
+
+
+# ---- conda-meta -------------------------------------------------------------------------------
+
+
+def _read_conda_meta(meta_dir: Path, prefix: Path, cache_dir: Path | None, warnings: list[str]) -> list[CondaRecord]:
+    """Every record of ``conda-meta/``, sorted by file name, from the cache where the file's stat
+    matches; damaged files become warnings (cached too, so that a warm call still reports them)."""
+    cache_file = None
+    cached: dict = {}
+    if cache_dir is not None:
+        digest = hashlib.sha256(os.path.realpath(prefix).encode("utf-8", "surrogateescape")).hexdigest()[:32]
+        cache_file = Path(cache_dir) / "conda-meta" / f"{digest}.json"
+        cached = _load_record_cache(cache_file)
+    try:
+        entries = sorted((e for e in os.scandir(meta_dir) if e.name.endswith(".json")), key=lambda e: e.name)
+    except OSError as exc:
+        warnings.append(f"cannot list {meta_dir}: {exc.strerror or exc}")
+        return []
+    fresh: dict = {}
+    changed = len(entries) != len(cached)
+    records = []
+    for entry in entries:
+        try:
+            st = entry.stat()
+        except OSError as exc:
+            warnings.append(f"{entry.path}: cannot read: {exc.strerror or exc}")
+            continue
+        stamp = [st.st_mtime_ns, st.st_size]
+        hit = cached.get(entry.name)
+        if hit is not None and hit.get("stamp") == stamp:
+            value = hit
+        else:
+            value = {"stamp": stamp, **_extract_record(Path(entry.path))}
+            changed = True
+        fresh[entry.name] = value
+        if "warning" in value:
+            warnings.append(value["warning"])
+        else:
+            records.append(_to_record(value["record"], entry.path))
+    if cache_file is not None and changed:
+        write_cache_file(cache_file, {"format": _CACHE_FORMAT, "entries": fresh})
+    return records
+
+
+def _load_record_cache(cache_file: Path) -> dict:
+    try:
+        data = json.loads(cache_file.read_bytes())
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(data, dict) or data.get("format") != _CACHE_FORMAT or not isinstance(data.get("entries"), dict):
+        return {}
+    return data["entries"]
+
+
+def _to_record(fields: dict, meta_file: str) -> CondaRecord:
+    return CondaRecord(
+        name=fields["name"],
+        version=fields["version"],
+        build=fields["build"],
+        build_number=fields["build_number"],
+        channel=fields["channel"],
+        channel_url=fields["channel_url"],
+        subdir=fields["subdir"],
+        depends=tuple(fields["depends"]),
+        constrains=tuple(fields["constrains"]),
+        meta_file=meta_file,
+        dist_dirs=tuple(fields["dist_dirs"]),
+        requested_spec=fields["requested_spec"],
+    )
+
+
+def _load_json(path: Path) -> dict | str:
+    """The JSON object in ``path``, or a one-line description of why there is none."""
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        return f"{path}: cannot read: {exc.strerror or exc}"
+    if not raw.strip():
+        return f"{path}: empty file"
+    try:
+        data = json.loads(raw)
+    except ValueError as exc:
+        return f"{path}: not valid JSON (truncated?): {str(exc).splitlines()[0]}"
+    if not isinstance(data, dict):
+        return f"{path}: not a JSON object but {type(data).__name__}"
+    return data
+
+
+def _extract_record(path: Path) -> dict:
+    """``{"record": fields}`` with the JSON-serializable fields of a CondaRecord (less
+    ``meta_file``), or ``{"warning": one line}`` naming the file."""
+    data = _load_json(path)
+    if isinstance(data, str):
+        return {"warning": data}
+    for key in ("name", "version"):
+        if not isinstance(data.get(key), str) or not data[key]:
+            return {"warning": f"{path}: missing or invalid {key!r}"}
+    lists = {}
+    for key in ("depends", "constrains", "files"):
+        value = data.get(key, [])
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            return {"warning": f"{path}: {key!r} is not a list of strings"}
+        lists[key] = value
+    build = data.get("build") or data.get("build_string") or ""
+    build_number = data.get("build_number", 0)
+    raw_channel = data.get("channel") or ""
+    if not raw_channel and isinstance(data.get("url"), str):
+        raw_channel = data["url"].rsplit("/", 1)[0]  # .../<channel>/<subdir>/<file>
+    channel, channel_url, url_subdir = normalize_channel(raw_channel if isinstance(raw_channel, str) else "")
+    requested = data.get("requested_spec")
+    specs = data.get("requested_specs")
+    if not isinstance(requested, str) and isinstance(specs, list):
+        requested = "; ".join(s for s in specs if isinstance(s, str)) or None
+    elif not isinstance(requested, str):
+        requested = None
+    return {
+        "record": {
+            "name": data["name"],
+            "version": data["version"],
+            "build": build if isinstance(build, str) else str(build),
+            "build_number": build_number if type(build_number) is int else 0,
+            "channel": channel,
+            "channel_url": channel_url,
+            "subdir": data["subdir"] if isinstance(data.get("subdir"), str) else url_subdir,
+            "depends": lists["depends"],
+            "constrains": lists["constrains"],
+            "dist_dirs": _dist_dirs(lists["files"]),
+            "requested_spec": requested,
+        }
+    }
+
+
+def _dist_dirs(files: Iterable[str]) -> list[str]:
+    """The Python metadata directories (or egg-info files) among a record's ``files``."""
+    found: dict[str, None] = {}
+    for f in files:
+        if ".dist-info" not in f and ".egg-info" not in f:
+            continue
+        parts = f.replace("\\", "/").split("/")
+        for i, part in enumerate(parts):
+            if part.lower().endswith((".dist-info", ".egg-info")):
+                found["/".join(parts[: i + 1])] = None
+                break
+    return list(found)
+
+
+# conda's platform subdirs: the last path segment of a recorded channel URL (conda, micromamba)
+_SUBDIRS = frozenset({
+    "noarch", "linux-32", "linux-64", "linux-aarch64", "linux-armv6l", "linux-armv7l", "linux-ppc64",
+    "linux-ppc64le", "linux-riscv64", "linux-s390x", "osx-64", "osx-arm64", "win-32", "win-64",
+    "win-arm64", "freebsd-64", "zos-z", "emscripten-wasm32", "wasi-wasm32",
+})
+# Hosts that serve channels by name: https://<host>/<name>/<subdir>. repo.anaconda.com serves
+# Anaconda's pkgs/main, pkgs/r, pkgs/msys2 under the same scheme.
+_NAMED_CHANNEL_HOSTS = frozenset({"conda.anaconda.org", "repo.anaconda.com", "prefix.dev"})
+_TOKEN = re.compile(r"^t/[^/]+/")
+
+
+def normalize_channel(raw: str) -> tuple[str, str, str]:
+    """``(short name, base URL, subdir)`` of a recorded channel.
+
+    conda and micromamba record ``https://conda.anaconda.org/conda-forge/linux-64``, pixi/rattler
+    ``https://conda.anaconda.org/conda-forge/``; both are ``conda-forge``. A ``/t/<token>/`` is
+    dropped (it is a secret). Channels on other hosts and local ``file://`` channels keep their URL
+    as the name; a bare name (old records, ``pypi``) stays as it is.
+    """
+    value = raw.strip().rstrip("/")
+    scheme, sep, rest = value.partition("://")
+    if not sep:
+        scheme, rest = "", value
+    parts = rest.split("/")
+    subdir = ""
+    if len(parts) > 1 and parts[-1] in _SUBDIRS:
+        subdir = parts.pop()
+    if not sep:
+        name = "/".join(parts)
+        return name, name, subdir
+    host, path = parts[0], _TOKEN.sub("", "/".join(parts[1:]) + "/").rstrip("/")
+    base = f"{scheme}://{host}/{path}" if path else f"{scheme}://{host}"
+    if scheme in ("http", "https") and host.lower() in _NAMED_CHANNEL_HOSTS and path:
+        return path, base, subdir
+    return base, base, subdir
+
+
+# ---- site-packages ----------------------------------------------------------------------------
+
+
+def _sys_path_dirs(site_dirs: Iterable[str]) -> Iterator[str]:
+    """Existing site directories and the directories their ``.pth`` files add, in the order
+    ``site.addsitedir`` puts them on ``sys.path``, each real directory once. ``import`` lines of
+    ``.pth`` files are not run (a legacy ``setup.py develop`` puts its ``.egg-info`` in a directory
+    named by a path line, which is read here)."""
+    seen: set[str] = set()
+
+    def first_time(path: str) -> bool:
+        real = os.path.normcase(os.path.realpath(path))
+        if real in seen:
+            return False
+        seen.add(real)
+        return True
+
+    for site_dir in site_dirs:
+        if not os.path.isdir(site_dir) or not first_time(site_dir):
+            continue
+        yield site_dir
+        try:
+            pth_files = sorted(n for n in os.listdir(site_dir) if n.endswith(".pth") and not n.startswith("."))
+        except OSError:
+            continue
+        for pth in pth_files:
+            for extra in _pth_dirs(site_dir, pth):
+                if first_time(extra):
+                    yield extra
+
+
+def _pth_dirs(site_dir: str, pth: str) -> list[str]:
+    try:
+        with open(os.path.join(site_dir, pth), encoding="utf-8", errors="replace") as f:
+            lines = f.read().splitlines()
+    except OSError:
+        return []
+    dirs = []
+    for line in lines:
+        if not line.strip() or line.startswith("#") or line.startswith(("import ", "import\t")):
+            continue
+        path = os.path.abspath(os.path.join(site_dir, line.rstrip()))
+        if os.path.isdir(path):
+            dirs.append(path)
+    return dirs
+
+
+def _metadata_entries(site_dir: str) -> list[tuple[str, bool]]:
+    """``(name, is_dir)`` of the ``*.dist-info`` / ``*.egg-info`` entries, in listing order
+    (importlib.metadata reads ``os.listdir`` order too)."""
+    try:
+        with os.scandir(site_dir) as it:
+            return [
+                (e.name, e.is_dir())
+                for e in it
+                if e.name.lower().endswith((".dist-info", ".egg-info"))
+            ]
+    except OSError:
+        return []
+
+
+def _read_dist(site_dir: str, entry: str, is_dir: bool, record: CondaRecord | None, warnings: list[str]) -> InstalledDist | None:
+    path = os.path.join(site_dir, entry)
+    kind = "dist-info" if entry.lower().endswith(".dist-info") else "egg-info"
+    if kind == "dist-info" and not is_dir:
+        return None  # importlib.metadata ignores it too: no METADATA inside
+    metadata_file = path if not is_dir else os.path.join(path, "METADATA" if kind == "dist-info" else "PKG-INFO")
+    headers = _read_headers(metadata_file)
+    name_from_dir, _, rest = entry.rpartition(".")[0].partition("-")
+    version_from_dir = rest.split("-")[0]
+    if headers is None:
+        warnings.append(f"{metadata_file}: cannot read metadata; using the name and version in the directory name")
+        headers = {}
+    display_name = (headers.get("name") or [name_from_dir])[0]
+    version = (headers.get("version") or [version_from_dir])[0]
+    if not display_name or not version:
+        warnings.append(f"{path}: no name or version in metadata or directory name; ignored")
+        return None
+    requires = headers.get("requires-dist", [])
+    if not requires and kind == "egg-info" and is_dir:
+        requires = _egg_requires(os.path.join(path, "requires.txt"))
+    installer = direct_url = None
+    if is_dir:
+        installer = _read_text(os.path.join(path, "INSTALLER"))
+        installer = installer.strip() if installer is not None else None
+        if kind == "dist-info":
+            direct_url = _read_direct_url(os.path.join(path, "direct_url.json"), warnings)
+    return InstalledDist(
+        name=canonical_name(display_name),
+        display_name=display_name,
+        version=version,
+        metadata_path=path,
+        kind=kind,
+        installer=installer,
+        requires_dist=tuple(requires),
+        requires_python=(headers.get("requires-python") or [None])[0],
+        owner="conda" if record is not None else "pip",
+        conda_record=record,
+        site_dir=site_dir,
+        direct_url=direct_url,
+    )
+
+
+# The headers read from METADATA / PKG-INFO; none of them is folded over lines in practice.
+_HEADER = re.compile(r"^(name|version|requires-dist|requires-python)[ \t]*:[ \t]*(.*?)[ \t]*\r?$", re.M | re.I)
+
+
+def _read_headers(path: str) -> dict[str, list[str]] | None:
+    """The wanted headers of a METADATA / PKG-INFO file (RFC 822 style), read up to the first
+    blank line: the description body after it is not parsed. None when unreadable."""
+    raw = _read_bytes(path)
+    if raw is None:
+        return None
+    end = raw.find(b"\n\n")
+    if end < 0:
+        end = raw.find(b"\r\n\r\n")
+    text = (raw if end < 0 else raw[:end]).decode("utf-8", "replace")
+    headers: dict[str, list[str]] = {}
+    for key, value in _HEADER.findall(text):
+        headers.setdefault(key.lower(), []).append(value)
+    return headers
+
+
+def _egg_requires(path: str) -> list[str]:
+    """``requires.txt`` as PEP 508 requirements, the way ``importlib.metadata`` converts it."""
+    text = _read_text(path)
+    if text is None:
+        return []
+    section = ""
+    out = []
+    for line in text.splitlines():
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        if line.startswith("[") and line.endswith("]"):
+            section = line[1:-1].strip()
+            continue
+        extra, _, marker = section.partition(":")
+        if extra and marker:
+            marker = f"({marker})"
+        conditions = [c for c in (marker, extra and f'extra == "{extra}"') if c]
+        # a URL requirement needs a space before ';'; importlib.metadata adds it even when no
+        # marker follows, and this keeps its output exactly
+        space = " " if "@" in line else ""
+        out.append(line + space + ("; " + " and ".join(conditions) if conditions else ""))
+    return out
+
+
+def _read_direct_url(path: str, warnings: list[str]) -> Mapping | None:
+    text = _read_text(path)
+    if text is None:
+        return None
+    try:
+        data = json.loads(text)
+    except ValueError:
+        data = None
+    if not isinstance(data, dict):
+        warnings.append(f"{path}: not a JSON object; ignored")
+        return None
+    return MappingProxyType(data)
+
+
+def _read_text(path: str) -> str | None:
+    raw = _read_bytes(path)
+    return None if raw is None else raw.decode("utf-8", "replace")
+
+
+def _read_bytes(path: str) -> bytes | None:
+    try:
+        with open(path, "rb") as f:
+            return f.read()
+    except OSError:
+        return None
+
+
+_NORMALIZE = re.compile(r"[-_.]+")
+
+
+def canonical_name(name: str) -> str:
+    """PEP 503 normalized project name."""
+    return _NORMALIZE.sub("-", name).lower()
+
+
+def _relative_to(path: str, base: str) -> str | None:
+    """``path`` relative to ``base`` with ``/`` separators ("" for base itself), None if outside."""
+    try:
+        rel = os.path.relpath(path, base)
+    except ValueError:  # another drive on Windows
+        return None
+    if rel == os.curdir:
+        return ""
+    if rel == os.pardir or rel.startswith(os.pardir + os.sep):
+        return None
+    return rel.replace(os.sep, "/")
+
+
+def _path_key(rel: str) -> str:
+    """Compare prefix-relative paths as the file system does (case-insensitive on Windows)."""
+    rel = rel.replace("\\", "/")
+    return rel.lower() if _IS_WINDOWS else rel
+
