@@ -97,3 +97,6 @@ def check(prefix, as_json, verbose, pip_args):
     result = simulate(pip_argv_for_check(pip_args), ctx)
     click.echo(render.check_json(result) if as_json else render.check_text(result, verbose=verbose))
     sys.exit(EXIT_BLOCK if result.verdict.blocked else EXIT_ALLOW)
+
+
+# ---- commands that live in their own modules (each module: click commands + nothing else) ----
