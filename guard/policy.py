@@ -52,10 +52,17 @@ def conda_cuda_runtime(snapshot) -> object | None:
     return None
 
 
+def short_channel(channel: str) -> str:
+    """``conda-forge`` stays; a local ``file:///.../conda-forge/`` channel shows its last segment."""
+    if "://" in channel:
+        return channel.rstrip("/").rsplit("/", 1)[-1] or channel
+    return channel
+
+
 def describe_record(rec) -> str:
     if rec is None:
         return ""
-    return f"{rec['name']} {rec['version']} {rec['build']}, channel {rec['channel']}"
+    return f"{rec['name']} {rec['version']} {rec['build']}, channel {short_channel(rec['channel'])}"
 
 
 def evaluate(plan: Plan, snapshot, policy: Policy = Policy()) -> Verdict:
@@ -83,6 +90,8 @@ def evaluate(plan: Plan, snapshot, policy: Policy = Policy()) -> Verdict:
             msg = (f"pip would add {change.name} {change.proposed} beside conda's CUDA runtime "
                    f"({cuda.name} {cuda.version})")
             reasons.append(Reason(change.name, "cuda-wheel-beside-conda-cuda", msg, _chain(plan, change.name)))
+    order = {"protected-conda-package": 0, "conda-owned": 1, "cuda-wheel-beside-conda-cuda": 2}
+    reasons.sort(key=lambda r: order.get(r.rule, 3))
     verdict = "block" if reasons else "allow"
     return Verdict(verdict, tuple(reasons), tuple(warnings), frozenset(protected_names))
 
