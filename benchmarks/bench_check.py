@@ -72,8 +72,11 @@ def main() -> int:
     prefix = ML_CUDA_ENV.build(work / "env")
     home = work / "home"
     home.mkdir()
+    # Config-isolated for every tool; byte-code caching on for every tool, as on a user's machine
+    # (this sandbox sets PYTHONDONTWRITEBYTECODE, which would recompile every module each run).
     base_env = {"PATH": os.environ["PATH"], "HOME": str(home), "LANG": "C.UTF-8", "PIP_CONFIG_FILE": os.devnull,
-                "PIP_DISABLE_PIP_VERSION_CHECK": "1", "UV_NO_CONFIG": "1", "UV_CACHE_DIR": str(work / "uv-cache")}
+                "PIP_DISABLE_PIP_VERSION_CHECK": "1", "UV_NO_CONFIG": "1", "UV_CACHE_DIR": str(work / "uv-cache"),
+                "PYTHONPYCACHEPREFIX": str(work / "pycache")}
     index = None
     if args.live:
         from pip._internal.models.index import PyPI  # the machine's pip default; never named here
@@ -94,6 +97,7 @@ def main() -> int:
     try:
         for cmd in commands:
             shown = " ".join(cmd)
+            timed([args.pip, "-m", "pip", "--version"], env, work)  # byte-compile pip once before timing
             t_pip, rc_pip = timed([args.pip, "-m", "pip", "--python", python, "install", "--dry-run", "--report",
                                    os.devnull, "-q", *cmd], env, work)
             t_uv = None

@@ -54,14 +54,36 @@ def load_snapshot(ctx: Context):
     return snapshot(ctx.prefix, cache_dir=ctx.cache_dir)
 
 
-def parse_command(argv: Sequence[str], snap, ctx: Context):
-    """The request, with the user's pip configuration for this env applied as pip would."""
-    from .pip_args import parse_pip_argv
+def parse_command(argv: Sequence[str], snap, ctx: Context, inputs: set | None = None):
+    """The request, with the user's pip configuration for this env applied as pip would.
+    ``inputs`` collects the files the answer depends on (for the verdict cache)."""
+    from .pip_args import parse_pip_argv, uses_isolated_config
     from .pip_config import load_pip_config
 
-    isolated = "--isolated" in argv or _truthy(ctx.environ.get("PIP_ISOLATED"))
-    config = load_pip_config(site_prefix=snap.interpreter.prefix, environ=ctx.environ, isolated=isolated)
-    return parse_pip_argv(argv, config=config.values, environ=ctx.environ, cwd=ctx.cwd)
+    config = load_pip_config(site_prefix=snap.interpreter.prefix, environ=ctx.environ,
+                             base_prefix=snap.interpreter.base_prefix, isolated=uses_isolated_config(argv))
+    request = parse_pip_argv(argv, config=config.values, environ=ctx.environ, cwd=ctx.cwd)
+    if inputs is not None:
+        inputs.update(path for _, path, _ in config.files)
+        inputs.update(_request_files(request, ctx.cwd))
+    return request
+
+
+def _request_files(request, cwd: str) -> set:
+    """Requirement/constraint files and local projects or wheels a request read."""
+    files = set()
+    items = list(getattr(request, "requirements", ())) + list(getattr(request, "constraints", ()))
+    for item in items:
+        origin = item.origin
+        if origin != "command line" and ":" in origin:
+            files.add(os.path.join(cwd, origin.rsplit(":", 1)[0]))
+        path = getattr(item, "path", None)
+        if path:
+            if os.path.isdir(path):
+                files.update(os.path.join(path, n) for n in ("pyproject.toml", "setup.py", "setup.cfg"))
+            else:
+                files.add(path)
+    return files
 
 
 def index_settings(request, snap):
@@ -100,37 +122,57 @@ def _own_pip_default_index() -> str | None:
     return PyPI.simple_url
 
 
-def simulate(argv: Sequence[str], ctx: Context, *, snap=None, policy=None, held=None) -> CheckResult:
-    """Simulate ``pip argv`` in ``ctx.prefix`` and judge it."""
-    from .config import load_policy
+def simulate(argv: Sequence[str], ctx: Context, *, snap=None, policy=None, held=None,
+             use_cache: bool = True) -> CheckResult:
+    """Simulate ``pip argv`` in ``ctx.prefix`` and judge it.
+
+    A result whose inputs are all unchanged is served from :mod:`guard.verdict_cache` (not with
+    ``held`` constraints, which only the alternative search uses)."""
+    from . import verdict_cache
+
+    use_cache = use_cache and held is None
+    key = verdict_cache.cache_key(argv, ctx.prefix, ctx.cwd, ctx.environ) if use_cache else None
+    if key is not None:
+        cached = verdict_cache.lookup(ctx.cache_dir, key, ctx.prefix)
+        if cached is not None:
+            return cached
+
+    from .config import config_files, load_policy
     from .pip_args import InstallRequest, UninstallRequest
     from .policy import evaluate
-    from .simulate import simulate_install, simulate_uninstall
+    from .simulate import simulate_uninstall
 
     snap = snap if snap is not None else load_snapshot(ctx)
-    request = parse_command(argv, snap, ctx)
+    inputs: set = {str(p) for p in config_files(ctx.prefix, ctx.environ)}
+    request = parse_command(argv, snap, ctx, inputs)
     if policy is None:
         policy, _ = load_policy(ctx.prefix, ctx.environ)
     stats: dict = {}
+    fresh_until = float("inf")
     if isinstance(request, UninstallRequest):
         plan = simulate_uninstall(request, snap)
     elif isinstance(request, InstallRequest):
-        plan = _simulate_install(request, snap, ctx, argv, stats, held)
+        plan, fresh_until = _simulate_install(request, snap, ctx, argv, stats, held, inputs)
     else:
         raise UsageError(f"guard check judges pip install and pip uninstall, not {request.command or 'pip'}")
     if snap.warnings:
         plan = _with_warnings(plan, snap.warnings)
     verdict = evaluate(plan, snap, policy)
-    return CheckResult(str(ctx.prefix), plan, verdict, stats)
+    result = CheckResult(str(ctx.prefix), plan, verdict, stats)
+    if key is not None:
+        verdict_cache.store(ctx.cache_dir, key, ctx.prefix, result, files=inputs, fresh_until=fresh_until)
+    return result
 
 
-def _simulate_install(request, snap, ctx: Context, argv, stats: dict, held) -> Plan:
+def _simulate_install(request, snap, ctx: Context, argv, stats: dict, held, inputs: set) -> tuple[Plan, float]:
+    """The plan, and until when it stays valid as far as index pages go."""
     from .index import IndexClient
     from .simulate import simulate_install
 
     client = IndexClient(index_settings(request, snap), cache_dir=ctx.cache_dir / "http")
     try:
         plan, _ = simulate_install(request, snap, client, held=held)
+        fresh_until = client.fresh_until
     except NeedsPipFallback as why:
         from .pip_report import plan_from_report, run_pip_report
 
@@ -138,8 +180,10 @@ def _simulate_install(request, snap, ctx: Context, argv, stats: dict, held) -> P
             raise NeedsPipFallback(f"{why}; and the environment has no pip to ask") from None
         report = run_pip_report(snap.interpreter.executable, argv, ctx.environ, ctx.cwd)
         plan = plan_from_report(report, snap, force_reinstall=request.force_reinstall, reason=str(why))
+        fresh_until = 0.0  # pip's own answer depends on more than we track: never memoized
+    inputs.update(client.local_paths)
     stats.update(_stats_dict(client))
-    return plan
+    return plan, fresh_until
 
 
 def _stats_dict(client) -> dict:

@@ -893,6 +893,11 @@ class IndexClient:
         self._findlinks: dict[str, _Slot] = {}
         self._no_metadata_probe: set[str] = set()  # hosts where an unadvertised .metadata 404s
         self._sources = self._collect_sources(settings)
+        # What the answers of this client depended on, for callers that memoize on top of it
+        # (guard.verdict_cache): the earliest time a remote page it used goes stale, and the
+        # local pages/directories it read.
+        self.fresh_until = float("inf")
+        self.local_paths: set[str] = set()
 
     # ------------------------------------------------------------------ public API
 
@@ -1122,6 +1127,8 @@ class IndexClient:
             path = os.path.join(path, "index.html")
             url = urljoin(url if url.endswith("/") else url + "/", "index.html")
         self._count("pages_local")
+        with self._lock:
+            self.local_paths.add(path)
         try:
             st = os.stat(path)
         except OSError:
@@ -1149,6 +1156,8 @@ class IndexClient:
         """A find-links directory: its archives, and the links of HTML files in it (pip's
         _FlatDirectorySource). Cached under the directory's and its HTML files' mtimes."""
         self._count("pages_local")
+        with self._lock:
+            self.local_paths.add(directory)
         try:
             st = os.stat(directory)
             names = sorted(os.listdir(directory))
@@ -1189,6 +1198,7 @@ class IndexClient:
         now = time.time()
         if record is not None and self._is_fresh(record, now):
             self._count("pages_from_cache")
+            self._note_expiry(record)
             return record["rows"]
 
         headers = {"Accept": ACCEPT}
@@ -1233,11 +1243,22 @@ class IndexClient:
         self._remember(record, response, now, key)
         return rows
 
+    def _note_expiry(self, record: Mapping[str, Any]) -> None:
+        if self._page_max_age is not None:
+            until = record["fetched"] + self._page_max_age
+        elif record.get("no_cache"):
+            until = 0.0
+        else:
+            until = record["fetched"] + record["max_age"]
+        with self._lock:
+            self.fresh_until = min(self.fresh_until, until)
+
     def _remember(self, record: dict[str, Any], response: Any, now: float, key: str) -> None:
         max_age, no_cache, no_store = _cache_lifetime(response.headers)
         record["fetched"] = now
         record["max_age"] = max_age
-        record["no_cache"] = no_cache
+        record["no_cache"] = no_cache or no_store
+        self._note_expiry(record)
         etag = response.headers.get("ETag")
         modified = response.headers.get("Last-Modified")
         if response.status_code != 304 or etag:

@@ -12,7 +12,7 @@ import os
 import zipfile
 from pathlib import Path
 from urllib.parse import unquote, urlparse
-from urllib.request import url2pathname
+
 
 from packaging.utils import canonicalize_name, parse_wheel_filename
 
@@ -25,6 +25,8 @@ def direct_source(item, source) -> DirectSource:
     url = item.url or ""
     path = item.path
     if path is None and url.startswith("file:"):
+        from urllib.request import url2pathname  # lazily: costly to import
+
         path = url2pathname(unquote(urlparse(url).path))
     if path is not None:
         p = Path(path)

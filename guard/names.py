@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import re
 from functools import lru_cache
-from importlib import resources
+from pathlib import Path
 
 from packaging.utils import canonicalize_name
 
@@ -16,7 +16,7 @@ DEFAULT_PROTECTED = frozenset({"torch", "torchvision", "torchaudio", "triton", "
 
 @lru_cache(maxsize=None)
 def _cuda_data() -> dict:
-    return json.loads(resources.files("guard").joinpath("data/cuda.json").read_text(encoding="utf-8"))
+    return json.loads((Path(__file__).parent / "data" / "cuda.json").read_text(encoding="utf-8"))
 
 
 @lru_cache(maxsize=None)

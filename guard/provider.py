@@ -19,6 +19,7 @@ project files and core metadata. Candidates are cached so identity comparisons h
 from __future__ import annotations
 
 import math
+import threading
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Iterable, Iterator, Mapping, Protocol, Sequence
@@ -205,6 +206,8 @@ class GuardProvider(AbstractProvider):
         self._deps_cache: dict = {}
         self._conflict_counts: defaultdict = defaultdict(int)
         self._conflict_promoted: set = set()
+        self._prefetched: set = set()
+        self._prefetch_lock = threading.Lock()
 
     # ---- requirement construction (pip's factory) -----------------------------------------
 
@@ -338,7 +341,71 @@ class GuardProvider(AbstractProvider):
         cached = self._deps_cache.get(candidate)
         if cached is None:
             cached = self._deps_cache[candidate] = self._dependencies(candidate)
+            self.prefetch(cached)
         return cached
+
+    # ---- speculative prefetch (the source does the I/O; results land in its cache) ----------
+
+    def prefetch(self, requirements: Iterable[Requirement]) -> None:
+        """Warm the source for what the resolver will most likely ask next: the pages of these
+        requirements' projects and the metadata of each one's best file, then recursively their
+        dependencies, in background threads. Nothing is decided here; a wrong guess only costs
+        a request. Projects the installed distribution will satisfy are skipped, as pip would
+        not read the index for them."""
+        if not hasattr(self._source, "prefetch_pages"):
+            return
+        todo = []
+        with self._prefetch_lock:
+            for r in requirements:
+                if r.kind != "specifier" or r.project in self._prefetched:
+                    continue
+                self._prefetched.add(r.project)
+                if not self._eligible_for_upgrade(r.name) and self._satisfied_by_installed(r.project, r.specifier):
+                    continue
+                todo.append((r.project, r.specifier))
+        if todo:
+            threading.Thread(target=self._prefetch_worker, args=(todo,), daemon=True).start()
+
+    def _satisfied_by_installed(self, project: str, specifier: SpecifierSet) -> bool:
+        if self._options.force_reinstall or project not in self._installed:
+            return False
+        try:
+            return specifier.contains(Version(self._installed[project].version), prereleases=True)
+        except InvalidVersion:
+            return False
+
+    def _prefetch_worker(self, todo) -> None:
+        try:
+            self._source.prefetch_pages([p for p, _ in todo])
+            best = []
+            for project, spec in todo:
+                constraint = self._constraints.get(project)
+                if constraint is not None:
+                    spec = spec & constraint.specifier
+                ranked = applicable_files(
+                    self._source.project_files(project), spec, target=self._target,
+                    prereleases=self._options.prereleases, format_control=self._options.format_control,
+                    prefer_binary=self._options.prefer_binary,
+                    ignore_requires_python=self._options.ignore_requires_python)
+                if ranked:
+                    best.append(ranked[0])
+            self._source.prefetch_metadata(best)
+            if self._options.no_deps:
+                return
+            following = []
+            for f in best:
+                meta = self._source.metadata(f)
+                for text in meta.requires_dist:
+                    try:
+                        req = PepRequirement(text)
+                    except InvalidRequirement:
+                        continue
+                    if req.url or not self._markers_match_with_evaluation_rules(req, ()):
+                        continue
+                    following.extend(self.requirements_from_pep508(req))
+            self.prefetch(following)
+        except Exception:  # noqa: BLE001 - a failed guess is harmless; the resolver's own call reports
+            return
 
     # ---- internals ----------------------------------------------------------------------------
 

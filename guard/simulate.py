@@ -72,6 +72,7 @@ def simulate_install(request, snapshot, source, *, held: dict | None = None) -> 
     )
     roots, user_requested, requested = _root_requirements(request, provider, source)
     provider._user_requested = user_requested
+    provider.prefetch(roots)
 
     resolver = Resolver(provider, BaseReporter())
     try:

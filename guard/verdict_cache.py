@@ -1,0 +1,141 @@
+"""Memoized verdicts: the same command on an unchanged environment, with every input it
+depended on unchanged and every index page it read still fresh, gets the stored result without
+resolving again (and without importing the resolver, the request parser or an HTTP client).
+
+An entry is keyed by the command line, the working directory, the environment variables that
+steer pip or the guard, and the guard's version. It is valid only while
+
+* the environment looks the same: the interpreter, ``conda-meta/`` and each ``site-packages``
+  directory keep their modification times (installing or removing a distribution changes them);
+* every file the answer read keeps its size and modification time: requirement and constraint
+  files, local projects and wheels, pip's and the guard's configuration files (also ones that did
+  not exist), local index pages and find-links directories;
+* every remote index page the answer used is still fresh by its own ``Cache-Control`` (default
+  600 s), exactly as the index cache would judge it. Past that, the command is simulated again.
+"""
+
+from __future__ import annotations
+
+import glob
+import hashlib
+import json
+import os
+import time
+from pathlib import Path
+from typing import Iterable, Mapping, Sequence
+
+from . import __version__
+from .models import Change, CheckResult, Edge, Plan, Reason, Verdict
+
+_ENV_PREFIXES = ("PIP_", "GUARD_")
+_ENV_NAMES = ("HOME", "XDG_CONFIG_HOME", "XDG_CONFIG_DIRS", "XDG_CACHE_HOME", "VIRTUAL_ENV", "CONDA_PREFIX",
+              "CONDA_EXE", "MAMBA_EXE", "PYTHONUSERBASE")
+
+
+def _stat(path: str) -> list | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return [st.st_size, st.st_mtime_ns]
+
+
+def environment_fingerprint(prefix: Path) -> dict:
+    """Cheap signature of what is installed: directory mtimes change when distributions come
+    or go, which every install and uninstall does."""
+    paths = [str(prefix / "conda-meta"), str(prefix / "bin" / "python")]
+    paths += sorted(glob.glob(str(prefix / "lib" / "python*" / "site-packages")))
+    paths += sorted(glob.glob(str(prefix / "Lib" / "site-packages")))
+    return {p: _stat(p) for p in paths}
+
+
+def cache_key(argv: Sequence[str], prefix: Path, cwd: str, environ: Mapping[str, str]) -> str:
+    env = {k: v for k, v in environ.items() if k.startswith(_ENV_PREFIXES) or k in _ENV_NAMES}
+    env.pop("GUARD_CACHE_DIR", None)
+    blob = json.dumps([__version__, list(argv), str(prefix), cwd, sorted(env.items())], separators=(",", ":"))
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def _entry_path(cache_dir: Path, key: str) -> Path:
+    return cache_dir / "verdicts" / f"{key}.json"
+
+
+def lookup(cache_dir: Path, key: str, prefix: Path) -> CheckResult | None:
+    """The stored result for ``key`` if everything it depended on is unchanged, else None."""
+    try:
+        entry = json.loads(_entry_path(cache_dir, key).read_text(encoding="utf-8"))
+        if entry["fresh_until"] <= time.time():
+            return None
+        if entry["environment"] != environment_fingerprint(prefix):
+            return None
+        for path, stat in entry["files"].items():
+            if _stat(path) != stat:
+                return None
+        return _from_json(entry["result"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def store(cache_dir: Path, key: str, prefix: Path, result: CheckResult, *, files: Iterable[str],
+          fresh_until: float) -> None:
+    """Remember ``result``; ``files`` are the inputs it read, ``fresh_until`` when the first
+    index page it used goes stale. Failures to write are ignored (the cache is an optimisation)."""
+    if fresh_until <= time.time():
+        return
+    entry = {
+        "fresh_until": min(fresh_until, time.time() + 86400),
+        "environment": environment_fingerprint(prefix),
+        "files": {str(p): _stat(str(p)) for p in sorted(set(map(str, files)))},
+        "result": _to_json(result),
+    }
+    path = _entry_path(cache_dir, key)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(entry, separators=(",", ":")), encoding="utf-8")
+        os.replace(tmp, path)
+    except OSError:
+        pass
+
+
+def _to_json(result: CheckResult) -> dict:
+    plan, verdict = result.plan, result.verdict
+    return {
+        "prefix": result.prefix,
+        "plan": {
+            "command": plan.command,
+            "changes": [[c.name, c.installed, c.proposed, c.action, c.owner,
+                         dict(c.conda_record) if c.conda_record else None, c.source] for c in plan.changes],
+            "edges": [[e.parent, e.child, e.requirement] for e in plan.edges],
+            "requested": list(plan.requested),
+            "path": plan.path,
+            "fallback_reason": plan.fallback_reason,
+            "warnings": list(plan.warnings),
+        },
+        "verdict": {
+            "verdict": verdict.verdict,
+            "reasons": [[r.name, r.rule, r.message, list(r.chain)] for r in verdict.reasons],
+            "warnings": list(verdict.warnings),
+            "protected": sorted(verdict.protected),
+        },
+    }
+
+
+def _from_json(data: dict) -> CheckResult:
+    p, v = data["plan"], data["verdict"]
+    plan = Plan(
+        command=p["command"],
+        changes=tuple(Change(*c) for c in p["changes"]),
+        edges=tuple(Edge(*e) for e in p["edges"]),
+        requested=tuple(p["requested"]),
+        path=p["path"],
+        fallback_reason=p["fallback_reason"],
+        warnings=tuple(p["warnings"]),
+    )
+    verdict = Verdict(
+        verdict=v["verdict"],
+        reasons=tuple(Reason(n, rule, msg, tuple(chain)) for n, rule, msg, chain in v["reasons"]),
+        warnings=tuple(v["warnings"]),
+        protected=frozenset(v["protected"]),
+    )
+    return CheckResult(data["prefix"], plan, verdict, {"verdict_cache": "hit"})
