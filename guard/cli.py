@@ -32,10 +32,11 @@ def _prefix_option(f):
 
 def _context(prefix: Path | None):
     from .check import Context, default_cache_dir
-    from .environment import default_prefix
 
     environ = dict(os.environ)
     if prefix is None:
+        from .environment import default_prefix
+
         prefix = default_prefix(environ)
     if not prefix.is_dir():
         raise click.UsageError(f"--prefix {prefix}: no such directory")
@@ -54,6 +55,15 @@ class _GuardGroup(click.Group):
         except KeyboardInterrupt:
             click.echo("guard: interrupted", err=True)
             sys.exit(130)
+        except (click.exceptions.Exit, click.ClickException, SystemExit):
+            raise
+        except Exception as exc:  # noqa: BLE001 - a bug of ours is still one line, never a traceback
+            if os.environ.get("GUARD_DEBUG"):
+                raise
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+            click.echo(f"guard: internal error: {type(exc).__name__}: {first} (set GUARD_DEBUG=1 for details)",
+                       err=True)
+            sys.exit(EXIT_UNSIMULATED)
 
 
 def main(argv=None) -> None:
@@ -100,3 +110,5 @@ def check(prefix, as_json, verbose, pip_args):
 
 
 # ---- commands that live in their own modules (each module: click commands + nothing else) ----
+from .commands_hooks import check_requirements  # noqa: E402
+cli.add_command(check_requirements)

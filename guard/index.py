@@ -1525,3 +1525,22 @@ def _core_metadata(record: Mapping[str, Any], f: DistFile) -> CoreMetadata:
         provides_extra=tuple(record["provides_extra"]),
         dynamic=tuple(record.get("dynamic") or ()),
     )
+
+
+def parse_core_metadata(data: bytes | str) -> CoreMetadata:
+    """A METADATA / PKG-INFO text as :class:`CoreMetadata`; ValueError if it is not metadata."""
+    raw = data.encode("utf-8") if isinstance(data, str) else data
+    return _core_metadata(_parse_core_metadata(raw), None)  # type: ignore[arg-type]
+
+
+def dist_file_for_url(url: str) -> DistFile:
+    """A :class:`DistFile` for a wheel named by direct URL (``name @ https://.../x.whl``), so that
+    its metadata can be read like an index file's (``.metadata``, range requests, download)."""
+    from packaging.utils import parse_wheel_filename
+
+    plain, _, fragment = url.partition("#")
+    filename = unquote(urlsplit(plain).path.rpartition("/")[2])
+    name, version, _, tags = parse_wheel_filename(filename)
+    return DistFile(project=str(name), filename=filename, url=plain, version=version, is_wheel=True,
+                    wheel_tags=frozenset(str(t) for t in tags), requires_python=None, yanked=None,
+                    hashes=_hashes_from_fragment(fragment), metadata_hashes=None, source=redact_url(plain))

@@ -60,7 +60,10 @@ def wheel_metadata(path: Path):
             text = zf.read(wanted[0]).decode("utf-8", "replace")
     except (zipfile.BadZipFile, OSError, ValueError) as exc:
         raise UsageError(f"{path.name}: not a valid wheel ({exc})") from None
-    meta = parse_core_metadata(text)
+    try:
+        meta = parse_core_metadata(text)
+    except ValueError as exc:
+        raise UsageError(f"{path.name}: invalid wheel metadata ({exc})") from None
     if canonicalize_name(meta.name) != canonicalize_name(str(name)):
         raise UsageError(f"{path.name}: metadata names {meta.name}, not {name}")
     return meta
