@@ -38,6 +38,42 @@ def safety_constraints(snapshot, policy) -> list[str]:
     return pins
 
 
+def safety_constraints_from_conda_meta(prefix: Path, policy) -> list[str]:
+    """The same pins read from ``conda-meta`` alone (no interpreter, no cache): the fallback when
+    the snapshot itself cannot be taken. The dist's name and version come from the name of the
+    metadata directory the conda record lists."""
+    from .environment import _read_conda_meta
+    from .remembered import dist_of_dir
+
+    pins = {}
+    for record in _read_conda_meta(Path(prefix) / "conda-meta", Path(prefix), None, []):
+        for dist_dir in record.dist_dirs:
+            name, version = dist_of_dir(dist_dir)
+            if policy.is_protected(name) and version:
+                pins[name] = f"{name}=={version}"
+    return [pins[n] for n in sorted(pins)]
+
+
+def write_safety_constraints(prefix: Path, environ: Mapping[str, str], pins: Sequence[str]) -> Path:
+    """Write the pins to this env's state directory (atomically) and return the file. pip splits
+    ``PIP_CONSTRAINT`` on whitespace, so a state directory whose path has any goes to the temp
+    directory instead."""
+    from .journal import state_dir
+
+    directory = state_dir(prefix, environ)
+    if any(c.isspace() for c in str(directory)):
+        import tempfile
+
+        directory = Path(tempfile.gettempdir()) / f"conda-pip-guard-{os.getuid()}" / directory.name
+    safety = directory / "safety-constraints.txt"
+    safety.parent.mkdir(parents=True, exist_ok=True)
+    tmp = safety.with_name(f".{safety.name}.{os.getpid()}.tmp")
+    tmp.write_text("# conda-pip-guard safety net: protected conda-owned distributions stay as they are\n"
+                   + "".join(p + "\n" for p in pins), encoding="utf-8")
+    os.replace(tmp, safety)
+    return safety
+
+
 def pip_env_with_safety_net(environ: Mapping[str, str], config_constraints: Sequence[str], safety: str) -> dict:
     env = dict(environ)
     env["PIP_CONSTRAINT"] = " ".join([*config_constraints, safety])
@@ -59,11 +95,40 @@ def has_cli_constraint(argv: Sequence[str]) -> bool:
     return False
 
 
-def real_pip_command(python: str, real_pip: str | None) -> list[str]:
-    """The pip the user meant: the script the shim found next on PATH, else ``python -m pip``."""
-    if real_pip:
-        return [real_pip]
+HOOK_VARS = ("GUARD_REAL_PIP", "GUARD_PIP_PYTHON", "GUARD_PREFIX")
+
+
+def real_pip_command(prefix: Path, environ: Mapping[str, str]) -> list[str]:
+    """The pip the user meant: the ``python [options] -m pip`` the hook caught
+    (``$GUARD_PIP_PYTHON``, a JSON list), the script the shim found next on PATH
+    (``$GUARD_REAL_PIP``), else the env's ``python -m pip``."""
+    hooked = environ.get("GUARD_PIP_PYTHON")
+    if hooked:
+        import json
+
+        try:
+            cmd = json.loads(hooked)
+        except ValueError:
+            cmd = None
+        if isinstance(cmd, list) and cmd and all(isinstance(c, str) for c in cmd):
+            return cmd
+    if environ.get("GUARD_REAL_PIP"):
+        return [environ["GUARD_REAL_PIP"]]
+    from .interpreter import find_interpreter
+
+    try:
+        python = str(find_interpreter(prefix))
+    except GuardError:  # no interpreter there: ours, and pip will say more
+        python = sys.executable
     return [python, "-m", "pip"]
+
+
+def pip_environ(environ: Mapping[str, str]) -> dict:
+    """The environment pip runs with: the user's, with ``GUARD_ACTIVE=1`` (so that the hooks let
+    this pip, and any pip it starts, through) and without the hooks' hand-over variables."""
+    env = {k: v for k, v in environ.items() if k not in HOOK_VARS}
+    env[ACTIVE_VAR] = "1"
+    return env
 
 
 def exec_pip(cmd: Sequence[str], env: Mapping[str, str]) -> None:

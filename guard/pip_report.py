@@ -39,9 +39,10 @@ def run_pip_report(python: str, argv: Sequence[str], environ: Mapping[str, str],
     with tempfile.TemporaryDirectory(prefix="guard-report-") as tmp:
         report = os.path.join(tmp, "report.json")
         env = dict(environ)
-        env.update({"PIP_NO_INPUT": "1", "PIP_DISABLE_PIP_VERSION_CHECK": "1", "PYTHONIOENCODING": "utf-8"})
-        for var in ("GUARD_ACTIVE", "PYTHONSTARTUP"):
-            env.pop(var, None)
+        # GUARD_ACTIVE: the guard's own `python -m pip` hook must let this dry run through
+        env.update({"PIP_NO_INPUT": "1", "PIP_DISABLE_PIP_VERSION_CHECK": "1", "PYTHONIOENCODING": "utf-8",
+                    "GUARD_ACTIVE": "1"})
+        env.pop("PYTHONSTARTUP", None)
         cmd = [python, "-m", "pip", *pip_dry_run_argv(argv, report)]
         try:
             proc = subprocess.run(cmd, env=env, cwd=cwd, capture_output=True, text=True, timeout=TIMEOUT_S)

@@ -1,0 +1,144 @@
+"""What the shims and the ``python -m pip`` hook cost, side by side with bare pip, in one run.
+
+    python benchmarks/bench_shims.py [--repeat 40] [--installs 5]
+
+Builds a real conda env with pip (the test suite's ``plain`` scenario, offline), runs
+``guard shims install`` on it, and reports medians:
+
+* ``pip --version`` and ``pip list`` through the shim vs the env's pip called directly;
+* the shim alone, with a do-nothing "real pip" (an empty sh script): isolates the shim's own cost
+  from pip's noise;
+* ``python -c pass`` with and without ``conda-pip-guard.pth``, and the .pth line itself timed in
+  process (what every start of the env's Python pays);
+* an allowed ``pip install`` of a small local wheel through the guard vs bare pip (warm caches;
+  the package is uninstalled between runs, untimed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import timeit
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from guard import shims  # noqa: E402
+from tests.support.conda_prefix import PLAIN_ENV, SITE_PACKAGES, clean_pip_env  # noqa: E402
+from tests.support.wheels import build_wheel  # noqa: E402
+
+GUARD_EXE = str(Path(sys.executable).parent / "guard")
+
+
+def _run_ms(cmd: list[str], env: dict) -> float:
+    t0 = time.perf_counter()
+    out = subprocess.run(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    elapsed = (time.perf_counter() - t0) * 1000
+    if out.returncode != 0:
+        raise SystemExit(f"{cmd} failed: {out.stderr.decode()[-500:]}")
+    return elapsed
+
+
+def paired_ms(bare, guarded, repeat: int, setup=None) -> tuple[float, float]:
+    """Medians of ``bare`` and ``guarded`` (each a callable returning ms), run alternately so that
+    drift in the machine's load hits both alike; one untimed warm-up of each first."""
+    for f in (bare, guarded):
+        if setup:
+            setup()
+        f()
+    a, b = [], []
+    for _ in range(repeat):
+        if setup:
+            setup()
+        a.append(bare())
+        if setup:
+            setup()
+        b.append(guarded())
+    return statistics.median(a), statistics.median(b)
+
+
+def row(label: str, bare: float, guarded: float) -> str:
+    return f"{label:<44} {bare:9.2f} {guarded:9.2f} {guarded - bare:+9.2f} {guarded / bare:7.2f}x"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--repeat", type=int, default=40)
+    parser.add_argument("--installs", type=int, default=5)
+    args = parser.parse_args()
+    root = Path(tempfile.mkdtemp(prefix="bench-shims-"))
+    try:
+        prefix = PLAIN_ENV.build(root / "env", with_pip=True, channel_root=root / "channels")
+        home = root / "home"
+        env = clean_pip_env(home)
+        env.update(XDG_CACHE_HOME=str(home / ".cache"), XDG_STATE_HOME=str(home / ".state"))
+        shims.install(prefix, guard_exe=GUARD_EXE, cache_dir=home / ".cache" / "conda-pip-guard")
+        shims_dir = prefix / shims.SHIMS_DIR
+        bare_env = {**env, "PATH": f"{prefix / 'bin'}:{env['PATH']}"}
+        shim_env = {**env, "PATH": f"{shims_dir}:{prefix / 'bin'}:{env['PATH']}"}
+        r = args.repeat
+
+        python = str(prefix / "bin" / "python")
+        pth = prefix / SITE_PACKAGES / shims.PTH_NAME
+        off = pth.with_name(pth.name + ".off")
+
+        def bare(cmd, environ):
+            """As if the guard were not installed: no shims on PATH, no .pth hook."""
+            def run():
+                pth.rename(off)
+                try:
+                    return _run_ms(cmd, environ)
+                finally:
+                    off.rename(pth)
+            return run
+
+        def guarded(cmd, environ):
+            return lambda: _run_ms(cmd, environ)
+
+        print(f"{'median of ' + str(r) + ' runs, ms':<44} {'bare':>9} {'guarded':>9} {'added':>9} {'ratio':>8}")
+        for sub in (["--version"], ["list"]):
+            cmd = ["pip", *sub]
+            print(row(f"pip {' '.join(sub)} (shim vs env's pip)", *paired_ms(bare(cmd, bare_env), guarded(cmd, shim_env), r)))
+
+        # the shim alone: a do-nothing real pip, called directly vs through the shim
+        fake = root / "fakebin"
+        fake.mkdir()
+        (fake / "pip").write_text("#!/bin/sh\nexit 0\n")
+        (fake / "pip").chmod(0o755)
+        cmd = ["pip", "list", "--format=json"]
+        print(row("shim alone (no-op real pip, pip list)", *paired_ms(
+            guarded(cmd, {**env, "PATH": f"{fake}:{env['PATH']}"}),
+            guarded(cmd, {**env, "PATH": f"{shims_dir}:{fake}:{env['PATH']}"}), r * 5)))
+
+        # Python start, with and without the .pth hook
+        cmd = [python, "-c", "pass"]
+        print(row("python -c pass (.pth hook present)", *paired_ms(bare(cmd, env), guarded(cmd, env), r * 5)))
+        line = pth.read_text()
+        n = 200_000
+        per_start_us = timeit.timeit(line, number=n) / n * 1e6
+        print(f"{'  the .pth line itself, in process':<44} {per_start_us:9.3f} us per Python start")
+
+        # an allowed install of a small local wheel, warm caches
+        wheels = root / "wheels"
+        build_wheel(wheels, "richy", "1.0.0")
+        cmd = ["pip", "install", "--no-index", "--find-links", str(wheels), "richy"]
+
+        def remove():
+            subprocess.run([python, "-m", "pip", "uninstall", "-y", "-q", "richy"], env={**env, "GUARD_ACTIVE": "1"},
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+        print(row("pip install richy (allowed; guard vs bare)",
+                  *paired_ms(bare(cmd, bare_env), guarded(cmd, shim_env), args.installs, setup=remove)))
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    os.environ.pop("GUARD_ACTIVE", None)
+    main()

@@ -1,0 +1,198 @@
+"""The ``python -m pip`` hook: hands ``pip install``/``uninstall`` run by a Python to the guard.
+
+Two lives, both standard library only (it runs in the *environment's* Python, which may be older
+than the guard's and may not have the guard installed):
+
+* ``guard shims install`` copies this file to ``$PREFIX/etc/conda-pip-guard/pip_hook.py`` and puts
+  one line in the env's site-packages (``conda-pip-guard.pth``, see ``pth_line``). At every start
+  of that Python the line checks the command line for the letters ``pip`` (a string search, no
+  import) and only then runs this file, which decides exactly and, for ``install``/``uninstall``,
+  replaces the process by ``guard pip ARGS`` (``os.execv``): ``python -m pip``, ``-mpip``,
+  ``-Im pip``, Jupyter's ``%pip`` (``sys.executable -m pip``) and the env's ``bin/pip*`` scripts
+  run by path. ``$GUARD_ACTIVE=1`` (set by the guard for the pip it runs) turns it off.
+* The guard imports it for the parsing tables: ``pip_subcommand`` is how the guard, the hook and
+  (through the tables, written into the script at install time) the sh shims find pip's
+  subcommand, so that all three agree.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+# pip's general options (pip/_internal/cli/cmdoptions.py general_group and the main parser,
+# pip 23.x-26.x): none of the short ones takes a value.
+VALUE_OPTIONS = (
+    "--python", "--log", "--log-file", "--local-log", "--keyring-provider", "--proxy", "--retries",
+    "--timeout", "--default-timeout", "--exists-action", "--trusted-host", "--cert", "--client-cert",
+    "--cache-dir", "--src", "--use-feature", "--use-deprecated", "--resume-retries",
+)
+FLAG_OPTIONS = (
+    "--help", "--version", "--debug", "--isolated", "--require-virtualenv", "--require-venv",
+    "--verbose", "--quiet", "--no-input", "--no-proxy-env", "--no-cache-dir",
+    "--disable-pip-version-check", "--no-color", "--no-python-version-warning",
+)
+SHORT_FLAGS = "hvVq"
+GUARDED = ("install", "uninstall")
+UNSURE = "?"
+"""``pip_subcommand``'s answer when pip itself would reject the general options (unknown or
+ambiguous): the guard then lets pip say so; the shims and the hook hand it to the guard."""
+
+
+def _long_option(word: str) -> str | None:
+    """optparse's reading of ``--name``: the option itself, or the one option it abbreviates."""
+    if word in VALUE_OPTIONS or word in FLAG_OPTIONS:
+        return word
+    matches = [o for o in VALUE_OPTIONS + FLAG_OPTIONS if o.startswith(word)]
+    return matches[0] if len(matches) == 1 else None
+
+
+def pip_subcommand(args) -> tuple[str | None, dict]:
+    """pip's subcommand word in ``args`` (pip's arguments) read the way pip's optparse reads its
+    general options, abbreviations included, and the general options that take a value (by their
+    full name). ``(None, ...)``: no subcommand; ``(UNSURE, ...)``: pip would reject the options."""
+    values: dict = {}
+    args = list(args)
+    i = 0
+    while i < len(args):
+        word = args[i]
+        if word == "--":
+            return (args[i + 1] if i + 1 < len(args) else None), values
+        if word.startswith("--"):
+            name, eq, value = word.partition("=")
+            option = _long_option(name)
+            if option is None:
+                return UNSURE, values
+            if option in VALUE_OPTIONS:
+                if not eq:
+                    if i + 1 >= len(args):
+                        return UNSURE, values
+                    i += 1
+                    value = args[i]
+                values[option] = value
+            elif eq:
+                return UNSURE, values  # a flag given a value: pip's error
+        elif word.startswith("-") and word != "-":
+            if any(c not in SHORT_FLAGS for c in word[1:]):
+                return UNSURE, values
+        else:
+            return word, values
+        i += 1
+    return None, values
+
+
+# ---- the hook proper: runs in the environment's Python, from the .pth line ----------------------
+
+# CPython's command-line options that take a value (they may be glued: -Wignore, -Xutf8)
+_PY_VALUE_FLAGS = "WX"
+_PY_LONG_VALUE = ("--check-hash-based-pycs",)
+
+
+def python_module_argv(argv) -> tuple[int, str] | None:
+    """For a Python command line (``sys.orig_argv``): ``(n, module)`` when it runs ``-m module``,
+    ``n`` being how many leading words (interpreter, options, ``-m module``) come before the
+    module's own arguments; None for a script, ``-c``, or no module."""
+    i = 1
+    while i < len(argv):
+        word = argv[i]
+        if word in _PY_LONG_VALUE:
+            i += 2
+            continue
+        if not word.startswith("-") or word == "-" or word.startswith("--"):
+            return None
+        j = 1
+        while j < len(word):
+            c = word[j]
+            if c == "c":
+                return None
+            if c == "m":
+                if j + 1 < len(word):
+                    return i + 1, word[j + 1:]
+                return (i + 2, argv[i + 1]) if i + 1 < len(argv) else None
+            if c in _PY_VALUE_FLAGS:
+                if j + 1 == len(word):
+                    i += 1  # the value is the next word
+                break
+            j += 1
+        i += 1
+    return None
+
+
+def _is_pip_script(path: str) -> bool:
+    name = os.path.basename(path)
+    return name.startswith("pip") and all(c.isdigit() or c == "." for c in name[3:])
+
+
+def _command_line() -> list[str]:
+    argv = getattr(sys, "orig_argv", None)
+    if argv:
+        return list(argv)
+    try:  # Python < 3.10 (Linux): the process's own command line
+        with open("/proc/self/cmdline", "rb") as f:
+            raw = f.read()
+    except OSError:
+        return []
+    return [os.fsdecode(a) for a in raw.split(b"\0")[:-1]]
+
+
+def _truthy(value: str | None) -> bool:
+    return (value or "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def run(guard_exe: str, prefix: str) -> None:
+    """Called at interpreter start (from the .pth line) when the command line mentions ``pip``.
+    Returns at once unless this Python is about to run pip install/uninstall for ``prefix``."""
+    if os.environ.get("GUARD_ACTIVE") == "1":
+        return
+    if os.path.realpath(sys.prefix) != os.path.realpath(prefix):
+        return  # a venv made from this env's Python that reads its site-packages: not ours
+    argv = _command_line()
+    found = python_module_argv(argv)
+    if found is not None and found[1] in ("pip", "pip.__main__"):
+        n = found[0]
+        pip_python = [sys.executable] + argv[1:n]
+        real_pip = None
+    elif found is None and len(argv) > 1 and _is_pip_script(argv[1]) and not argv[1].startswith("-"):
+        n = 2
+        pip_python = None
+        real_pip = argv[1]
+    else:
+        return
+    pip_args = argv[n:]
+    command, _ = pip_subcommand(pip_args)
+    if command not in GUARDED and command != UNSURE and "--guard-disable" not in pip_args:
+        return
+    if command == "install" and pip_args[pip_args.index("install") + 1:][:1] == ["--dry-run"]:
+        return  # the guard's own fallback asks pip for a dry run: it changes nothing
+    env = dict(os.environ)
+    env["GUARD_PREFIX"] = sys.prefix
+    if pip_python is not None:
+        import json
+
+        env["GUARD_PIP_PYTHON"] = json.dumps(pip_python)
+        env.pop("GUARD_REAL_PIP", None)
+    else:
+        env["GUARD_REAL_PIP"] = os.path.abspath(real_pip)
+        env.pop("GUARD_PIP_PYTHON", None)
+    exe = guard_exe if os.access(guard_exe, os.X_OK) else None
+    if exe is None:
+        import shutil
+
+        exe = shutil.which("guard")
+    if exe is None:
+        if _truthy(os.environ.get("GUARD_DISABLE")):
+            sys.stderr.write("conda-pip-guard: warning: the guard is not installed (%s); GUARD_DISABLE=1: "
+                             "pip runs unguarded\n" % guard_exe)
+            return
+        sys.stderr.write("conda-pip-guard: cannot find the guard (%s, nor guard on PATH): pip did not run. "
+                         "GUARD_DISABLE=1 runs it unguarded; deleting %s removes this hook.\n"
+                         % (guard_exe, os.path.join(prefix, "etc", "conda-pip-guard")))
+        sys.stderr.flush()
+        os._exit(3)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execve(exe, [exe, "pip"] + pip_args, env)
+
+
+if __name__ == "__conda_pip_guard_pth__":  # exec'd by the .pth line, which defines both names
+    run(GUARD_EXE, GUARD_PREFIX)  # noqa: F821
