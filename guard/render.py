@@ -90,3 +90,158 @@ def block_text(result: CheckResult) -> str:
     first = result.verdict.reasons[0].name if result.verdict.reasons else ""
     lines.append(f"  Nothing was installed. Details: guard why {first}; override: GUARD_DISABLE=1 pip ...")
     return "\n".join(lines)
+
+
+# ---- guard why / guard log (appended by the why/redirect stage) -----------------------------------
+
+
+def _record_phrase(rec, variant) -> str:
+    """``pytorch 2.5.1, build cuda126_..., channel conda-forge: a CUDA 12.6 build``."""
+    from .policy import short_channel
+
+    text = f"{rec['name']} {rec['version']}, build {rec['build']}, channel {short_channel(rec['channel'])}"
+    if variant:
+        text += f": a {variant} build" if variant != "CPU" else ": a CPU build"
+    return text
+
+
+def _status_line(status) -> str:
+    name = status["name"]
+    if status["installed"] is None:
+        return f"{name} is not installed in this environment."
+    if status["owner"] == "conda":
+        rec = status["conda_record"]
+        owned = f"conda installed it ({_record_phrase(rec, status['variant'])})" if rec else "conda installed it"
+        if status["protected"]:
+            return f"{name} {status['installed']} is protected: {owned}."
+        return (f"{name} {status['installed']} is not protected, but {owned}: pip changing it gets a warning "
+                f"(conda_owned: block makes it a block).")
+    return f"{name} {status['installed']} is not protected: {status['owner']} installed it (no conda record lists it)."
+
+
+def _tree(item, indent="  ") -> list[str]:
+    from .why import edges_of, tree_lines
+
+    return [indent + line for line in tree_lines(edges_of(item["paths"]), item.get("installed"), item.get("proposed"))]
+
+
+def why_text(expl) -> str:
+    """``guard why PKG``: the package's status, the paths that change it, and what to do."""
+    name = expl["package"]
+    command = " ".join(expl.get("command") or [])
+    lines = [_status_line(expl["status"])]
+    items = {b["name"]: b for b in expl["blocked"] + expl["cuda_wheels"]}
+    if command and expl.get("time"):
+        lines.append(f"Last blocked command ({expl['time']}): {command}")
+    if name in items:
+        item = items[name]
+        if item["rule"] == "cuda-wheel-beside-conda-cuda":
+            runtime = expl.get("cuda_runtime") or {}
+            lines.append(f"{command} would add {name} {item['proposed']} beside conda's CUDA runtime "
+                         f"({runtime.get('name', '?')} {runtime.get('version', '?')}), because")
+            lines.extend(_tree(item))
+            if item.get("shadows"):
+                lines.append(f"It would shadow conda's {', '.join(item['shadows'])} (same library, another build).")
+            elif item.get("conda_equivalents"):
+                lines.append(f"conda-forge ships the same library as {', '.join(item['conda_equivalents'])}.")
+        else:
+            verb = {"upgrade": "replace it with", "downgrade": "replace it with", "reinstall": "reinstall it as",
+                    "remove": "remove it"}.get(item["action"] or "", "change it to")
+            what = f" {name} {item['proposed']} from the index" if item["action"] != "remove" else ""
+            lines.append(f"{command} would {verb}{what}, because")
+            lines.extend(_tree(item))
+    elif expl.get("change"):
+        c = expl["change"]
+        lines.append(f"{command} would {c['action']} {name} ({c.get('installed') or '-'} -> {c.get('proposed') or '-'}); "
+                     f"that is allowed.")
+        for p in expl.get("change_paths") or ():
+            from .why import edges_of, tree_lines
+
+            lines.extend("  " + x for x in tree_lines(edges_of([p]), c.get("installed"), c.get("proposed")))
+    elif command:
+        lines.append(f"{command} does not change {name}.")
+    elif not expl.get("verdict"):
+        lines.append("No blocked command in this environment's journal.")
+    others = [b for b in expl["blocked"] if b["name"] != name]
+    for b in others:
+        lines.append(f"It would also {b['action']} {b['name']} {b['installed']} -> {b['proposed']} "
+                     f"(protected, conda: {_record_phrase(b['conda_record'], b['variant']) if b['conda_record'] else '?'}):")
+        lines.extend(_tree({**b, "paths": b["paths"][:1]}, indent="    "))  # the shortest path is enough here
+    cuda = [c for c in expl["cuda_wheels"] if c["name"] != name]
+    if cuda:
+        runtime = expl.get("cuda_runtime") or {}
+        shadows = sorted({s for c in cuda for s in c.get("shadows") or ()})
+        text = (f"and it would add {len(cuda)} CUDA wheel{'s' if len(cuda) != 1 else ''} "
+                f"({', '.join(c['name'] for c in cuda[:6])}{', ...' if len(cuda) > 6 else ''}) beside conda's CUDA "
+                f"runtime ({runtime.get('name', '?')} {runtime.get('version', '?')})")
+        if shadows:
+            text += f", shadowing conda's {', '.join(shadows)}"
+        lines.append(text + ".")
+    options = why_options(expl)
+    if options:
+        lines.append("Options:")
+        lines.extend(options)
+    if expl.get("simulation", {}).get("path") == "journal" and expl.get("verdict"):
+        lines.append("(rendered from the journal: the command could not be simulated again)")
+    return "\n".join(lines)
+
+
+def why_options(expl) -> list[str]:
+    """The numbered options under a blocked explanation."""
+    if expl.get("verdict") != "block":
+        return []
+    out = []
+    n = 0
+    protected = [b for b in expl["blocked"] if b["rule"] == "protected-conda-package"]
+    keep = ", ".join(f"{b['name']} {b['installed']}" for b in protected) or "conda's CUDA runtime"
+    alt = expl.get("alternative")
+    if alt is not None:
+        n += 1
+        if alt["status"] == "found":
+            resolved = ", ".join(f"{k} {v}" for k, v in alt["resolved"].items())
+            out.append(f"  {n}. keep conda's packages:  {_cmd(['pip', *alt['argv']])}"
+                       + (f"   (resolves to {resolved}; verified: works with {keep})" if resolved else "   (verified)"))
+        elif alt["status"] == "impossible":
+            out.append(f"  {n}. keep conda's packages:  not possible: {alt['reason']}")
+        else:
+            out.append(f"  {n}. keep conda's packages:  no verified command ({alt['reason']})")
+    red = expl.get("redirect")
+    if red is not None:
+        n += 1
+        text = f"  {n}. move to conda:          {red['conda_command']}"
+        if red.get("pip_command"):
+            text += f"  &&  {red['pip_command']}"
+        out.append(text)
+    n += 1
+    argv = expl.get("command") or []
+    variants = sorted({b["variant"] for b in protected if b.get("variant")})
+    lose = f"   (you will lose conda's {' / '.join(variants)} build)" if variants else \
+        ("   (conda's records will disagree with site-packages)" if protected else "")
+    out.append(f"  {n}. override:               GUARD_DISABLE=1 {_cmd(argv)}{lose}")
+    return out
+
+
+def _cmd(argv) -> str:
+    from .redirect import shell_join
+
+    return shell_join(list(argv))
+
+
+def log_text(entries) -> str:
+    """``guard log``: one line per journal entry, oldest first."""
+    if not entries:
+        return "(the journal is empty)"
+    lines = []
+    for e in entries:
+        verdict = e.get("verdict", "?")
+        argv = " ".join(e.get("argv") or [])
+        extra = ""
+        if e.get("step"):
+            extra = f"  [{e['step']}: {e.get('outcome', '?')}, exit {e.get('rc')}] {e.get('executed', '')}"
+        elif verdict == "block":
+            names = sorted({r.get("name") for r in e.get("reasons") or () if r.get("name")})
+            extra = f"  ({', '.join(names[:5])}{', ...' if len(names) > 5 else ''})" if names else ""
+        elif e.get("note"):
+            extra = f"  ({e['note']})"
+        lines.append(f"{e.get('time', '?')}  {verdict:<11} {argv}{extra}")
+    return "\n".join(lines)

@@ -1,0 +1,100 @@
+"""``guard why`` and ``guard log``: click commands, nothing else (the work is in :mod:`guard.why`,
+:mod:`guard.alternative`, :mod:`guard.redirect`; the text in :mod:`guard.render`).
+
+Exit status of ``guard why``: 0 (explaining is not failing), 2 bad input, 3 the command could not
+be simulated; with ``--redirect``, the redirect's own status (see :mod:`guard.redirect`).
+``guard log``: 0, 2 bad input.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+
+from .cli import _context, _prefix_option
+
+
+@click.command(context_settings={"ignore_unknown_options": True})
+@_prefix_option
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object (schema 1).")
+@click.option("--redirect", is_flag=True, help="Run the conda redirect for the blocked command.")
+@click.option("-y", "--yes", is_flag=True, help="With --redirect: do not ask.")
+@click.option("--no-alternative", is_flag=True, help="Skip the search for a compatible alternative.")
+@click.argument("package")
+@click.argument("pip_args", nargs=-1, type=click.UNPROCESSED)
+def why(prefix, as_json, redirect, yes, no_alternative, package, pip_args):
+    """Explain why PACKAGE is protected and which requirements would change it.
+
+    \b
+    guard why torch -- transformers[torch]   explain that hypothetical install
+    guard why torch                          explain the last blocked command in this env
+    """
+    from packaging.utils import canonicalize_name
+
+    from . import journal, render
+    from . import why as why_mod
+    from .check import load_snapshot, pip_argv_for_check, simulate
+    from .config import load_policy
+    from .errors import GuardError
+    from .redirect import detect_frontend, plan_redirect, run_redirect
+
+    try:
+        canonicalize_name(package, validate=True)
+    except Exception:  # noqa: BLE001 - packaging raises InvalidName
+        raise click.BadParameter(f"{package!r} is not a package name", param_hint="PACKAGE") from None
+    ctx = _context(prefix)
+    policy, _ = load_policy(ctx.prefix, ctx.environ)
+    snap = load_snapshot(ctx)
+    result = None
+    entry = None
+    if pip_args:
+        argv = pip_argv_for_check(pip_args)
+        result = simulate(argv, ctx, snap=snap, policy=policy)
+    else:
+        entry = journal.last_blocked(ctx.prefix, ctx.environ)
+        argv = list((entry or {}).get("argv") or [])[1:]
+        if entry is not None and argv:
+            try:
+                result = simulate(argv, ctx, snap=snap, policy=policy)
+            except GuardError:
+                result = None
+            if result is not None and not result.verdict.blocked:
+                result = None  # the env changed since: what was blocked is told from the journal
+    if result is not None:
+        expl = why_mod.explain(result.plan, result.verdict, snap, policy, package, argv)
+        if entry is not None:
+            expl["time"] = entry.get("time")
+    elif entry is not None:
+        expl = why_mod.explain_entry(entry, snap, policy, package)
+    else:
+        expl = why_mod.explain_entry({"argv": [], "verdict": None}, snap, policy, package)
+    if result is not None and result.verdict.blocked:
+        if not no_alternative:
+            from .alternative import find_alternative
+
+            blocked = [r.name for r in result.verdict.reasons if r.rule == "protected-conda-package"]
+            expl["alternative"] = find_alternative(argv, ctx, snap, policy, blocked).to_json()
+        rplan = plan_redirect(result, snap, argv)
+        expl["redirect"] = rplan.to_json(detect_frontend(ctx.environ), ctx.prefix) if rplan else None
+    if redirect:
+        if result is None or not result.verdict.blocked:
+            raise click.UsageError("--redirect needs a blocked command: give it after --, or run it once first")
+        click.echo(render.why_text(expl), err=True)
+        sys.exit(run_redirect(result, snap, ctx, yes=yes, pip_argv=argv, echo=lambda s: click.echo(s, err=True)))
+    click.echo(json.dumps(expl, indent=2) if as_json else render.why_text(expl))
+    sys.exit(0)
+
+
+@click.command()
+@_prefix_option
+@click.option("--json", "as_json", is_flag=True, help="Print the entries as a JSON array.")
+@click.option("-n", "count", type=click.IntRange(min=1), default=None, help="Only the last N entries.")
+def log(prefix, as_json, count):
+    """Show this environment's journal: every guarded decision, oldest first."""
+    from . import journal, render
+
+    ctx = _context(prefix)
+    entries = journal.read(ctx.prefix, ctx.environ, limit=count)
+    click.echo(json.dumps(entries, indent=2) if as_json else render.log_text(entries))
