@@ -110,5 +110,17 @@ def check(prefix, as_json, verbose, pip_args):
 
 
 # ---- commands that live in their own modules (each module: click commands + nothing else) ----
+from .commands_doctor import doctor, status  # noqa: E402
+
+cli.add_command(doctor)
+cli.add_command(status)
+
+from .commands_shims import shims  # noqa: E402
+cli.add_command(shims)
 from .commands_hooks import check_requirements  # noqa: E402
 cli.add_command(check_requirements)
+
+from .commands_why import why, log  # noqa: E402
+
+cli.add_command(why)
+cli.add_command(log)
