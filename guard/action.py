@@ -142,9 +142,15 @@ def exec_pip(cmd: Sequence[str], env: Mapping[str, str]) -> None:
         raise GuardError(f"cannot run pip ({cmd[0]}): {exc}") from None
 
 
-def strip_disable_flag(argv: Sequence[str]) -> tuple[list[str], bool]:
-    rest = [a for a in argv if a != DISABLE_FLAG]
-    return rest, len(rest) != len(argv)
+REDIRECT_FLAG = "--guard-redirect"  # redirect a blocked install to conda (policy on_block: redirect)
+YES_FLAG = "--guard-yes"  # with a redirect: run it without asking (scripts)
+GUARD_FLAGS = (DISABLE_FLAG, REDIRECT_FLAG, YES_FLAG)
+
+
+def strip_guard_flags(argv: Sequence[str]) -> tuple[list[str], set]:
+    """pip's argv without the guard's own flags, and the flags that were there."""
+    rest = [a for a in argv if a not in GUARD_FLAGS]
+    return rest, {a for a in argv if a in GUARD_FLAGS}
 
 
 def is_disabled(environ: Mapping[str, str]) -> bool:

@@ -61,7 +61,8 @@ def target_prefix(environ, argv: Sequence[str] = ()) -> Path:
 
 def main(argv: Sequence[str]) -> int:
     environ = dict(os.environ)
-    argv, flag_disabled = action.strip_disable_flag(argv)
+    argv, flags = action.strip_guard_flags(argv)
+    flag_disabled = action.DISABLE_FLAG in flags
     command = subcommand(argv)
     prefix = target_prefix(environ, argv)
     pip_cmd = action.real_pip_command(prefix, environ)
@@ -73,10 +74,10 @@ def main(argv: Sequence[str]) -> int:
         _err(f"warning: disabled by {why}: pip runs unguarded")
         _journal(prefix, environ, argv, "override", [], executed=" ".join(pip_cmd + list(argv)), note=why)
         action.exec_pip(pip_cmd + list(argv), pip_env)
-    return _guarded(prefix, environ, argv, command, pip_cmd, pip_env)
+    return _guarded(prefix, environ, argv, command, pip_cmd, pip_env, flags)
 
 
-def _guarded(prefix: Path, environ, argv, command, pip_cmd, pip_env) -> int:
+def _guarded(prefix: Path, environ, argv, command, pip_cmd, pip_env, flags=frozenset()) -> int:
     from .check import Context, default_cache_dir, load_snapshot, simulate
     from .config import load_policy
     from .errors import GuardError, ResolutionImpossible
@@ -105,9 +106,16 @@ def _guarded(prefix: Path, environ, argv, command, pip_cmd, pip_env) -> int:
     _remember(snap, policy, ctx)
     if verdict.blocked:
         sys.stderr.write(block_text(result) + "\n")
+        instead = _instead_line(result, snap, environ) if command == "install" else None
+        if instead:
+            sys.stderr.write(f"  {instead}\n")
         _journal(ctx.prefix, environ, argv, "block", entry_changes,
                  reasons=[{"name": r.name, "rule": r.rule, "message": r.message, "chain": list(r.chain)}
                           for r in verdict.reasons])
+        if command == "install" and instead and (action.REDIRECT_FLAG in flags or policy.on_block == "redirect"):
+            from .redirect import run_redirect
+
+            return run_redirect(result, snap, ctx, yes=action.YES_FLAG in flags, pip_argv=list(argv))
         return action.EXIT_BLOCK
     for w in verdict.warnings:
         _err(f"warning: {w}")
@@ -118,6 +126,16 @@ def _guarded(prefix: Path, environ, argv, command, pip_cmd, pip_env) -> int:
             return action.EXIT_BLOCK
     _journal(ctx.prefix, environ, argv, "allow", entry_changes, executed=" ".join(pip_cmd + list(argv)))
     return _run_with_safety_net(ctx, argv, command, pip_cmd, pip_env, snap, policy, note=None)
+
+
+def _instead_line(result, snap, environ) -> str | None:
+    """What to type instead (the conda redirect); never lets a mapping problem hide the block."""
+    try:
+        from .redirect import instead_line
+
+        return instead_line(result, snap, environ)
+    except Exception:  # noqa: BLE001
+        return None
 
 
 def _one_line(exc: BaseException) -> str:
