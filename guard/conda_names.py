@@ -25,7 +25,9 @@ from packaging.utils import canonicalize_name
 @lru_cache(maxsize=None)
 def _data() -> dict:
     data = json.loads(resources.files("guard").joinpath("data/conda_to_pypi.json").read_text(encoding="utf-8"))
-    data["_same_name"] = frozenset(data["same_name"])
+    # the same-name list is shared with the redirect's names (one copy in the package)
+    names = json.loads(resources.files("guard").joinpath("data/pypi_to_conda.json").read_text(encoding="utf-8"))
+    data["_same_name"] = frozenset(names["same_name"].split())
     data["_cuda"] = frozenset(data["cuda_runtime"])
     data["_cuda_patterns"] = [re.compile(p) for p in data["cuda_runtime_patterns"]]
     data["_pypi_to_conda"] = {}
