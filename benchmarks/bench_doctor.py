@@ -19,7 +19,6 @@ import argparse
 import hashlib
 import json
 import os
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -33,6 +32,9 @@ from guard import remembered  # noqa: E402
 from guard.config import load_policy  # noqa: E402
 from guard.doctor import collect_evidence, diagnose, report_text  # noqa: E402
 from guard.environment import snapshot  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_snapshot import timed  # noqa: E402  (median of repeated runs, shared by the benchmarks)
 
 PY = f"python{sys.version_info.major}.{sys.version_info.minor}"
 SITE = f"lib/{PY}/site-packages"
@@ -100,15 +102,6 @@ def run_doctor(prefix: Path, cache: Path, environ: dict, deep: bool) -> tuple[st
     evidence = collect_evidence(snap, policy, deep=deep, cache_dir=cache, environ=environ)
     report = diagnose(snap, policy, remembered.load(prefix, environ), evidence)
     return report_text(report), report.checked["files_checked"]
-
-
-def timed(fn, repeat: int) -> tuple[float, object]:
-    times, result = [], None
-    for _ in range(repeat):
-        start = time.perf_counter()
-        result = fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times), result
 
 
 def main() -> None:

@@ -170,25 +170,24 @@ def test_index_faults(prefix, env, tmp_path, fault):
         assert "no answer within 1s" in proc.stderr
 
 
-def test_dead_index_is_quick_and_clear(prefix, env, tmp_path):
+def free_port() -> int:
+    """A local port nothing listens on."""
     import socket
 
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_dead_index_is_quick_and_clear(prefix, env, tmp_path):
+    port = free_port()
     e = {**env, "PIP_INDEX_URL": f"http://127.0.0.1:{port}/simple/", "PIP_RETRIES": "0"}
     proc = check(prefix, e, "rich")
     assert_one_line_error(proc, 3, f"127.0.0.1:{port}")
 
 
 def test_credentials_never_printed(prefix, env, tmp_path):
-    import socket
-
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
+    port = free_port()
     e = {**env, "PIP_INDEX_URL": f"http://alice:s3cret@127.0.0.1:{port}/simple/", "PIP_RETRIES": "0"}
     proc = check(prefix, e, "rich")
     assert proc.returncode == 3 and "s3cret" not in proc.stderr + proc.stdout
