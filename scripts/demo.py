@@ -24,7 +24,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from tests.support.conda_prefix import ML_CUDA_ENV  # noqa: E402
+from tests.support.conda_prefix import pip_install_into  # noqa: E402
 from tests.support.index_server import LocalIndex  # noqa: E402
+from tests.support.wheels import build_wheel  # noqa: E402
 
 STEPS = [
     ("a model library whose torch extra wants a newer torch", ["check", "--", "transformers[torch]"]),
@@ -32,8 +34,10 @@ STEPS = [
     ("something safe", ["check", "--", "rich"]),
     ("the same, for tools", ["check", "--json", "--", "numpy==2.0.0"]),
     ("why, and what to do instead", ["why", "torch", "--", "transformers[torch]"]),
-    ("drift between conda's records and site-packages", ["doctor"]),
+    ("the env is healthy", ["doctor"]),
 ]
+DAMAGED = [("after an unguarded `pip install numpy==2.0.0`: drift between conda's records and site-packages",
+            ["doctor"])]
 
 
 def main() -> int:
@@ -43,7 +47,7 @@ def main() -> int:
     work = args.keep or Path(tempfile.mkdtemp(prefix="guard-demo-"))
     work.mkdir(parents=True, exist_ok=True)
     print(f"building a conda env with py-rattler in {work / 'env'} ...", flush=True)
-    prefix = ML_CUDA_ENV.build(work / "env")
+    prefix = ML_CUDA_ENV.build(work / "env", with_pip=True)
     records = sorted(p.name for p in (prefix / "conda-meta").glob("*.json"))
     print(f"  {len(records)} conda records, e.g. " + ", ".join(r for r in records if r.startswith(("pytorch-2", "numpy", "cuda-cudart"))))
     home = work / "home"
@@ -51,18 +55,29 @@ def main() -> int:
     with LocalIndex() as index:
         env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(home), "LANG": "C.UTF-8",
                "PIP_CONFIG_FILE": os.devnull, "PIP_INDEX_URL": index.url, "CONDA_PREFIX": str(prefix)}
-        worst = 0
-        for title, cmd in STEPS:
-            print(f"\n# {title}\n$ guard {' '.join(shlex.quote(c) for c in cmd)}", flush=True)
-            proc = subprocess.run([sys.executable, "-m", "guard", *cmd], env=env, text=True, capture_output=True)
-            out = (proc.stdout + proc.stderr).rstrip()
-            if cmd[:2] == ["check", "--json"]:
-                out = "\n".join(out.splitlines()[:24]) + "\n  ..."
-            print(out)
-            print(f"(exit {proc.returncode})")
-            if proc.returncode not in (0, 1):
-                worst = proc.returncode
+        worst = run_steps(STEPS, env)
+        # Damage the env the way users do: pip replaces conda's numpy behind the guard's back
+        # (a small real wheel, installed by the env's real pip), then let the doctor find it.
+        wheel = build_wheel(work / "wheels", "numpy", "2.0.0")
+        pip_install_into(prefix, "--no-deps", "--no-index", "--find-links", str(wheel.parent), "numpy==2.0.0",
+                         env={**env, "GUARD_DISABLE": "1"})
+        worst = max(worst, run_steps(DAMAGED, env, ok=(0, 1)))
     print(f"\nThe env stays in {work} for you to try more (pass --keep DIR to choose where)." if args.keep else "")
+    return worst
+
+
+def run_steps(steps, env, ok=(0, 1)) -> int:
+    worst = 0
+    for title, cmd in steps:
+        print(f"\n# {title}\n$ guard {' '.join(shlex.quote(c) for c in cmd)}", flush=True)
+        proc = subprocess.run([sys.executable, "-m", "guard", *cmd], env=env, text=True, capture_output=True)
+        out = (proc.stdout + proc.stderr).rstrip()
+        if cmd[:2] == ["check", "--json"]:
+            out = "\n".join(out.splitlines()[:24]) + "\n  ..."
+        print(out)
+        print(f"(exit {proc.returncode})")
+        if proc.returncode not in ok:
+            worst = proc.returncode
     return worst
 
 

@@ -258,3 +258,21 @@ def test_live_index_agrees(args, oracle_pip, env_prefix, isolated_env, tmp_path)
     oracle = pip_oracle(oracle_pip, env_prefix, args, env, tmp_path)
     guard, _ = guard_prediction(env_prefix, args, env, tmp_path, tmp_path / "cache")
     _compare(oracle, guard)
+
+
+HEAVY_COMMANDS = [["transformers[torch]"], ["torch==2.6.0"], ["opencv-python"]]
+
+
+@pytest.mark.heavy
+@pytest.mark.online
+@pytest.mark.parametrize("args", HEAVY_COMMANDS, ids=[" ".join(a) for a in HEAVY_COMMANDS])
+def test_live_index_agrees_on_ml_stacks(args, oracle_pip, env_prefix, isolated_env, tmp_path):
+    """Opt-in (-m heavy): real ML resolutions on the live index. pip downloads whole wheels where
+    the index offers no metadata files (~800 MB for torch); the guard reads METADATA by range."""
+    url = _live_index_url(isolated_env)
+    if url is None:
+        pytest.skip("the live package index is unreachable from here")
+    env = {**isolated_env, "PIP_INDEX_URL": url}
+    oracle = pip_oracle(oracle_pip, env_prefix, args, env, tmp_path)
+    guard, _ = guard_prediction(env_prefix, args, env, tmp_path, tmp_path / "cache")
+    _compare(oracle, guard)
