@@ -25,7 +25,10 @@ cmd = create_command("install", isolated="--isolated" in args)
 options, _ = cmd.parse_args(args)
 keys = ["index_url", "extra_index_urls", "find_links", "timeout", "retries", "trusted_hosts",
         "pre", "proxy", "cert", "constraints", "no_index"]
-print(json.dumps({k: getattr(options, k) for k in keys}))
+values = {k: getattr(options, k) for k in keys}
+values["proxy"] = values["proxy"] or None  # pip 23 says "", pip 26 None: both mean no proxy
+values["pre"] = bool(values["pre"])  # pip 26 keeps --pre as 1 from its release-control callback
+print(json.dumps(values))
 """
 
 
@@ -48,7 +51,7 @@ def as_pip_options(config: PipConfig) -> dict:
         "retries": int(config.get("retries") or 5),
         "trusted_hosts": config.get_list("trusted-host"),
         "pre": config.get_bool("pre"),
-        "proxy": config.get("proxy") or "",
+        "proxy": config.get("proxy") or None,
         "cert": config.get("cert"),
         "constraints": config.get_list("constraint"),
         "no_index": config.get_bool("no-index"),
