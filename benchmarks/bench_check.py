@@ -100,9 +100,9 @@ def main() -> int:
             timed([args.pip, "-m", "pip", "--version"], env, work)  # byte-compile pip once before timing
             t_pip, rc_pip = timed([args.pip, "-m", "pip", "--python", python, "install", "--dry-run", "--report",
                                    os.devnull, "-q", *cmd], env, work)
-            t_uv = None
+            t_uv, rc_uv = None, 0
             if uv:
-                t_uv, _ = timed([uv, "pip", "install", "--dry-run", "--python", python, *cmd], env, work)
+                t_uv, rc_uv = timed([uv, "pip", "install", "--dry-run", "--python", python, *cmd], env, work)
             cache = work / f"cache-{len(ratios)}"
             genv = {**env, "GUARD_CACHE_DIR": str(cache)}
             check = guard + ["check", "--prefix", str(prefix), "--", *cmd]
@@ -118,7 +118,7 @@ def main() -> int:
                 uv_ratios.append(t_uv / t_warm)
             verdict = {0: "allow", 1: "block"}.get(rc, f"exit {rc}")
             print(f"{shown[:48] + ' (' + verdict + ')':<58} {t_pip:7.2f} {uv_col} {t_cold:7.2f} {t_warm:7.3f} "
-                  f"{t_pip / t_warm:9.1f} {uv_ratio} {peak:9.1f}" + ("" if rc_pip == 0 else "  (pip failed)"))
+                  f"{t_pip / t_warm:9.1f} {uv_ratio} {peak:9.1f}" + ("" if rc_pip == 0 else "  (pip failed)") + ("" if rc_uv == 0 else "  (uv failed)"))
     finally:
         if index is not None:
             index.stop()
