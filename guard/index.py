@@ -378,7 +378,7 @@ def _parse_json(body: bytes, page_url: str) -> list[_Link]:
             hashes = _hashes_from_fragment(fragment)
         yanked = entry.get("yanked", False)
         yanked = None if yanked is False or yanked is None else ("" if yanked is True else str(yanked))
-        metadata = entry.get("core-metadata", entry.get("data-dist-info-metadata", entry.get("dist-info-metadata")))
+        metadata = entry.get("core-metadata", entry.get("dist-info-metadata"))
         links.append(
             [entry["filename"], url, entry.get("requires-python") or None, yanked, hashes,
              _metadata_attr(metadata)]

@@ -276,3 +276,54 @@ def test_live_index_agrees_on_ml_stacks(args, oracle_pip, env_prefix, isolated_e
     oracle = pip_oracle(oracle_pip, env_prefix, args, env, tmp_path)
     guard, _ = guard_prediction(env_prefix, args, env, tmp_path, tmp_path / "cache")
     _compare(oracle, guard)
+
+
+# ---- the user's pip configuration is respected, as pip respects it ----------------------------
+
+CONFIG_COMMANDS = [["transformers[torch]"], ["localonly"], ["-U", "numpy"], ["torch"]]
+
+
+@pytest.mark.parametrize("args", CONFIG_COMMANDS, ids=[" ".join(a) for a in CONFIG_COMMANDS])
+def test_user_pip_configuration_is_respected(args, oracle_pip, env_prefix, local_index, isolated_env, tmp_path):
+    """A pip.conf (not PIP_* variables) that sets the index, a constraints file and a find-links
+    directory: the guard must see the same world pip sees."""
+    from tests.support.wheels import build_wheel
+
+    wheels = tmp_path / "wheels"
+    build_wheel(wheels, "localonly", "1.0", requires_dist=["numpy>=1.20"])
+    (tmp_path / "constraints.txt").write_text("torch<2.6\nnumpy<2.1\n")
+    conf = tmp_path / "pip.conf"
+    conf.write_text(f"[global]\nindex-url = {local_index.url}\nfind-links = {wheels}\n"
+                    f"constraint = {tmp_path / 'constraints.txt'}\n")
+    env = {**isolated_env, "PIP_CONFIG_FILE": str(conf)}
+    oracle = pip_oracle(oracle_pip, env_prefix, args, env, tmp_path)
+    guard, path = guard_prediction(env_prefix, args, env, tmp_path, tmp_path / "cache")
+    _compare(oracle, guard)
+    assert path == "resolver"
+
+
+def test_dynamic_project_falls_back_to_pips_own_report(oracle_pip, isolated_env, tmp_path, conda_channel_root):
+    """Metadata only a build can produce: the guard asks the env's own pip (here the pip 23.2 that
+    ships with Python, which downloads what it would install even in a dry run: the index gets a
+    real, tiny numpy 9.0 wheel) and says so."""
+    from tests.support.wheels import build_wheel
+
+    prefix = ML_CUDA_ENV.build(tmp_path / "env", with_pip=True, channel_root=conda_channel_root)
+    project = tmp_path / "dynproj"
+    project.mkdir()
+    backend = IN_TREE_BACKEND.replace("myproj", "dynproj").replace("Requires-Dist: numpy>=2", "Requires-Dist: numpy>=9")
+    backend = backend.replace("Requires-Dist: rich", "Requires-Dist: six")
+    (project / "in_tree_backend.py").write_text(backend)
+    (project / "pyproject.toml").write_text(
+        '[build-system]\nrequires = []\nbuild-backend = "in_tree_backend"\nbackend-path = ["."]\n\n'
+        '[project]\nname = "dynproj"\nversion = "0.1.0"\ndynamic = ["dependencies"]\n')
+    wheel = build_wheel(tmp_path / "wheels", "numpy", "9.0.0")
+    with LocalIndex(extra_wheels=[wheel]) as index:
+        env = {**isolated_env, "PIP_INDEX_URL": index.url}
+        ctx = Context(prefix=prefix, environ=env, cwd=str(tmp_path), cache_dir=tmp_path / "cache")
+        result = simulate(["install", str(project)], ctx)
+        oracle = pip_oracle(oracle_pip, prefix, [str(project)], env, tmp_path)
+    assert result.plan.path == "pip-report"
+    assert "dynamic" in result.plan.fallback_reason
+    assert result.verdict.blocked and {r.name for r in result.verdict.reasons} == {"numpy"}
+    _compare(oracle, {(c.name, c.proposed) for c in result.plan.changes})

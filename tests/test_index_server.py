@@ -116,7 +116,7 @@ def test_json_page_follows_pep_691_and_advertises_metadata(index):
     entry = next(f for name, f in by_name.items() if name.startswith("numpy-2.0.0-cp311-"))
     assert entry["requires-python"] == ">=3.9"
     assert re.fullmatch(r"[0-9a-f]{64}", entry["hashes"]["sha256"])
-    assert entry["core-metadata"] == entry["data-dist-info-metadata"]
+    assert entry["core-metadata"] == entry["dist-info-metadata"]
     metadata = requests.get(file_url(index, "numpy", entry["url"]) + ".metadata", timeout=10)
     assert metadata.status_code == 200
     assert hashlib.sha256(metadata.content).hexdigest() == entry["core-metadata"]["sha256"]
@@ -147,7 +147,7 @@ def test_html_page_follows_pep_503(index):
 def test_metadata_answers_even_when_not_advertised():
     with LocalIndex(advertise_metadata=False) as index:
         page = project_page(index, "einops", **JSON_ACCEPT).json()
-        assert all("core-metadata" not in f and "data-dist-info-metadata" not in f for f in page["files"])
+        assert all("core-metadata" not in f and "dist-info-metadata" not in f for f in page["files"])
         assert "data-core-metadata" not in project_page(index, "einops").text
         served = requests.get(file_url(index, "einops", page["files"][-1]["url"]) + ".metadata", timeout=10)
         assert served.status_code == 200 and b"Name: einops" in served.content

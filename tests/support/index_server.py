@@ -271,7 +271,7 @@ class LocalIndex:
                     entry["upload-time"] = f.upload_time
                 if self.advertise_metadata:
                     entry["core-metadata"] = {"sha256": f.metadata_sha256}
-                    entry["data-dist-info-metadata"] = {"sha256": f.metadata_sha256}
+                    entry["dist-info-metadata"] = {"sha256": f.metadata_sha256}
                 entries.append(entry)
             versions = sorted({f.version for f in files}, key=Version)
             page = {"meta": {"api-version": "1.1"}, "name": project, "versions": versions, "files": entries}
