@@ -1,6 +1,7 @@
 """``guard pip ARGS``: what the shims and the ``python -m pip`` hook run instead of pip.
 
-The arguments are pip's, verbatim; the guard consumes only ``--guard-disable``. Where it runs:
+The arguments are pip's, verbatim; the guard consumes only its own flags (``--guard-disable``,
+``--guard-redirect``, ``--guard-yes``). Where it runs:
 pip's own ``--python``, else ``$GUARD_PREFIX`` (set by the shims and the hook), else the
 environment the real pip belongs to, else the active one. Which pip (``action.real_pip_command``):
 ``$GUARD_PIP_PYTHON`` (the ``python [options] -m pip`` the hook caught), else ``$GUARD_REAL_PIP``
@@ -93,6 +94,9 @@ def _guarded(prefix: Path, environ, argv, command, pip_cmd, pip_env, flags=froze
     snap = None
     try:
         snap = load_snapshot(ctx)
+        if not snap.is_conda:
+            # no conda-meta: nothing here is conda's to protect; pip runs as if the guard were absent
+            action.exec_pip(pip_cmd + list(argv), pip_env)
         result = simulate(argv, ctx, snap=snap, policy=policy)
     except ResolutionImpossible:
         # pip would fail as well; let pip say so in its own words (with the safety net on)

@@ -493,3 +493,20 @@ def test_pip_subcommand_reads_general_options_like_pip(argv, expected):
 ])
 def test_python_module_argv(argv, expected):
     assert python_module_argv(argv) == expected
+
+
+def test_outside_a_conda_env_guard_pip_is_plain_pip(fake_pip, tmp_path):
+    """No conda-meta: nothing is conda's to protect, so no simulation (the index here is dead)
+    and the real pip gets the arguments unchanged."""
+    import venv
+
+    plain = tmp_path / "venv"
+    venv.create(plain, with_pip=False)
+    env = {**_base_env(tmp_path / "home"), "ARGV_DUMP": str(tmp_path / "argv.json"),
+           "GUARD_REAL_PIP": str(fake_pip / "pip"), "GUARD_PREFIX": str(plain),
+           "PIP_INDEX_URL": "http://127.0.0.1:9/simple/"}
+    out = subprocess.run([sys.executable, "-m", "guard", "pip", "install", "numpy==2.0.0"], env=env,
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stderr == ""
+    assert json.loads((tmp_path / "argv.json").read_text())["argv"] == ["install", "numpy==2.0.0"]
