@@ -92,6 +92,8 @@ class InstalledDist:
     site_dir: str
     direct_url: Mapping | None
     """Parsed ``direct_url.json`` (PEP 610) when present."""
+    provides_extra: tuple[str, ...] = ()
+    """``Provides-Extra`` values (empty for egg-info, whose extras show only in markers)."""
 
 
 @dataclass(frozen=True)
@@ -539,11 +541,13 @@ def _read_dist(site_dir: str, entry: str, is_dir: bool, record: CondaRecord | No
         conda_record=record,
         site_dir=site_dir,
         direct_url=direct_url,
+        provides_extra=tuple(headers.get("provides-extra", ())),
     )
 
 
 # The headers read from METADATA / PKG-INFO; none of them is folded over lines in practice.
-_HEADER = re.compile(r"^(name|version|requires-dist|requires-python)[ \t]*:[ \t]*(.*?)[ \t]*\r?$", re.M | re.I)
+_HEADER = re.compile(r"^(name|version|requires-dist|requires-python|provides-extra)[ \t]*:[ \t]*(.*?)[ \t]*\r?$",
+                     re.M | re.I)
 
 
 def _read_headers(path: str) -> dict[str, list[str]] | None:

@@ -492,7 +492,7 @@ class GuardProvider(AbstractProvider):
     def _requires_of(self, base: Candidate) -> tuple:
         if base.kind == "installed":
             dist = base.installed
-            provided = _provided_extras(dist.requires_dist, getattr(dist, "provides_extra", ()))
+            provided = _provided_extras(dist.requires_dist, dist.provides_extra)
             return dist.requires_dist, provided
         meta = self._metadata_of(base)
         return meta.requires_dist, _provided_extras(meta.requires_dist, meta.provides_extra)
