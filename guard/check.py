@@ -155,6 +155,9 @@ def simulate(argv: Sequence[str], ctx: Context, *, snap=None, policy=None, held=
         plan, fresh_until = _simulate_install(request, snap, ctx, argv, stats, held, inputs)
     else:
         raise UsageError(f"guard check judges pip install and pip uninstall, not {request.command or 'pip'}")
+    if not snap.is_conda:
+        plan = _with_warnings(plan, (f"{ctx.prefix} is not a conda environment (no conda-meta): nothing here is "
+                                     "conda's to protect; activate the env or pass --prefix",))
     if snap.warnings:
         plan = _with_warnings(plan, snap.warnings)
     verdict = evaluate(plan, snap, policy)

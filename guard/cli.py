@@ -74,7 +74,18 @@ def main(argv=None) -> None:
         from .guarded_pip import main as guarded_pip_main
 
         sys.exit(guarded_pip_main(argv[1:]))
-    cli.main(args=argv, prog_name="guard")
+    try:
+        cli.main(args=argv, prog_name="guard", standalone_mode=False)
+    except click.UsageError as err:
+        # one line, like every other error (click's own form is three)
+        where = f"guard {err.ctx.info_name}" if err.ctx is not None and err.ctx.parent is not None else "guard"
+        click.echo(f"guard: error: {err.format_message()} (see {where} --help)", err=True)
+        sys.exit(EXIT_USAGE)
+    except click.Abort:
+        click.echo("guard: aborted", err=True)
+        sys.exit(1)
+    except click.exceptions.Exit as exit_:
+        sys.exit(exit_.exit_code)
 
 
 @click.group(cls=_GuardGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -88,7 +99,8 @@ def cli():
     """
 
 
-@cli.command(context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False})
+@cli.command(context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False},
+             short_help="Simulate a pip install/uninstall and judge it; installs nothing.")
 @_prefix_option
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object (schema 1).")
 @click.option("-v", "--verbose", is_flag=True, help="List every change, also for a block.")
@@ -107,6 +119,20 @@ def check(prefix, as_json, verbose, pip_args):
     result = simulate(pip_argv_for_check(pip_args), ctx)
     click.echo(render.check_json(result) if as_json else render.check_text(result, verbose=verbose))
     sys.exit(EXIT_BLOCK if result.verdict.blocked else EXIT_ALLOW)
+
+
+@cli.command("pip", context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False,
+                                      "help_option_names": []},
+             short_help="Run pip guarded: simulate, then run pip, block or redirect (what the shims call).")
+@click.argument("pip_args", nargs=-1, type=click.UNPROCESSED)
+def pip_command(pip_args):
+    """guard pip PIP_ARGS...: pip's own arguments, verbatim. install/uninstall are simulated first;
+    everything else goes straight to pip (so `guard pip --help` is pip's help). The guard's own
+    flags: --guard-disable, --guard-redirect, --guard-yes. (The console entry point runs this
+    without click, to start pip as fast as possible.)"""
+    from .guarded_pip import main as guarded_pip_main
+
+    sys.exit(guarded_pip_main(list(pip_args)))
 
 
 # ---- commands that live in their own modules (each module: click commands + nothing else) ----

@@ -82,7 +82,8 @@ def why(prefix, as_json, redirect, yes, no_alternative, package, pip_args):
         if result is None or not result.verdict.blocked:
             raise click.UsageError("--redirect needs a blocked command: give it after --, or run it once first")
         click.echo(render.why_text(expl), err=True)
-        sys.exit(run_redirect(result, snap, ctx, yes=yes, pip_argv=argv, echo=lambda s: click.echo(s, err=True)))
+        sys.exit(run_redirect(result, snap, ctx, yes=yes, pip_argv=argv, echo=lambda s: click.echo(s, err=True),
+                              yes_flag="--yes"))
     click.echo(json.dumps(expl, indent=2) if as_json else render.why_text(expl))
     sys.exit(0)
 

@@ -64,6 +64,7 @@ class Plan:
     path: str = "resolver"
     fallback_reason: str | None = None
     warnings: tuple[str, ...] = ()
+    target: str | None = None  # pip's --target: the changes land in that directory, not in the env
 
     def change_for(self, name: str) -> Change | None:
         for c in self.changes:

@@ -70,6 +70,8 @@ def evaluate(plan: Plan, snapshot, policy: Policy = Policy()) -> Verdict:
     reasons: list[Reason] = []
     warnings: list[str] = []
     protected_names = set()
+    if plan.target is not None:
+        return Verdict("allow")  # pip --target: nothing in the environment changes
     cuda = conda_cuda_runtime(snapshot)
     for change in plan.changes:
         verb = VERBS[change.action]

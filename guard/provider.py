@@ -407,6 +407,30 @@ class GuardProvider(AbstractProvider):
         except Exception:  # noqa: BLE001 - a failed guess is harmless; the resolver's own call reports
             return
 
+    def why_no_candidates(self, requirement: Requirement) -> str | None:
+        """pip's words when a requirement has no candidate at all (rather than a conflict):
+        "No matching distribution found", with the versions the index does offer."""
+        if requirement.kind != "specifier":
+            return None
+        files = self._source.project_files(requirement.project)
+        usable = applicable_files(
+            files, SpecifierSet(), target=self._target, prereleases=True,
+            format_control=self._options.format_control, prefer_binary=self._options.prefer_binary,
+            ignore_requires_python=self._options.ignore_requires_python)
+        versions = sorted({f.version for f in usable})
+        spec = requirement.specifier
+        constraint = self._constraints.get(requirement.project)
+        if constraint is not None:
+            spec = spec & constraint.specifier
+        if versions and list(spec.filter(versions, prereleases=self._options.prereleases)):
+            return None
+        installed = self._installed.get(requirement.project)
+        if installed is not None and spec.contains(installed.version, prereleases=True):
+            return None
+        shown = ", ".join(str(v) for v in versions[-12:]) or "none"
+        return (f"no matching distribution for {requirement.text or requirement.name} "
+                f"(versions usable here: {shown})")
+
     # ---- internals ----------------------------------------------------------------------------
 
     def _eligible_for_upgrade(self, identifier: str) -> bool:

@@ -240,7 +240,7 @@ def _journal(ctx, pip_argv, step: str, argv, rc, outcome: str) -> None:
 
 def run_redirect(result, snapshot, ctx, *, yes: bool, pip_argv: Sequence[str],
                  echo: Callable[[str], None] | None = None, ask: Callable[[str], str] | None = None,
-                 interactive: bool | None = None) -> int:
+                 interactive: bool | None = None, yes_flag: str = "--guard-yes") -> int:
     """Run the redirect of a blocked ``pip pip_argv``: show both commands, ask (unless ``yes``),
     run the conda step, and only when it succeeded the pip remainder through the guard. Each
     step is journaled; every failure says what was and was not done."""
@@ -264,7 +264,7 @@ def run_redirect(result, snapshot, ctx, *, yes: bool, pip_argv: Sequence[str],
         if interactive is None:
             interactive = sys.stdin.isatty()
         if not interactive:
-            echo("conda-pip-guard: not interactive: pass --yes to run the redirect. Nothing was installed.")
+            echo(f"conda-pip-guard: not interactive: pass {yes_flag} to run the redirect. Nothing was installed.")
             return 1
         answer = (ask or input)("conda-pip-guard: run these? [y/N] ").strip().lower()
         if answer not in ("y", "yes"):

@@ -88,7 +88,8 @@ def block_text(result: CheckResult) -> str:
         lines.append(f"  {headline}")
         lines.extend(f"      {d}" for d in details)
     first = result.verdict.reasons[0].name if result.verdict.reasons else ""
-    lines.append(f"  Nothing was installed. Details: guard why {first}; override: GUARD_DISABLE=1 pip ...")
+    nothing = "Nothing was removed." if result.plan.command == "uninstall" else "Nothing was installed."
+    lines.append(f"  {nothing} Details: guard why {first}; override: GUARD_DISABLE=1 pip ...")
     return "\n".join(lines)
 
 

@@ -78,13 +78,16 @@ def simulate_install(request, snapshot, source, *, held: dict | None = None) -> 
     try:
         result = resolver.resolve(roots, max_rounds=MAX_ROUNDS)
     except RLImpossible as exc:
-        raise ResolutionImpossible(_impossible_message(exc)) from None
+        raise ResolutionImpossible(_impossible_message(exc, provider)) from None
     except ResolutionTooDeep:
         raise ResolutionImpossible("resolution too deep: pip would give up on this request too") from None
 
     changes = _changes(result, snapshot, options, request)
     edges = _edges(result)
-    return Plan("install", tuple(changes), edges=tuple(edges), requested=tuple(requested)), result
+    warnings = (f"--target {request.target}: pip installs into that directory, not into the environment",) \
+        if request.target else ()
+    return Plan("install", tuple(changes), edges=tuple(edges), requested=tuple(requested),
+                warnings=warnings, target=request.target), result
 
 
 def simulate_uninstall(request, snapshot) -> Plan:
@@ -171,10 +174,12 @@ def _changes(result, snapshot, options: ResolveOptions, request) -> list[Change]
     """pip's rule for what it installs: a candidate that is not the installed distribution, and
     differs from it in version, or is forced, editable or a local sdist/directory."""
     changes = []
+    # --target installs into a directory of its own: nothing in the environment is replaced
+    installed_dists = {} if request.target else snapshot.dists
     for cand in result.mapping.values():
         if cand.kind in ("python", "extras", "installed"):
             continue
-        dist = snapshot.dists.get(cand.project)
+        dist = installed_dists.get(cand.project)
         proposed = str(cand.version)
         source = cand.file.filename if cand.kind == "index" else cand.direct.url
         if dist is None:
@@ -242,7 +247,11 @@ def _dedupe(items: Iterable) -> list:
     return out
 
 
-def _impossible_message(exc: RLImpossible) -> str:
+def _impossible_message(exc: RLImpossible, provider: GuardProvider) -> str:
+    for info in exc.causes:
+        missing = provider.why_no_candidates(info.requirement)
+        if missing is not None:
+            return f"pip would fail: {missing}"
     parts = []
     for info in exc.causes:
         who = f"{info.parent.name} {info.parent.version}" if info.parent is not None else "the request"

@@ -111,6 +111,7 @@ def _to_json(result: CheckResult) -> dict:
             "path": plan.path,
             "fallback_reason": plan.fallback_reason,
             "warnings": list(plan.warnings),
+            "target": plan.target,
         },
         "verdict": {
             "verdict": verdict.verdict,
@@ -131,6 +132,7 @@ def _from_json(data: dict) -> CheckResult:
         path=p["path"],
         fallback_reason=p["fallback_reason"],
         warnings=tuple(p["warnings"]),
+        target=p.get("target"),
     )
     verdict = Verdict(
         verdict=v["verdict"],

@@ -206,3 +206,36 @@ def test_local_wheel_and_static_project_take_the_fast_path(prefix, env, tmp_path
     (project / "pyproject.toml").write_text('[project]\nname = "proj"\nversion = "0.1"\ndependencies = ["rich"]\n')
     proc = check(prefix, env, str(project), json_out=True)
     assert proc.returncode == 0 and json.loads(proc.stdout)["simulation"]["path"] == "resolver"
+
+
+def test_no_matching_distribution_is_not_called_a_conflict(prefix, env):
+    proc = check(prefix, env, "numpy>=99")
+    assert_one_line_error(proc, 3, "no matching distribution for numpy>=99", "2.4.6")
+    proc = check(prefix, env, "transformers==4.44.2", "tokenizers==0.22.1")
+    assert_one_line_error(proc, 3, "conflicting requirements", "tokenizers<0.20,>=0.19")
+
+
+def test_target_directory_changes_nothing_in_the_env(prefix, env, tmp_path):
+    proc = check(prefix, env, "--target", str(tmp_path / "t"), "--no-deps", "torch==2.6.0", json_out=True)
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads(proc.stdout)
+    assert data["changes"] == [{"name": "torch", "installed": None, "proposed": "2.6.0", "action": "install",
+                                "owner": None, "conda_record": None, "protected": False}]
+    assert any("--target" in w for w in data["warnings"])
+
+
+def test_a_plain_venv_is_said_to_be_no_conda_env(env, tmp_path):
+    import venv
+
+    venv.create(tmp_path / "venv", with_pip=False)
+    proc = check(tmp_path / "venv", env, "--no-deps", "rich")
+    assert proc.returncode == 0 and "is not a conda environment" in proc.stdout
+
+
+def test_blocked_uninstall_says_nothing_was_removed(prefix, env):
+    from guard.check import Context, simulate
+    from guard.render import block_text
+
+    ctx = Context(prefix=prefix, environ=env, cwd=str(prefix), cache_dir=Path(env["GUARD_CACHE_DIR"]))
+    text = block_text(simulate(["uninstall", "-y", "numpy"], ctx))
+    assert "Nothing was removed." in text and "installed" not in text.split("Nothing")[1]

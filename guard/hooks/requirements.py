@@ -816,8 +816,16 @@ def _run_sources(sources: list[_Source], opts: _Options) -> list[Finding]:
     return findings
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, with usage errors as the one line every guard command prints (exit 2)."""
+
+    def error(self, message: str):  # type: ignore[override]
+        sys.stderr.write(f"guard: error: {message} (see guard check-requirements --help)\n")
+        raise SystemExit(2)
+
+
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = _Parser(
         prog="guard check-requirements",
         description="Check requirements files and environment.yml pip: sections against the conda environment.",
     )
@@ -847,8 +855,8 @@ def main(argv: Sequence[str] | None = None, *, environ: Mapping[str, str] | None
     try:
         findings = check(args.filenames, environment=args.environment, prefix=args.prefix, opts=opts)
     except GuardError as err:  # a real environment that cannot be read, a broken pip configuration
-        print(f"guard-requirements: error: {err}")
-        return EXIT_FINDINGS
+        sys.stderr.write(f"guard: error: {err}\n")
+        return err.exit_code
     for finding in findings:
         print(finding.render())
     failing = {"error", "skipped"} if args.strict else {"error"}
