@@ -33,13 +33,17 @@ def shims():
 @click.option("--guard-exe", type=click.Path(dir_okay=False), default=None,
               help="The guard executable the shims run (default: this one).")
 def install_cmd(prefix, guard_exe):
-    """Install (or refresh) the shims and hooks in the environment. Idempotent."""
+    """Install (or refresh) the shims and hooks in the environment. Idempotent.
+
+    Conda environments only: for a prefix without conda-meta/ (a plain venv) it refuses with exit
+    status 2 and writes nothing, since nothing there is conda's to protect (`guard pip` runs plain
+    pip in such an env) and a venv's activate script never runs conda's activation hooks."""
     from .check import default_cache_dir
     from .shims import SHIMS_DIR, install
 
     prefix = _prefix(prefix)
     result = install(prefix, guard_exe=guard_exe, cache_dir=default_cache_dir(dict(os.environ)))
-    what = f"{len(result.written)} file(s) written" if result.written else "already up to date"
+    what = f"{len(result.written)} file(s) written" if result.written else "already up to date"  # manifest included
     click.echo(f"guard shims: installed in {prefix} ({what}); guard: {result.guard_exe}")
     for rel in result.removed:
         click.echo(f"  removed stale {rel}")

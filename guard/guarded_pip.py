@@ -7,7 +7,8 @@ environment the real pip belongs to, else the active one. Which pip (``action.re
 ``$GUARD_PIP_PYTHON`` (the ``python [options] -m pip`` the hook caught), else ``$GUARD_REAL_PIP``
 (the script the shim found next on PATH), else ``<env python> -m pip``.
 
-Subcommands other than install/uninstall: pip at once (``exec``), nothing else done.
+Subcommands other than install/uninstall, and ``install --dry-run`` (pip changes nothing then):
+pip at once (``exec``), nothing else done.
 Exit status: pip's own when pip runs; 1 when blocked; 2 for the guard's own usage errors.
 """
 
@@ -33,6 +34,26 @@ def subcommand(argv: Sequence[str]) -> str | None:
     if word != UNSURE:
         return word
     return next((a for a in argv if a in GUARDED), None)
+
+
+def is_dry_run(argv: Sequence[str]) -> bool:
+    """Whether ``pip ARGV`` (an install) has pip's ``--dry-run``, read by the same optparse
+    parser ``guard.pip_args`` builds for ``pip install``: abbreviations (``--dry``) count, a
+    ``--dry-run`` that is another option's value (``-r --dry-run``) or after ``--`` does not.
+    When that parser rejects the command line (a newer pip's option), only the exact flag before
+    any ``--`` counts."""
+    if not any(a.startswith("--d") for a in argv):  # the common case: no parser built
+        return False
+    args = list(argv)
+    if "install" in args:
+        args.remove("install")  # the FIRST occurrence, as pip does
+    try:
+        from .pip_args import _INSTALL, _build_parser
+
+        options, _ = _build_parser(_INSTALL).parse_args(args)
+        return bool(options.dry_run)
+    except Exception:  # noqa: BLE001 - UsageError, --help: pip will say; read the flag plainly
+        return "--dry-run" in args[: args.index("--")] if "--" in args else "--dry-run" in args
 
 
 def _err(msg: str) -> None:
@@ -68,7 +89,7 @@ def main(argv: Sequence[str]) -> int:
     prefix = target_prefix(environ, argv)
     pip_cmd = action.real_pip_command(prefix, environ)
     pip_env = action.pip_environ(environ)
-    if command not in GUARDED:
+    if command not in GUARDED or (command == "install" and is_dry_run(argv)):
         action.exec_pip(pip_cmd + list(argv), pip_env)
     if flag_disabled or action.is_disabled(environ):
         why = action.DISABLE_FLAG if flag_disabled else f"{action.DISABLE_VAR}=1"

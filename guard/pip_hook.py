@@ -34,6 +34,9 @@ FLAG_OPTIONS = (
 )
 SHORT_FLAGS = "hvVq"
 GUARDED = ("install", "uninstall")
+PTH_NAME = "conda-pip-guard.pth"
+MANIFEST = "etc/conda-pip-guard/manifest.json"
+"""Prefix-relative: what ``guard shims install`` wrote (``guard.shims`` uses the same names)."""
 UNSURE = "?"
 """``pip_subcommand``'s answer when pip itself would reject the general options (unknown or
 ambiguous): the guard then lets pip say so; the shims and the hook hand it to the guard."""
@@ -139,6 +142,51 @@ def _truthy(value: str | None) -> bool:
     return (value or "").strip().lower() in ("1", "true", "yes", "on")
 
 
+def _sh_quote(value: str) -> str:
+    return "'" + value.replace("'", "'\"'\"'") + "'"
+
+
+def removal_advice(paths) -> str:
+    """What to do when the guard executable is gone (the hook and the shims print it): reinstall
+    it, or delete exactly the files ``guard shims install`` wrote, as one ``rm`` command to copy
+    (absolute ``paths``, the ``.pth`` first: without it nothing is left that runs at a Python
+    start). Works without the guard, unlike ``guard shims uninstall``."""
+    paths = sorted(paths, key=lambda p: not p.endswith(".pth"))  # stable: the rest keep their order
+    if not paths:
+        return "  To fix: reinstall conda-pip-guard."
+    lines = ["  To fix: reinstall conda-pip-guard, or remove its hooks from this environment:", "    rm -f -- \\"]
+    lines += ["      " + _sh_quote(p) + (" \\" if i + 1 < len(paths) else "") for i, p in enumerate(paths)]
+    return "\n".join(lines)
+
+
+def installed_files(prefix: str) -> list[str]:
+    """The absolute paths of the files ``guard shims install`` wrote in ``prefix``: those its
+    manifest lists, and the manifest itself; without a readable manifest, those found by name."""
+    import json
+
+    try:
+        with open(os.path.join(prefix, MANIFEST), encoding="utf-8") as f:
+            rels = [r for r in json.load(f)["files"] if isinstance(r, str)]
+        return [os.path.join(prefix, r) for r in rels + [MANIFEST]]
+    except (OSError, ValueError, TypeError, KeyError):
+        pass
+    found = []
+    for root, _dirs, names in os.walk(os.path.join(prefix, "etc", "conda-pip-guard")):
+        found += [os.path.join(root, n) for n in sorted(names)]
+    for stage in ("activate.d", "deactivate.d"):
+        directory = os.path.join(prefix, "etc", "conda", stage)
+        try:
+            names = sorted(os.listdir(directory))
+        except OSError:
+            names = []
+        found += [os.path.join(directory, n) for n in names if n.startswith("conda-pip-guard.")]
+    for entry in sys.path:
+        pth = os.path.join(entry or ".", PTH_NAME)
+        if os.path.isfile(pth) and pth not in found:
+            found.append(pth)
+    return found
+
+
 def run(guard_exe: str, prefix: str) -> None:
     """Called at interpreter start (from the .pth line) when the command line mentions ``pip``.
     Returns at once unless this Python is about to run pip install/uninstall for ``prefix``."""
@@ -184,9 +232,9 @@ def run(guard_exe: str, prefix: str) -> None:
             sys.stderr.write("conda-pip-guard: warning: the guard is not installed (%s); GUARD_DISABLE=1: "
                              "pip runs unguarded\n" % guard_exe)
             return
-        sys.stderr.write("conda-pip-guard: cannot find the guard (%s, nor guard on PATH): pip did not run. "
-                         "GUARD_DISABLE=1 runs it unguarded; deleting %s removes this hook.\n"
-                         % (guard_exe, os.path.join(prefix, "etc", "conda-pip-guard")))
+        sys.stderr.write("conda-pip-guard: cannot find the guard (%s, nor guard on PATH): pip did not run.\n"
+                         "  GUARD_DISABLE=1 runs it unguarded.\n%s\n"
+                         % (guard_exe, removal_advice(installed_files(prefix))))
         sys.stderr.flush()
         os._exit(3)
     sys.stdout.flush()

@@ -38,8 +38,8 @@ GUARD_DIR = "etc/conda-pip-guard"
 SHIMS_DIR = f"{GUARD_DIR}/shims"
 MARKER = ".conda-pip-guard-shims"
 HOOK_FILE = f"{GUARD_DIR}/pip_hook.py"
-MANIFEST = f"{GUARD_DIR}/manifest.json"
-PTH_NAME = "conda-pip-guard.pth"
+MANIFEST = pip_hook.MANIFEST  # f"{GUARD_DIR}/manifest.json": the hook reads it without the guard
+PTH_NAME = pip_hook.PTH_NAME
 SCRIPT_NAME = "conda-pip-guard"
 SHELLS = ("sh", "fish", "csh")
 _DATA = Path(__file__).resolve().parent / "data"
@@ -50,7 +50,8 @@ _MANIFEST_FORMAT = 1
 class InstallResult:
     prefix: Path
     written: tuple[str, ...]
-    """Prefix-relative paths written now (new or changed)."""
+    """Prefix-relative paths written now (new or changed), the manifest included: ``uninstall``
+    removes as many."""
     unchanged: tuple[str, ...]
     removed: tuple[str, ...]
     """Files of an earlier install that this one no longer writes (e.g. after a Python upgrade)."""
@@ -114,9 +115,16 @@ def _site_packages(prefix: Path, cache_dir: Path | None) -> tuple[str, str]:
 
 def pth_line(hook: str, guard_exe: str, prefix: str, python_version: str) -> str:
     """The one line of ``conda-pip-guard.pth``: a string search of the command line at every start
-    of the env's Python, and only when it mentions ``pip`` the hook file runs."""
-    run = (f"exec(compile(open({hook!r}, 'rb').read(), {hook!r}, 'exec'), "
-           f"{{'__name__': '__conda_pip_guard_pth__', 'GUARD_EXE': {guard_exe!r}, 'GUARD_PREFIX': {prefix!r}}})")
+    of the env's Python, and only when it mentions ``pip`` the hook file runs.
+
+    The line never raises (site.py would print a traceback at every such start): a hook file that
+    cannot be read (deleted with ``etc/conda-pip-guard/``, the .pth left behind) is skipped without
+    a word. A .pth line is one statement line, so the ``try`` is a string of its own, exec'd in a
+    fresh namespace only on the ``pip`` path."""
+    namespace = f"{{'__name__': '__conda_pip_guard_pth__', 'GUARD_EXE': {guard_exe!r}, 'GUARD_PREFIX': {prefix!r}}}"
+    body = (f"try:\n    with open({hook!r}, 'rb') as f:\n        s = f.read()\nexcept OSError:\n    s = None\n"
+            f"if s is not None:\n    exec(compile(s, {hook!r}, 'exec'), {namespace})\n")
+    run = f"exec({body!r}, {{}})"
     major, minor = (int(x) for x in python_version.split(".")[:2])
     if (major, minor) >= (3, 10):
         test = "'pip' in ' '.join(sys.orig_argv)"
@@ -138,12 +146,9 @@ def planned_files(prefix: Path, guard_exe: str, site_packages: str, python_versi
     prefix_s = str(prefix)
     shims_dir = str(prefix / SHIMS_DIR)
     files: dict[str, tuple[bytes, int]] = {}
-    for name in ("pip", "pip3", f"pip{python_version}"):
-        text = _render(
-            "shim-pip.sh", NAME=name, PREFIX=sh_quote(prefix_s), GUARD_EXE=sh_quote(guard_exe),
-            VALUE_OPTIONS="|".join(pip_hook.VALUE_OPTIONS), FLAG_OPTIONS="|".join(pip_hook.FLAG_OPTIONS),
-            SHORT_FLAGS=pip_hook.SHORT_FLAGS)
-        files[f"{SHIMS_DIR}/{name}"] = (text.encode("utf-8"), 0o755)
+    shim_names = ("pip", "pip3", f"pip{python_version}")
+    for name in shim_names:
+        files[f"{SHIMS_DIR}/{name}"] = (b"", 0o755)  # rendered below, once every path is known
     files[f"{SHIMS_DIR}/{MARKER}"] = (b"conda-pip-guard shims: the pip shims skip this directory on PATH\n", 0o644)
     quote = {"sh": sh_quote, "fish": fish_quote, "csh": csh_quote}
     for shell in SHELLS:
@@ -157,6 +162,14 @@ def planned_files(prefix: Path, guard_exe: str, site_packages: str, python_versi
         raise UsageError(f"the env's site-packages {site_packages} is outside {prefix}")
     files[f"{site_rel}/{PTH_NAME}"] = (
         pth_line(hook_path, guard_exe, prefix_s, python_version).encode("utf-8"), 0o644)
+    # what the shims advise when the guard is gone: exactly these files and the manifest
+    advice = pip_hook.removal_advice([str(prefix / rel) for rel in [*sorted(files), MANIFEST]])
+    for name in shim_names:
+        text = _render(
+            "shim-pip.sh", NAME=name, PREFIX=sh_quote(prefix_s), GUARD_EXE=sh_quote(guard_exe),
+            VALUE_OPTIONS="|".join(pip_hook.VALUE_OPTIONS), FLAG_OPTIONS="|".join(pip_hook.FLAG_OPTIONS),
+            SHORT_FLAGS=pip_hook.SHORT_FLAGS, REMOVAL_ADVICE=sh_quote(advice))
+        files[f"{SHIMS_DIR}/{name}"] = (text.encode("utf-8"), 0o755)
     return files
 
 
@@ -194,13 +207,18 @@ def install(prefix: Path, *, guard_exe: str | None = None, cache_dir: Path | Non
     prefix = Path(os.path.abspath(prefix))
     if not prefix.is_dir():
         raise UsageError(f"environment {prefix} does not exist")
+    if not (prefix / "conda-meta").is_dir():
+        # guard pip runs plain pip there (nothing is conda's), and a venv's activate script never
+        # runs etc/conda/activate.d: the shims would only cost time
+        raise UsageError(f"{prefix} is not a conda environment (no conda-meta/): nothing there is conda's to "
+                         "protect, and a venv's activate never runs conda's activation hooks; nothing was written")
     guard_exe = os.path.abspath(guard_exe) if guard_exe else default_guard_exe()
     site_packages, version = _site_packages(prefix, cache_dir)
     files = planned_files(prefix, guard_exe, site_packages, version)
     old = _read_manifest(prefix) or {"files": [], "dirs": []}
     created: list[str] = list(old["dirs"])
     written, unchanged = [], []
-    for rel in sorted(files, key=lambda r: (r != MANIFEST, r)):
+    for rel in sorted(files):
         content, mode = files[rel]
         path = prefix / rel
         _mkdirs(prefix, os.path.dirname(rel), created)
@@ -219,7 +237,16 @@ def install(prefix: Path, *, guard_exe: str | None = None, cache_dir: Path | Non
             _remove_file(prefix, rel)
             removed.append(rel)
     manifest = {"format": _MANIFEST_FORMAT, "guard_exe": guard_exe, "files": sorted(files), "dirs": created}
-    _write_atomic(prefix / MANIFEST, (json.dumps(manifest, indent=1) + "\n").encode("utf-8"), 0o644)
+    content = (json.dumps(manifest, indent=1) + "\n").encode("utf-8")
+    try:
+        same = (prefix / MANIFEST).read_bytes() == content
+    except OSError:
+        same = False
+    if same:
+        unchanged.append(MANIFEST)
+    else:  # counted like every other file: uninstall removes it too
+        _write_atomic(prefix / MANIFEST, content, 0o644)
+        written.append(MANIFEST)
     _remember(prefix, cache_dir)
     return InstallResult(prefix, tuple(written), tuple(unchanged), tuple(removed), guard_exe, site_packages)
 

@@ -510,3 +510,153 @@ def test_outside_a_conda_env_guard_pip_is_plain_pip(fake_pip, tmp_path):
     assert out.returncode == 0, out.stderr
     assert out.stderr == ""
     assert json.loads((tmp_path / "argv.json").read_text())["argv"] == ["install", "numpy==2.0.0"]
+
+
+# ---- a guard that is gone, pip's --dry-run, counts, venvs --------------------------------------
+
+
+def _not_bytecode(tree: dict[str, str]) -> dict[str, str]:
+    """tree_hashes without site-packages/**/__pycache__: running the env's Python (the install's
+    interpreter probe, pip, importing numpy) compiles those modules; that is not the guard's doing."""
+    return {k: v for k, v in tree.items() if not (k.startswith(f"{SITE_PACKAGES}/") and "__pycache__" in k)}
+
+
+def _without_guard_on_path(env: dict[str, str]) -> dict[str, str]:
+    env["PATH"] = os.pathsep.join(p for p in env["PATH"].split(os.pathsep) if not (Path(p) / "guard").exists())
+    return env
+
+
+@pytest.mark.parametrize("how", ["deleted", "unreadable"])
+def test_pth_line_never_raises_when_the_hook_file_is_gone(how, env_prefix, tmp_path):
+    """The .pth stays while etc/conda-pip-guard/ is deleted (or its hook is not a readable file):
+    every Python start whose command line mentions pip still starts quietly, pip included."""
+    shutil.rmtree(env_prefix / shims_mod.GUARD_DIR)
+    if how == "unreadable":
+        (env_prefix / shims_mod.HOOK_FILE).mkdir(parents=True)  # open() fails with IsADirectoryError
+    assert (env_prefix / SITE_PACKAGES / shims_mod.PTH_NAME).is_file()
+    env = _base_env(tmp_path / "home")
+    python = str(env_prefix / "bin" / "python")
+    for cmd in ([python, "-m", "pip", "--version"], [python, "-c", "print('ok')", "pip"],
+                [python, "-m", "pip", "list", "--disable-pip-version-check"]):
+        out = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=120)
+        assert out.returncode == 0, out.stderr
+        assert "Error processing line" not in out.stderr and "Traceback" not in out.stderr, out.stderr
+    assert "ok" in subprocess.run([python, "-c", "print('ok')", "pip"], capture_output=True, text=True,
+                                  env=env).stdout
+
+
+def _advice(stderr: str) -> str:
+    lines = stderr.splitlines()
+    start = next(i for i, line in enumerate(lines) if "To fix: reinstall conda-pip-guard" in line)
+    return "\n".join(lines[start:])
+
+
+def test_guard_gone_advice_names_every_file_and_following_it_removes_the_hooks(conda_env, wheels, tmp_path):
+    """The guard executable is gone: the hook and the shims refuse the install, and both give the
+    same advice, a `rm` of exactly the files `guard shims install` wrote (the .pth first), which,
+    run as printed, leaves the env as it was (but for the empty directories install created)."""
+    prefix = conda_env("plain", with_pip=True)
+    before = _not_bytecode(tree_hashes(prefix))
+    env = _base_env(tmp_path / "home")
+    gone = tmp_path / "uninstalled" / "guard"
+    out = subprocess.run([GUARD_EXE, "shims", "install", "--prefix", str(prefix), "--guard-exe", str(gone)],
+                         capture_output=True, text=True, env=env)
+    assert out.returncode == 0, out.stderr
+    env = _without_guard_on_path(env)
+    pth = prefix / SITE_PACKAGES / shims_mod.PTH_NAME
+
+    hooked = subprocess.run([str(prefix / "bin" / "python"), "-m", "pip", "install", "--no-index", "--find-links",
+                             str(wheels), "numpy==2.0.0"], capture_output=True, text=True, env=env)
+    assert hooked.returncode == 3, hooked.stderr
+    assert f"cannot find the guard ({gone}, nor guard on PATH)" in hooked.stderr
+    assert "guard shims uninstall" not in hooked.stderr and "deleting" not in hooked.stderr
+    advice = _advice(hooked.stderr)
+    manifest = json.loads((prefix / shims_mod.MANIFEST).read_text())
+    named = {str(prefix / rel) for rel in [*manifest["files"], shims_mod.MANIFEST]}
+    assert advice.splitlines()[1].strip() == "rm -f -- \\"
+    assert advice.splitlines()[2].strip() == f"'{pth}' \\"  # the .pth first
+    assert {line.strip().rstrip(" \\").strip("'") for line in advice.splitlines()[2:]} == named
+    assert installed_version(prefix, "numpy") == "1.26.4"
+
+    shimmed = subprocess.run([str(prefix / shims_mod.SHIMS_DIR / "pip"), "install", "x"], capture_output=True,
+                             text=True, env={**env, "PATH": f"{prefix / 'bin'}{os.pathsep}{env['PATH']}"})
+    assert shimmed.returncode == 3
+    assert _advice(shimmed.stderr) == advice
+
+    rm = "\n".join(line for line in advice.splitlines()[1:])
+    assert subprocess.run(["sh", "-c", rm], capture_output=True).returncode == 0
+    after = _not_bytecode(tree_hashes(prefix))
+    created = set(after) - set(before)
+    assert created and all(after[k].startswith("dir:") for k in created), sorted(created)
+    assert set(after) >= set(before) and {k: after[k] for k in before} == before
+    quiet = subprocess.run([str(prefix / "bin" / "python"), "-m", "pip", "--version"], capture_output=True,
+                           text=True, env=env)
+    assert quiet.returncode == 0 and quiet.stderr == ""
+
+
+@pytest.mark.parametrize("argv, expected", [
+    (["install", "--dry-run", "x"], True),
+    (["install", "x", "--dry-run"], True),
+    (["-v", "install", "--dry", "x"], True),  # optparse abbreviation, as pip reads it
+    (["install", "--report", "-", "--dry-run", "x"], True),
+    (["install", "x"], False),
+    (["install", "-r", "--dry-run"], False),  # the requirements file's name
+    (["install", "--", "--dry-run"], False),
+    (["install", "--no-such-option", "--dry-run", "x"], True),  # pip rejects it, or a newer pip dry-runs
+])
+def test_is_dry_run_reads_the_install_options_like_pip(argv, expected):
+    from guard.guarded_pip import is_dry_run
+
+    assert is_dry_run(argv) is expected
+
+
+@pytest.mark.parametrize("how", ["pip install {local} numpy==2.0.0 --dry-run",
+                                 "python -m pip install --dry {local} numpy==2.0.0"])
+def test_dry_run_install_goes_straight_to_pip(how, env_prefix, wheels, tmp_path):
+    """pip's --dry-run changes nothing: the guard neither simulates nor blocks it, pip reports."""
+    before = numpy_state(env_prefix)
+    out = shell_run("dash" if shutil.which("dash") else "sh", env_prefix, how.format(local=local(wheels)),
+                    activated_env(tmp_path, env_prefix))
+    assert out.returncode == 0, out.stderr
+    assert "Would install numpy-2.0.0" in out.stdout
+    assert "conda-pip-guard" not in out.stderr
+    assert numpy_state(env_prefix) == before and installed_version(env_prefix, "numpy") == "1.26.4"
+    assert journal(tmp_path) == []
+    # the same install without --dry-run is still blocked
+    out = shell_run("sh", env_prefix, f"pip install {local(wheels)} numpy==2.0.0", activated_env(tmp_path, env_prefix))
+    assert out.returncode == 1 and "conda-pip-guard: blocked." in out.stderr
+
+
+def test_install_and_uninstall_count_the_same_files(conda_env, tmp_path):
+    prefix = conda_env("plain", with_pip=True)
+    before = _not_bytecode(tree_hashes(prefix))
+    env = _base_env(tmp_path / "home")
+    out = subprocess.run([GUARD_EXE, "shims", "install", "--prefix", str(prefix)], capture_output=True, text=True,
+                         env=env)
+    assert out.returncode == 0, out.stderr
+    after = _not_bytecode(tree_hashes(prefix))
+    new_files = [k for k in set(after) - set(before) if not after[k].startswith("dir:")]
+    assert shims_mod.MANIFEST in new_files
+    assert f"({len(new_files)} file(s) written)" in out.stdout, "\n".join(sorted(new_files))
+    out = subprocess.run([GUARD_EXE, "shims", "uninstall", "--prefix", str(prefix)], capture_output=True, text=True,
+                         env=env)
+    assert out.returncode == 0, out.stderr
+    assert f"removed {len(new_files)} file(s)" in out.stdout, out.stdout
+
+
+def test_shims_install_refuses_a_plain_venv(tmp_path):
+    """No conda-meta: nothing is conda's to protect (guard pip is plain pip there) and a venv's
+    activate never runs etc/conda/activate.d, so install refuses in one line and writes nothing."""
+    import venv
+
+    plain = tmp_path / "venv"
+    venv.create(plain, with_pip=False)
+    before = tree_hashes(plain)
+    out = subprocess.run([GUARD_EXE, "shims", "install", "--prefix", str(plain)], capture_output=True, text=True,
+                         env=_base_env(tmp_path / "home"))
+    assert out.returncode == 2
+    assert out.stdout == ""
+    assert out.stderr.count("\n") == 1 and "not a conda environment (no conda-meta/)" in out.stderr, out.stderr
+    assert tree_hashes(plain) == before
+    helped = subprocess.run([GUARD_EXE, "shims", "install", "--help"], capture_output=True, text=True)
+    assert "without conda-meta/" in helped.stdout

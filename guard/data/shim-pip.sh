@@ -7,7 +7,8 @@
 # holding this directory twice, or another env's shims, cannot make it call itself.
 # Only sh builtins: no fork before the exec. Arguments travel as "$@", untouched.
 cpg_prefix=@PREFIX@
-cpg_guard=${GUARD_EXE:-@GUARD_EXE@}
+cpg_recorded=@GUARD_EXE@
+cpg_guard=${GUARD_EXE:-$cpg_recorded}
 cpg_name=${0##*/}
 
 cpg_real=
@@ -76,8 +77,9 @@ if [ -z "$cpg_guard" ]; then
             echo "conda-pip-guard: warning: the guard is not installed; GUARD_DISABLE=1: $cpg_name runs unguarded" >&2
             exec "$cpg_real" "$@" ;;
     esac
-    echo "conda-pip-guard: cannot find the guard (@GUARD_EXE@, nor guard on PATH): $cpg_name did not run." >&2
-    echo "  GUARD_DISABLE=1 $cpg_name ... runs it unguarded; guard shims uninstall removes the shims." >&2
+    echo "conda-pip-guard: cannot find the guard (${GUARD_EXE:-$cpg_recorded}, nor guard on PATH): $cpg_name did not run." >&2
+    echo "  GUARD_DISABLE=1 $cpg_name ... runs it unguarded." >&2
+    printf '%s\n' @REMOVAL_ADVICE@ >&2
     exit 3
 fi
 exec "$cpg_guard" pip "$@"
