@@ -36,24 +36,13 @@ def subcommand(argv: Sequence[str]) -> str | None:
     return next((a for a in argv if a in GUARDED), None)
 
 
-def is_dry_run(argv: Sequence[str]) -> bool:
-    """Whether ``pip ARGV`` (an install) has pip's ``--dry-run``, read by the same optparse
-    parser ``guard.pip_args`` builds for ``pip install``: abbreviations (``--dry``) count, a
-    ``--dry-run`` that is another option's value (``-r --dry-run``) or after ``--`` does not.
-    When that parser rejects the command line (a newer pip's option), only the exact flag before
-    any ``--`` counts."""
-    if not any(a.startswith("--d") for a in argv):  # the common case: no parser built
+def _dry_run(argv: Sequence[str]) -> bool:
+    """``pip install --dry-run`` changes nothing: it goes straight to pip."""
+    if not any(a.startswith("--d") for a in argv):  # the common case: no parser imported
         return False
-    args = list(argv)
-    if "install" in args:
-        args.remove("install")  # the FIRST occurrence, as pip does
-    try:
-        from .pip_args import _INSTALL, _build_parser
+    from .pip_args import install_has_dry_run
 
-        options, _ = _build_parser(_INSTALL).parse_args(args)
-        return bool(options.dry_run)
-    except Exception:  # noqa: BLE001 - UsageError, --help: pip will say; read the flag plainly
-        return "--dry-run" in args[: args.index("--")] if "--" in args else "--dry-run" in args
+    return install_has_dry_run(argv)
 
 
 def _err(msg: str) -> None:
@@ -89,7 +78,7 @@ def main(argv: Sequence[str]) -> int:
     prefix = target_prefix(environ, argv)
     pip_cmd = action.real_pip_command(prefix, environ)
     pip_env = action.pip_environ(environ)
-    if command not in GUARDED or (command == "install" and is_dry_run(argv)):
+    if command not in GUARDED or (command == "install" and _dry_run(argv)):
         action.exec_pip(pip_cmd + list(argv), pip_env)
     if flag_disabled or action.is_disabled(environ):
         why = action.DISABLE_FLAG if flag_disabled else f"{action.DISABLE_VAR}=1"

@@ -1591,3 +1591,21 @@ def _item_unmodeled(item: ReqItem) -> list[str]:
 
 def _replace(item: ReqItem, **changes: Any) -> ReqItem:
     return dataclasses.replace(item, **changes)
+
+
+def install_has_dry_run(argv: Sequence[str]) -> bool:
+    """Whether ``pip ARGV`` (an install) has pip's ``--dry-run``, read by the same optparse
+    parser this module builds for ``pip install``: abbreviations (``--dry``) count, a
+    ``--dry-run`` that is another option's value (``-r --dry-run``) or after ``--`` does not.
+    When that parser rejects the command line (a newer pip's option), only the exact flag before
+    any ``--`` counts."""
+    if not any(a.startswith("--d") for a in argv):  # the common case: no parser built
+        return False
+    args = list(argv)
+    if "install" in args:
+        args.remove("install")  # the FIRST occurrence, as pip does
+    try:
+        options, _ = _build_parser(_INSTALL).parse_args(args)
+        return bool(options.dry_run)
+    except Exception:  # noqa: BLE001 - UsageError, --help: pip will say; read the flag plainly
+        return "--dry-run" in args[: args.index("--")] if "--" in args else "--dry-run" in args
