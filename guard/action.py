@@ -31,11 +31,9 @@ ACTIVE_VAR = "GUARD_ACTIVE"  # set for the pip the guard runs, so the hooks let 
 
 def safety_constraints(snapshot, policy) -> list[str]:
     """``name==version`` for every protected conda-owned distribution in the env."""
-    pins = []
-    for name, dist in sorted(snapshot.dists.items()):
-        if dist.owner == "conda" and policy.is_protected(name):
-            pins.append(f"{name}=={dist.version}")
-    return pins
+    from .policy import protected_conda_versions
+
+    return [f"{name}=={version}" for name, version in protected_conda_versions(snapshot, policy).items()]
 
 
 def safety_constraints_from_conda_meta(prefix: Path, policy) -> list[str]:

@@ -25,6 +25,7 @@ from packaging.utils import canonicalize_name
 from packaging.version import Version
 
 from .errors import GuardError, NeedsPipFallback, ResolutionImpossible
+from .policy import protected_conda_versions
 
 
 @dataclass(frozen=True)
@@ -52,18 +53,12 @@ class Alternative:
         return shell_join(["pip", *self.argv])
 
 
-def held_versions(snapshot, policy) -> dict[str, str]:
-    """Every protected conda-owned distribution of the env at its installed version."""
-    return {name: d.version for name, d in sorted(snapshot.dists.items())
-            if d.owner == "conda" and policy.is_protected(name)}
-
-
 def find_alternative(argv: Sequence[str], ctx, snapshot, policy, blocked: Sequence[str] = ()) -> Alternative:
     """Look for a verified rewrite of ``pip argv`` that leaves conda's protected packages alone.
     ``blocked`` names the protected packages the original command would change (for messages)."""
     from .check import parse_command, simulate
 
-    keep = held_versions(snapshot, policy)
+    keep = protected_conda_versions(snapshot, policy)
     held = {n: SpecifierSet(f"=={v}") for n, v in keep.items()}
     shown = {n: keep[n] for n in (blocked or keep) if n in keep} or keep
     try:

@@ -39,6 +39,13 @@ class Policy:
         return name in self.protected and name not in self.unprotected
 
 
+def protected_conda_versions(snapshot, policy: Policy) -> dict[str, str]:
+    """Every protected conda-owned distribution of the env at its installed version (what the
+    safety net pins and the alternative search holds)."""
+    return {name: d.version for name, d in sorted(snapshot.dists.items())
+            if d.owner == "conda" and policy.is_protected(name)}
+
+
 def conda_cuda_runtime(snapshot) -> object | None:
     """The conda record that stands for the env's CUDA runtime (cuda-cudart first), if any."""
     runtime = conda_cuda_runtime_names()
