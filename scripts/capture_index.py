@@ -17,10 +17,11 @@ from the (small) downloaded archive.
 Usage::
 
     python scripts/capture_index.py --index-url https://INDEX/simple/ [--keep 8] \
-        [--also NAME==VERSION ...] [REQUIREMENT ...]
+        [--also NAME==VERSION ...] [--requirements FILE ...] [REQUIREMENT ...]
 
 Without REQUIREMENTs the seeds are ``DEFAULT_SEEDS`` (the commands the test suite
-and the benchmarks resolve).
+and the benchmarks resolve).  ``--requirements FILE`` adds the requirements of a
+pip requirements file to the seeds (its pins kept like ``--also``).
 """
 
 from __future__ import annotations
@@ -554,7 +555,8 @@ class World:
         project.extras.update(canonicalize_name(e) for e in req.extras)
         if pin:
             for spec in req.specifier:
-                if spec.operator in ("==", "==="):
+                # a wildcard (``==1.13.*``) is kept by the per-specifier rule instead
+                if spec.operator in ("==", "===") and not spec.version.endswith(".*"):
                     project.pins.add(Version(spec.version))
 
     def run(self) -> None:
@@ -620,6 +622,35 @@ class World:
         return tuple(
             (n, len(p.specifiers), len(p.extras)) for n, p in sorted(self.projects.items())
         )
+
+
+def requirements_file_seeds(path: Path) -> list[Requirement]:
+    """The named requirements of a pip requirements file, for seeding the world.
+
+    Continuation lines are joined and comments dropped as pip does; option lines, URLs,
+    paths and editables name nothing an index serves and are skipped, and so are
+    requirements whose markers do not apply to the target interpreter. Nested ``-r``
+    files are followed.
+    """
+    text = path.read_text(encoding="utf-8")
+    logical = re.sub(r"\\\r?\n", " ", text).splitlines()
+    out: list[Requirement] = []
+    for raw in logical:
+        line = re.sub(r"(^|\s+)#.*$", "", raw).strip()
+        if not line:
+            continue
+        if line.startswith("-"):
+            nested = re.fullmatch(r"(?:-r|--requirement)[\s=]+(\S+)", line)
+            if nested:
+                out.extend(requirements_file_seeds(path.parent / nested.group(1)))
+            continue
+        try:
+            req = Requirement(line)
+        except InvalidRequirement:
+            continue  # a path or an archive URL
+        if req.url is None and applies(req, set()):
+            out.append(req)
+    return out
 
 
 # --------------------------------------------------------------------------- storage
@@ -732,7 +763,8 @@ Real metadata captured from the public PyPI index on {when} by
 ({elapsed:.0f} s; {projects} projects, {versions} versions, {files} files.)
 
 What is here: a closed world for Linux x86_64 CPython 3.11 grown from the seeds in
-`scripts/capture_index.py` (`DEFAULT_SEEDS`): per project the newest 8 final releases that
+`scripts/capture_index.py` (`DEFAULT_SEEDS`, or the requirements given, plus those of each
+`--requirements` file): per project the newest 8 final releases that
 install on CPython 3.11, the newest 3 satisfying every specifier any kept version (or seed)
 asks of it, the pinned versions, yanked releases inside that window and up to 2 newer
 releases excluded by `requires-python`. Per kept version only the files a cp311 manylinux
@@ -767,6 +799,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
     parser.add_argument("--keep", type=int, default=8, help="newest final releases kept per project")
     parser.add_argument("--also", action="append", default=[], metavar="NAME==VERSION", help="extra pinned versions")
+    parser.add_argument(
+        "--requirements", dest="requirements_files", action="append", default=[], type=Path, metavar="FILE",
+        help="a pip requirements file whose requirements are added to the seeds",
+    )
     parser.add_argument("--jobs", type=int, default=16)
     args = parser.parse_args(argv)
     index_url = args.index_url if args.index_url.endswith("/") else args.index_url + "/"
@@ -778,6 +814,9 @@ def main(argv: list[str] | None = None) -> int:
         world.add(Requirement(text), pin=True)
     for text in args.also:
         world.add(Requirement(text), pin=True)
+    for path in args.requirements_files:
+        for req in requirements_file_seeds(path):
+            world.add(req, pin=True)
     world.run()
     args.out.mkdir(parents=True, exist_ok=True)
     stats = write_world(world, args.out)
