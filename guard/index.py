@@ -152,6 +152,10 @@ class CoreMetadata:
     requires_python: str | None
     provides_extra: tuple[str, ...]
     dynamic: tuple[str, ...] = ()
+    # An sdist whose PKG-INFO alone would need a build (PEP 643) but whose core metadata the
+    # index serves as a PEP 658 file: pip reads that file and builds nothing, unless hashes are
+    # required (then pip fetches the sdist itself). The reason, for the provider to decide.
+    build_needed: str | None = None
 
 
 @dataclass
@@ -1309,10 +1313,18 @@ class IndexClient:
         whose dependencies are dynamic (cached too, so the sdist is not downloaded again)."""
         try:
             meta = self._metadata_fields(f)
-            if not f.is_wheel:
-                _sdist_check(meta, f)
         except NeedsPipFallback as err:
             return {"needs_build": str(err)}
+        if not f.is_wheel:
+            try:
+                _sdist_check(meta, f)
+            except NeedsPipFallback as err:
+                if not meta.get("metadata_file"):
+                    return {"needs_build": str(err)}
+                # pip 26.3 takes an advertised metadata file for any distribution, sdists too,
+                # with no Metadata-Version or Dynamic check
+                # (operations/prepare.py: _fetch_metadata_using_link_data_attr)
+                meta = {**meta, "build_needed": str(err)}
         return meta
 
     def _metadata_fields(self, f: DistFile) -> dict[str, Any]:
@@ -1376,7 +1388,7 @@ class IndexClient:
             for name, expected in (f.metadata_hashes or {}).items():
                 if name in _HASH_NAMES and hashlib.new(name, data).hexdigest() != expected.lower():
                     raise IndexUnavailable(f"{shown}.metadata: hash mismatch ({name})")
-            meta = self._checked(data, f, shown + ".metadata")
+            meta = {**self._checked(data, f, shown + ".metadata"), "metadata_file": True}
             self._count("metadata_pep658")
             return meta
         try:
@@ -1523,6 +1535,7 @@ def _core_metadata(record: Mapping[str, Any], f: DistFile) -> CoreMetadata:
         requires_dist=tuple(record["requires_dist"]),
         requires_python=record.get("requires_python"),
         provides_extra=tuple(record["provides_extra"]),
+        build_needed=record.get("build_needed"),
         dynamic=tuple(record.get("dynamic") or ()),
     )
 

@@ -30,11 +30,38 @@ from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 from resolvelib.providers import AbstractProvider
 
-from .errors import NeedsPipFallback
+from .errors import NeedsPipFallback, ResolutionImpossible
 from .finder import FormatControl, TargetPython, applicable_files
 
 REQUIRES_PYTHON = "<Python from Requires-Python>"
 _CONFLICT_PRIORITY_THRESHOLD = 5  # pip's provider constant
+
+# packaging parses marker strings with ast.literal_eval, and CPython before 3.11.8/3.12.1 breaks
+# when two threads build ASTs at once ("SystemError: AST constructor recursion depth mismatch",
+# python/cpython#106905). The resolver and the prefetch threads both parse requirements, so they
+# take turns; parsed requirements are cached (the same strings recur across candidates).
+_PARSE_LOCK = threading.Lock()
+_PARSED: dict = {}
+
+
+def parse_requirement(text: str, *, unless=None) -> PepRequirement | None:
+    """``packaging.requirements.Requirement(text)``, thread-safe and memoized. ``unless``: a
+    callable checked under the lock; when true, nothing is parsed and None is returned."""
+    with _PARSE_LOCK:
+        if unless is not None and unless():
+            return None
+        req = _PARSED.get(text)
+        if req is None:
+            req = _PARSED[text] = PepRequirement(text)
+        return req
+
+
+class MetadataInvalid(ResolutionImpossible):
+    """An index candidate with a Requires-Dist that does not parse (pip's ``MetadataInvalid``).
+
+    pip checks every Requires-Dist when it makes the candidate, before markers are evaluated.
+    Where nothing is installed it ignores that version ("Ignoring version ... since it has invalid
+    metadata"); where the installed version is offered too, the error ends pip's run."""
 
 
 class PackageSource(Protocol):
@@ -57,6 +84,7 @@ class ResolveOptions:
     format_control: FormatControl = FormatControl()
     prefer_binary: bool = False
     ignore_requires_python: bool = False
+    require_hashes: bool = False  # pip then reads no metadata file, it fetches the distribution
 
 
 def identifier_for(project: str, extras: Iterable[str]) -> str:
@@ -208,6 +236,7 @@ class GuardProvider(AbstractProvider):
         self._conflict_promoted: set = set()
         self._prefetched: set = set()
         self._prefetch_lock = threading.Lock()
+        self._closed = False
 
     # ---- requirement construction (pip's factory) -----------------------------------------
 
@@ -301,9 +330,14 @@ class GuardProvider(AbstractProvider):
 
     def find_matches(self, identifier, requirements, incompatibilities):
         if identifier == REQUIRES_PYTHON:
+            # The interpreter is pip's explicit candidate here, so it obeys the same contract as
+            # any other: once backjumping marks it incompatible it is not offered again
+            # (pip's factory.find_candidates filters explicit candidates by incompat_ids).
+            # Offering it anyway re-pins it forever where pip reports ResolutionImpossible.
             reqs = list(requirements[identifier])
             ok = all(r.is_satisfied_by(self._python) for r in reqs)
-            return [self._python] if ok else []
+            incompatible = {id(c) for c in incompatibilities.get(identifier, ())}
+            return [self._python] if ok and id(self._python) not in incompatible else []
         project, extras = split_identifier(identifier)
         explicit: set = set()
         spec_reqs = []
@@ -346,13 +380,20 @@ class GuardProvider(AbstractProvider):
 
     # ---- speculative prefetch (the source does the I/O; results land in its cache) ----------
 
+    def close(self) -> None:
+        """Stop speculative prefetching. Taken under the parse lock, so that once this returns no
+        prefetch thread parses a requirement beside the caller (threads still in flight finish
+        their request and stop)."""
+        with _PARSE_LOCK:
+            self._closed = True
+
     def prefetch(self, requirements: Iterable[Requirement]) -> None:
         """Warm the source for what the resolver will most likely ask next: the pages of these
         requirements' projects and the metadata of each one's best file, then recursively their
         dependencies, in background threads. Nothing is decided here; a wrong guess only costs
         a request. Projects the installed distribution will satisfy are skipped, as pip would
         not read the index for them."""
-        if not hasattr(self._source, "prefetch_pages"):
+        if self._closed or not hasattr(self._source, "prefetch_pages"):
             return
         todo = []
         with self._prefetch_lock:
@@ -397,9 +438,11 @@ class GuardProvider(AbstractProvider):
                 meta = self._source.metadata(f)
                 for text in meta.requires_dist:
                     try:
-                        req = PepRequirement(text)
+                        req = parse_requirement(text, unless=lambda: self._closed)
                     except InvalidRequirement:
                         continue
+                    if req is None:
+                        return  # the resolution is over: parse nothing beside the caller
                     if req.url or not self._markers_match_with_evaluation_rules(req, ()):
                         continue
                     following.extend(self.requirements_from_pep508(req))
@@ -468,12 +511,26 @@ class GuardProvider(AbstractProvider):
         for f in ranked:
             def build(f=f):
                 base = self._cached(Candidate("index", project, f.version, file=f))
+                self._check_requires_dist(base)
                 return self._extras(base, extras) if extras else base
             yield f.version, build
 
+    def _check_requires_dist(self, base: Candidate) -> None:
+        """pip's LinkCandidate: the metadata is read when the candidate is made, and every
+        Requires-Dist must parse (resolvelib/candidates.py ``_check_metadata_consistency``)."""
+        for text in self._metadata_of(base).requires_dist:
+            try:
+                parse_requirement(text.strip())
+            except InvalidRequirement as exc:
+                raise MetadataInvalid(f"pip would fail: {base.project} {base.version} has invalid metadata: "
+                                      f"Requires-Dist {text!r} ({exc})") from None
+
     def _metadata_of(self, candidate: Candidate):
         if candidate.kind == "index":
-            return self._source.metadata(candidate.file)
+            meta = self._source.metadata(candidate.file)
+            if self._options.require_hashes and getattr(meta, "build_needed", None):
+                raise NeedsPipFallback(meta.build_needed)
+            return meta
         if candidate.kind == "direct":
             return candidate.direct.metadata
         raise AssertionError(candidate.kind)
@@ -523,12 +580,12 @@ class GuardProvider(AbstractProvider):
 
     def _dep_requirements(self, text: str, extras_context, parent: Candidate) -> list:
         try:
-            req = PepRequirement(text.strip())
+            req = parse_requirement(text.strip())
         except InvalidRequirement as exc:
             if parent.kind == "installed":
                 # pip refuses such an installed distribution outright (InvalidInstalledPackage)
                 raise NeedsPipFallback(f"{parent.project} {parent.version} has an invalid requirement {text!r}") from exc
-            return []  # pip skips index metadata it cannot parse (MetadataInvalid)
+            return []  # index candidates were checked when made (MetadataInvalid)
         if self._markers_match_with_evaluation_rules(req, extras_context):
             return self.requirements_from_pep508(req, extras_context)
         return []
@@ -564,9 +621,19 @@ def _req_text(req: PepRequirement) -> str:
     return f"{req.name}{extras}{req.specifier}"
 
 
-class _FoundCandidates:
+class _FoundCandidates(Sequence):
     """pip's lazy ``FoundCandidates``: the index is read only if the installed candidate is not
-    enough, and each version is offered once."""
+    enough, and each version is offered once.
+
+    A ``Sequence`` as pip's is, so that resolvelib keeps it lazy (``build_iter_view`` turns any
+    other iterable into a list at once, which would make every candidate and, since candidates
+    read their metadata when made, fetch metadata for every version)."""
+
+    def __getitem__(self, index):
+        raise NotImplementedError("the resolver only iterates")  # pip: "don't do this"
+
+    def __len__(self):
+        raise NotImplementedError("the resolver only iterates")
 
     def __init__(self, get_infos, installed, *, prefers_installed, incompatible):
         self._get_infos = get_infos
@@ -587,7 +654,8 @@ class _FoundCandidates:
 
     def __bool__(self):
         if self._bool is None:
-            if self._prefers_installed and self._installed is not None and id(self._installed) not in self._incompatible:
+            # pip's test, incompatibility of the installed candidate not considered
+            if self._prefers_installed and self._installed is not None:
                 self._bool = True
             else:
                 self._bool = any(True for _ in self)
@@ -600,7 +668,11 @@ def _iter_built(infos):
         if version in seen:
             continue
         seen.add(version)
-        yield build()
+        try:
+            candidate = build()
+        except MetadataInvalid:
+            continue  # pip ignores this version (only here: with an installed one it fails)
+        yield candidate
 
 
 def _iter_prepended(installed, infos):

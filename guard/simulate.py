@@ -37,6 +37,7 @@ def resolve_options(request) -> ResolveOptions:
         format_control=FormatControl(frozenset(request.only_binary), frozenset(request.no_binary)),
         prefer_binary=request.prefer_binary,
         ignore_requires_python=request.ignore_requires_python,
+        require_hashes=request.require_hashes,
     )
 
 
@@ -81,6 +82,8 @@ def simulate_install(request, snapshot, source, *, held: dict | None = None) -> 
         raise ResolutionImpossible(_impossible_message(exc, provider)) from None
     except ResolutionTooDeep:
         raise ResolutionImpossible("resolution too deep: pip would give up on this request too") from None
+    finally:
+        provider.close()
 
     changes = _changes(result, snapshot, options, request)
     edges = _edges(result)

@@ -327,3 +327,32 @@ def test_dynamic_project_falls_back_to_pips_own_report(oracle_pip, isolated_env,
     assert "dynamic" in result.plan.fallback_reason
     assert result.verdict.blocked and {r.name for r in result.verdict.reasons} == {"numpy"}
     _compare(oracle, {(c.name, c.proposed) for c in result.plan.changes})
+
+
+# ---- real requirements files of ML projects ---------------------------------------------------
+
+REAL_REQUIREMENTS = Path(__file__).parent / "data" / "real-requirements"
+"""Requirements files written by public ML projects (SOURCES.md there says where from); the
+captured index is closed over each (``scripts/capture_index.py --requirements FILE``)."""
+
+# Every file as its README says to run it; two with -U as well, where the conda-installed torch
+# and numpy stop counting as satisfied for the names the file lists.
+REAL_COMMANDS = [(name, []) for name in sorted(p.name for p in REAL_REQUIREMENTS.glob("*.txt"))] + [
+    ("whisper-requirements.txt", ["-U"]),
+    ("yolov5-requirements.txt", ["-U"]),
+]
+
+
+@pytest.mark.parametrize("name, extra", REAL_COMMANDS,
+                         ids=[n.removesuffix(".txt") + "".join(extra) for n, extra in REAL_COMMANDS])
+def test_real_requirements_file_agrees(name, extra, oracle_pip, env_prefix, local_index, isolated_env, tmp_path):
+    """Some of these files fail under pip here (an unsatisfiable pin, a conflict): the guard must
+    fail too. Some reach sdists (basicsr, groundingdino-py, deepspeed, antlr4-python3-runtime):
+    the local index serves their core metadata as PEP 658 files, which pip 26.3 uses for sdists
+    too instead of building, so the fast path must do the same and needs no fallback."""
+    env = {**isolated_env, "PIP_INDEX_URL": local_index.url}
+    argv = [*extra, "-r", str(REAL_REQUIREMENTS / name)]
+    oracle = pip_oracle(oracle_pip, env_prefix, argv, env, tmp_path)
+    guard, path = guard_prediction(env_prefix, argv, env, tmp_path, tmp_path / "cache")
+    _compare(oracle, guard)
+    assert path == "resolver", "the fast path should handle this file exactly"

@@ -96,6 +96,11 @@ INDEX = {
     "allyanked": {"1.0": {"yanked": ""}},
     "prerel": {"1.0b1": {}},
     "cpwheel": {"1.0": {"tag": "cp312-cp312-manylinux_2_17_x86_64"}, "0.9": {}},
+    # every version of "conflicted" needs what the pin forbids; pinning the pin pins Requires-Python
+    "pypinned": {"1.0": {"requires_python": ">=3.8"}, "2.0": {"requires_python": ">=3.8"}},
+    "conflicted": {"1.0": {"requires": ["pypinned>=2"]}, "2.0": {"requires": ["pypinned>=2"]}},
+    # torchsde 0.2.5's real metadata: ">=" with a wildcard does not parse (pip: MetadataInvalid)
+    "badmeta": {"1.0": {}, "1.1": {"requires": ['numpy (>=1.19.*) ; python_version >= "3.7"']}},
 }
 
 BASE_ENV = {"numpy": ("1.26.4", []), "torch": ("2.5.1", ["filelock"]), "filelock": ("3.16.0", [])}
@@ -159,6 +164,9 @@ def run(argv, installed=BASE_ENV, conda=("numpy", "torch")):
         (["prerel"], {"prerel": ("install", None, "1.0b1")}),
         # a wheel for another interpreter is not a candidate
         (["cpwheel"], {"cpwheel": ("install", None, "0.9")}),
+        # a version whose Requires-Dist does not parse is ignored as a whole, even behind a marker
+        (["badmeta"], {"badmeta": ("install", None, "1.0")}),
+        (["badmeta==1.1"], "impossible"),
     ],
 )
 def test_scenarios(argv, expected, tmp_path):
@@ -217,3 +225,45 @@ def test_policy_blocks_protected_and_cuda_wheels():
     snap2 = snapshot_with(installed, conda=())
     plan2, _ = simulate_install(request, snap2, MemorySource(INDEX))
     assert not evaluate(plan2, snap2).blocked
+
+
+def test_backjumping_past_requires_python_ends_in_a_conflict():
+    """chatglm3's requirements (transformers==4.40.0 and vllm, whose every version needs a newer
+    transformers): backjumping marks the interpreter candidate incompatible, and pip then offers no
+    Requires-Python candidate, so the conflict is reported at once. Re-offering the interpreter
+    re-pinned it until the round limit (minutes, and "too deep" instead of the conflict)."""
+    with pytest.raises(ResolutionImpossible, match="conflicting requirements") as excinfo:
+        run(["pypinned==1.0", "conflicted"])
+    assert "too deep" not in str(excinfo.value)
+
+
+def test_invalid_metadata_beside_an_installed_version_fails_as_pip_does():
+    """With the installed version in the running (here: -U), pip makes the newer candidate outside
+    the loop that ignores invalid metadata, and its MetadataInvalid ends the run."""
+    installed = {**BASE_ENV, "badmeta": ("1.0", [])}
+    with pytest.raises(ResolutionImpossible, match="invalid metadata"):
+        run(["-U", "badmeta"], installed=installed)
+
+
+def test_index_metadata_file_of_an_sdist_is_used_as_pip_uses_it(tmp_path):
+    """antlr4-python3-runtime 4.9.3 (omegaconf's dependency) is an sdist with a Metadata-Version
+    1.0 PKG-INFO: pip builds it, unless the index serves its core metadata as a PEP 658 file, which
+    pip 26.3 takes for any distribution (the local index advertises one for every file). Only with
+    hashes required does pip fetch the sdist itself."""
+    from guard.errors import NeedsPipFallback
+    from guard.index import IndexClient, IndexSettings
+    from tests.support.index_server import LocalIndex
+
+    sha = "f224469b4168294902bb1efa80a8bf7855f24c99aef99cbefc1bcd3cce77881b"
+    (tmp_path / "hashed.txt").write_text(f"antlr4-python3-runtime==4.9.3 --hash=sha256:{sha}\n")
+    snap = snapshot_with(BASE_ENV, ("numpy", "torch"))
+    with LocalIndex() as index:
+        def simulate(argv):
+            request = parse_pip_argv(["install", *argv], config={}, environ={}, cwd=str(tmp_path))
+            client = IndexClient(IndexSettings(index_url=index.url), cache_dir=None)
+            return simulate_install(request, snap, client)[0]
+
+        plan = simulate(["antlr4-python3-runtime==4.9.3"])
+        assert [(c.name, c.proposed) for c in plan.changes] == [("antlr4-python3-runtime", "4.9.3")]
+        with pytest.raises(NeedsPipFallback, match="sdist whose dependencies need a build"):
+            simulate(["-r", str(tmp_path / "hashed.txt")])
