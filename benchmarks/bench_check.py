@@ -79,6 +79,9 @@ def main() -> int:
     base_env = {"PATH": os.environ["PATH"], "HOME": str(home), "LANG": "C.UTF-8", "PIP_CONFIG_FILE": os.devnull,
                 "PIP_DISABLE_PIP_VERSION_CHECK": "1", "UV_NO_CONFIG": "1", "UV_CACHE_DIR": str(work / "uv-cache"),
                 "PYTHONPYCACHEPREFIX": str(work / "pycache")}
+    # The machine's CA bundle (a TLS-inspecting proxy needs it) for every tool alike.
+    base_env.update({k: os.environ[k] for k in ("SSL_CERT_FILE", "SSL_CERT_DIR", "REQUESTS_CA_BUNDLE")
+                     if k in os.environ})
     index = None
     if args.live:
         from pip._internal.models.index import PyPI  # the machine's pip default; never named here
