@@ -62,7 +62,13 @@ def main() -> int:
         pip_install_into(prefix, "--no-deps", "--no-index", "--find-links", str(wheel.parent), "numpy==2.0.0",
                          env={**env, "GUARD_DISABLE": "1"})
         worst = max(worst, run_steps(DAMAGED, env, ok=(0, 1)))
-    print(f"\nThe env stays in {work} for you to try more (pass --keep DIR to choose where)." if args.keep else "")
+    if args.keep:
+        print(f"\nThe env stays in {work} for you to try more (CONDA_PREFIX={prefix}).")
+    else:
+        import shutil
+
+        shutil.rmtree(work, ignore_errors=True)
+        print("\n(The sample env was removed; pass --keep DIR to keep one and try more.)")
     return worst
 
 
