@@ -21,7 +21,7 @@ import sys
 from pathlib import Path
 from typing import Mapping, Sequence
 
-from .errors import GuardError, UsageError
+from .errors import GuardError
 
 EXIT_BLOCK = 1
 DISABLE_VAR = "GUARD_DISABLE"
@@ -153,8 +153,3 @@ def strip_guard_flags(argv: Sequence[str]) -> tuple[list[str], set]:
 
 def is_disabled(environ: Mapping[str, str]) -> bool:
     return (environ.get(DISABLE_VAR) or "").strip().lower() in ("1", "true", "yes", "on")
-
-
-def validate_prefix(prefix: Path) -> None:
-    if not prefix.is_dir():
-        raise UsageError(f"environment {prefix} does not exist")

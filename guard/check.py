@@ -70,13 +70,11 @@ def parse_command(argv: Sequence[str], snap, ctx: Context, inputs: set | None = 
 
 
 def _request_files(request, cwd: str) -> set:
-    """Requirement/constraint files and local projects or wheels a request read."""
-    files = set()
+    """Requirement/constraint files (every one opened, also those holding only ``-r`` or option
+    lines) and local projects or wheels a request read."""
+    files = set(getattr(request, "files_read", ()))
     items = list(getattr(request, "requirements", ())) + list(getattr(request, "constraints", ()))
     for item in items:
-        origin = item.origin
-        if origin != "command line" and ":" in origin:
-            files.add(os.path.join(cwd, origin.rsplit(":", 1)[0]))
         path = getattr(item, "path", None)
         if path:
             if os.path.isdir(path):
@@ -185,22 +183,8 @@ def _simulate_install(request, snap, ctx: Context, argv, stats: dict, held, inpu
         plan = plan_from_report(report, snap, force_reinstall=request.force_reinstall, reason=str(why))
         fresh_until = 0.0  # pip's own answer depends on more than we track: never memoized
     inputs.update(client.local_paths)
-    stats.update(_stats_dict(client))
+    stats.update(client.stats.as_dict())
     return plan, fresh_until
-
-
-def _stats_dict(client) -> dict:
-    stats = getattr(client, "stats", None)
-    if stats is None:
-        return {}
-    if isinstance(stats, dict):
-        return dict(stats)
-    try:
-        from dataclasses import asdict
-
-        return asdict(stats)
-    except TypeError:
-        return {}
 
 
 def _with_warnings(plan: Plan, warnings) -> Plan:
@@ -208,6 +192,3 @@ def _with_warnings(plan: Plan, warnings) -> Plan:
 
     return replace(plan, warnings=tuple(plan.warnings) + tuple(warnings))
 
-
-def _truthy(value: str | None) -> bool:
-    return (value or "").strip().lower() in ("1", "true", "yes", "on")

@@ -19,7 +19,6 @@ import re
 from functools import lru_cache
 from importlib import resources
 
-from packaging.utils import canonicalize_name
 
 
 @lru_cache(maxsize=None)
@@ -30,10 +29,6 @@ def _data() -> dict:
     data["_same_name"] = frozenset(names["same_name"].split())
     data["_cuda"] = frozenset(data["cuda_runtime"])
     data["_cuda_patterns"] = [re.compile(p) for p in data["cuda_runtime_patterns"]]
-    data["_pypi_to_conda"] = {}
-    for conda, pypi in sorted(data["renamed"].items()):
-        data["_pypi_to_conda"].setdefault(pypi, conda)
-    data["_pypi_to_conda"].update(data["preferred_conda_for_pypi"])
     return data
 
 
@@ -65,10 +60,8 @@ def pypi_name_for_conda(conda_name: str) -> str | None:
 
 
 def conda_forge_name_for_pypi(pypi_name: str) -> str | None:
-    """The conda-forge package that ships the PyPI project ``pypi_name``, when the data knows one
-    (a same-named package first, then a renamed one)."""
-    name = canonicalize_name(pypi_name)
-    data = _data()
-    if name in data["_same_name"]:
-        return name
-    return data["_pypi_to_conda"].get(name)
+    """The conda-forge package that ships the PyPI project ``pypi_name`` (None when none does).
+    One mapping for the whole product: the redirect's (``guard.conda_specs``)."""
+    from .conda_specs import conda_forge_name
+
+    return conda_forge_name(pypi_name)

@@ -48,9 +48,6 @@ def conda_forge_name(pypi_name: str) -> str | None:
     return name if name in data["_same"] else None
 
 
-def names_source() -> Mapping:
-    return _names()["source"]
-
 
 # ---- versions --------------------------------------------------------------------------------
 

@@ -195,14 +195,21 @@ def _run_with_safety_net(ctx, argv, command, pip_cmd, pip_env, snap, policy, not
     if not pins:
         action.exec_pip(pip_cmd + list(argv), pip_env)
     safety = action.write_safety_constraints(ctx.prefix, ctx.environ, pins)
-    if action.has_cli_constraint(argv):
+    from .pip_args import uses_isolated_config
+
+    isolated = uses_isolated_config(argv)
+    if isolated or action.has_cli_constraint(argv):
+        # pip --isolated ignores PIP_* variables, and a -c on the command line replaces configured
+        # constraints: either way the net must travel on the command line itself
         action.exec_pip(pip_cmd + action.argv_with_constraint(argv, str(safety)), pip_env)
     existing: list[str] = []
     try:
         from .pip_config import load_pip_config
 
         site_prefix = snap.interpreter.prefix if snap is not None else str(ctx.prefix)
-        existing = load_pip_config(site_prefix=site_prefix, environ=ctx.environ).get_list("constraint")
+        base_prefix = snap.interpreter.base_prefix if snap is not None else None
+        existing = load_pip_config(site_prefix=site_prefix, base_prefix=base_prefix,
+                                   environ=ctx.environ).get_list("constraint")
     except Exception:  # noqa: BLE001 - the user's constraints then come only from PIP_CONSTRAINT
         existing = (ctx.environ.get("PIP_CONSTRAINT") or "").split()
     action.exec_pip(pip_cmd + list(argv), action.pip_env_with_safety_net(pip_env, existing, str(safety)))

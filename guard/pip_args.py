@@ -173,6 +173,7 @@ class InstallRequest:
     timeout: float | None = None
     retries: int | None = None
     unmodeled: tuple[str, ...] = ()
+    files_read: tuple[str, ...] = ()  # every requirement/constraint file opened (absolute paths)
     all_releases: frozenset[str] = frozenset()
     only_final: frozenset[str] = frozenset()
 
@@ -193,6 +194,7 @@ class UninstallRequest:
     requirements: tuple[ReqItem, ...]
     yes: bool = False
     unmodeled: tuple[str, ...] = ()
+    files_read: tuple[str, ...] = ()  # every requirement/constraint file opened (absolute paths)
 
 
 @dataclass(frozen=True)
@@ -955,6 +957,7 @@ def _install_request(
         timeout=options.timeout,
         retries=options.retries,
         unmodeled=tuple(dict.fromkeys(unmodeled)),
+        files_read=tuple(dict.fromkeys(reader.files_read)),
         all_releases=frozenset(rc.all_releases),
         only_final=frozenset(rc.only_final),
     )
@@ -1024,6 +1027,7 @@ def _uninstall_request(
         requirements=tuple(by_name.values()),
         yes=bool(options.yes),
         unmodeled=tuple(dict.fromkeys(unmodeled)),
+        files_read=tuple(dict.fromkeys(reader.files_read)),
     )
 
 
@@ -1054,6 +1058,7 @@ class _Reader:
         self.environ = environ
         self.scope: _Scope | None = None  # None: no finder (uninstall), option lines do nothing
         self.unmodeled: list[str] = []
+        self.files_read: list[str] = []
 
     def check_readable(self, filename: str) -> None:
         if not _SCHEME_RE.search(filename):
@@ -1116,8 +1121,10 @@ class _Reader:
         path = filename
         if filename.lower().startswith("file:"):
             path = _url_to_path(filename)
+        full = os.path.join(self.cwd, path)
+        self.files_read.append(os.path.abspath(full))  # read or not: its appearance changes the answer
         try:
-            with open(os.path.join(self.cwd, path), "rb") as f:
+            with open(full, "rb") as f:
                 data = f.read()
         except OSError as exc:
             kind = "constraint" if constraint else "requirements"

@@ -21,7 +21,7 @@ from . import local_dist
 from .errors import NeedsPipFallback, ResolutionImpossible
 from .finder import FormatControl, TargetPython
 from .models import Change, Edge, Plan
-from .provider import REQUIRES_PYTHON, Constraint, DirectSource, GuardProvider, ResolveOptions
+from .provider import REQUIRES_PYTHON, Constraint, GuardProvider, ResolveOptions
 
 MAX_ROUNDS = 200_000  # pip's limit
 

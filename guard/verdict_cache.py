@@ -21,6 +21,7 @@ import hashlib
 import json
 import os
 import time
+from dataclasses import asdict
 from pathlib import Path
 from typing import Iterable, Mapping, Sequence
 
@@ -51,8 +52,12 @@ def environment_fingerprint(prefix: Path) -> dict:
 
 def cache_key(argv: Sequence[str], prefix: Path, cwd: str, environ: Mapping[str, str]) -> str:
     env = {k: v for k, v in environ.items() if k.startswith(_ENV_PREFIXES) or k in _ENV_NAMES}
-    env.pop("GUARD_CACHE_DIR", None)
-    blob = json.dumps([__version__, list(argv), str(prefix), cwd, sorted(env.items())], separators=(",", ":"))
+    # how the guard was reached (shim, hook, CLI) does not change the answer
+    for var in ("GUARD_CACHE_DIR", "GUARD_ACTIVE", "GUARD_REAL_PIP", "GUARD_PIP_PYTHON", "GUARD_PREFIX",
+                "GUARD_EXE", "GUARD_DEBUG"):
+        env.pop(var, None)
+    blob = json.dumps([__version__, list(argv), os.path.realpath(prefix), cwd, sorted(env.items())],
+                      separators=(",", ":"))
     return hashlib.sha256(blob.encode()).hexdigest()
 
 
@@ -99,45 +104,18 @@ def store(cache_dir: Path, key: str, prefix: Path, result: CheckResult, *, files
 
 
 def _to_json(result: CheckResult) -> dict:
-    plan, verdict = result.plan, result.verdict
-    return {
-        "prefix": result.prefix,
-        "plan": {
-            "command": plan.command,
-            "changes": [[c.name, c.installed, c.proposed, c.action, c.owner,
-                         dict(c.conda_record) if c.conda_record else None, c.source] for c in plan.changes],
-            "edges": [[e.parent, e.child, e.requirement] for e in plan.edges],
-            "requested": list(plan.requested),
-            "path": plan.path,
-            "fallback_reason": plan.fallback_reason,
-            "warnings": list(plan.warnings),
-            "target": plan.target,
-        },
-        "verdict": {
-            "verdict": verdict.verdict,
-            "reasons": [[r.name, r.rule, r.message, list(r.chain)] for r in verdict.reasons],
-            "warnings": list(verdict.warnings),
-            "protected": sorted(verdict.protected),
-        },
-    }
+    verdict = asdict(result.verdict)
+    verdict["protected"] = sorted(verdict["protected"])
+    return {"prefix": result.prefix, "plan": asdict(result.plan), "verdict": verdict}
 
 
 def _from_json(data: dict) -> CheckResult:
-    p, v = data["plan"], data["verdict"]
-    plan = Plan(
-        command=p["command"],
-        changes=tuple(Change(*c) for c in p["changes"]),
-        edges=tuple(Edge(*e) for e in p["edges"]),
-        requested=tuple(p["requested"]),
-        path=p["path"],
-        fallback_reason=p["fallback_reason"],
-        warnings=tuple(p["warnings"]),
-        target=p.get("target"),
-    )
-    verdict = Verdict(
-        verdict=v["verdict"],
-        reasons=tuple(Reason(n, rule, msg, tuple(chain)) for n, rule, msg, chain in v["reasons"]),
-        warnings=tuple(v["warnings"]),
-        protected=frozenset(v["protected"]),
-    )
-    return CheckResult(data["prefix"], plan, verdict, {"verdict_cache": "hit"})
+    """The inverse of ``_to_json`` (an entry written by another version of the models fails to
+    load, which makes it a miss)."""
+    p, v = dict(data["plan"]), dict(data["verdict"])
+    p["changes"] = tuple(Change(**c) for c in p["changes"])
+    p["edges"] = tuple(Edge(**e) for e in p["edges"])
+    p["requested"], p["warnings"] = tuple(p["requested"]), tuple(p["warnings"])
+    v["reasons"] = tuple(Reason(**{**r, "chain": tuple(r["chain"])}) for r in v["reasons"])
+    v["warnings"], v["protected"] = tuple(v["warnings"]), frozenset(v["protected"])
+    return CheckResult(data["prefix"], Plan(**p), Verdict(**v), {"verdict_cache": "hit"})

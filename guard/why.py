@@ -17,7 +17,7 @@ from packaging.version import InvalidVersion, Version
 
 from .conda_specs import variant_of
 from .models import Edge
-from .names import conda_equivalent_of_cuda_wheel, is_pypi_cuda_wheel
+from .names import conda_equivalent_of_cuda_wheel
 
 SCHEMA = 1
 MAX_PATHS = 8  # a tree is for reading: beyond this many paths the rest is summarised
@@ -295,7 +295,3 @@ def _cuda_runtime(snapshot) -> dict | None:
 def edges_of(item_paths: Sequence[Sequence[Mapping]]) -> list[tuple[Edge, ...]]:
     """JSON paths (as stored in an explanation) back into edges, for rendering."""
     return [tuple(Edge(e["parent"], e["child"], e["requirement"]) for e in p) for p in item_paths]
-
-
-def is_cuda_wheel(name: str) -> bool:
-    return is_pypi_cuda_wheel(name)

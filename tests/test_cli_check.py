@@ -239,3 +239,13 @@ def test_blocked_uninstall_says_nothing_was_removed(prefix, env):
     ctx = Context(prefix=prefix, environ=env, cwd=str(prefix), cache_dir=Path(env["GUARD_CACHE_DIR"]))
     text = block_text(simulate(["uninstall", "-y", "numpy"], ctx))
     assert "Nothing was removed." in text and "installed" not in text.split("Nothing")[1]
+
+
+def test_verdict_cache_sees_a_file_that_only_includes_others(prefix, env, tmp_path):
+    (tmp_path / "a.txt").write_text("rich\n")
+    (tmp_path / "b.txt").write_text("numpy==2.0.0\n")
+    top = tmp_path / "top.txt"
+    top.write_text("-r a.txt\n")
+    assert check(prefix, env, "-r", str(top)).returncode == 0
+    top.write_text("-r b.txt\n")
+    assert check(prefix, env, "-r", str(top)).returncode == 1

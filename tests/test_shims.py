@@ -232,6 +232,16 @@ def test_safety_net_holds_when_the_simulation_cannot_run(env_prefix, wheels, tmp
     assert journal(tmp_path)[-1]["verdict"] == "override"
 
 
+def test_safety_net_holds_with_pip_isolated(env_prefix, wheels, tmp_path):
+    """pip --isolated ignores PIP_* variables: the net then travels as -c on the command line."""
+    cmd = (f"pip --isolated install --index-url http://127.0.0.1:9/simple/ --retries 0 --timeout 1 "
+           f"--find-links '{wheels}' needsnp")
+    out = shell_run("bash", env_prefix, cmd, activated_env(tmp_path, env_prefix))
+    assert out.returncode != 0
+    assert "The user requested (constraint) numpy==1.26.4" in out.stdout + out.stderr
+    assert installed_version(env_prefix, "numpy") == "1.26.4"
+
+
 def test_safety_net_keeps_users_own_constraints(env_prefix, wheels, tmp_path):
     """pip's command line -c replaces configured constraints: the net is added as one more -c."""
     constraints = tmp_path / "mine.txt"

@@ -9,13 +9,11 @@ import dataclasses
 import json
 import multiprocessing
 import os
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from packaging.specifiers import SpecifierSet
 
 from guard import journal
 from guard.check import Context, load_snapshot, simulate
@@ -25,7 +23,7 @@ from guard.config import load_policy
 from guard.models import Edge
 from guard.why import paths_to, tree_lines
 from tests.support.conda_prefix import (
-    ML_CUDA_ENV, NUMPY, PLAIN_ENV, PYTORCH_CHANNEL_ENV, SITE_PACKAGES, Channel, Dist, Scenario, run_pip,
+    ML_CUDA_ENV, NUMPY, PLAIN_ENV, PYTORCH_CHANNEL_ENV, SITE_PACKAGES, Channel, Dist, run_pip,
 )
 from tests.support.fake_conda import install_fake_conda
 from tests.support.index_server import LocalIndex
