@@ -1,5 +1,5 @@
 """``python -m guard``: the same as the ``guard`` command."""
 
-from .cli import main
+from .entry import main
 
 main()

@@ -67,13 +67,9 @@ class _GuardGroup(click.Group):
 
 
 def main(argv=None) -> None:
-    """Console entry point. ``guard pip ...`` (the shims' path) skips click: it must cost as
-    little as possible before pip runs."""
+    """The click commands, with usage errors as one line (``guard.entry`` dispatches
+    ``guard pip`` before this module is imported)."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    if argv[:1] == ["pip"]:
-        from .guarded_pip import main as guarded_pip_main
-
-        sys.exit(guarded_pip_main(argv[1:]))
     try:
         cli.main(args=argv, prog_name="guard", standalone_mode=False)
     except click.UsageError as err:

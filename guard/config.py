@@ -17,10 +17,9 @@ import os
 from pathlib import Path
 from typing import Mapping
 
-from packaging.utils import canonicalize_name
 
 from .errors import UsageError
-from .names import DEFAULT_PROTECTED
+from .names import canonical_name, DEFAULT_PROTECTED
 from .policy import Policy
 
 CHOICES = {"conda_owned": ("warn", "block"), "on_block": ("block", "redirect")}
@@ -63,7 +62,7 @@ def load_policy(prefix: Path, environ: Mapping[str, str]) -> tuple[Policy, list[
             if key in ("protect", "unprotect"):
                 if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
                     raise UsageError(f"{path}: {key} must be a list of package names")
-                merged.setdefault(key, set()).update(canonicalize_name(v) for v in value)
+                merged.setdefault(key, set()).update(canonical_name(v) for v in value)
             else:
                 merged[key] = value
         used.append(str(path))

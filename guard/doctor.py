@@ -67,7 +67,7 @@ from packaging.version import InvalidVersion, Version
 from .environment import CondaRecord, EnvironmentSnapshot, InstalledDist, load_paths_data
 from .errors import EnvironmentReadError
 from .interpreter import write_cache_file
-from .names import conda_cuda_runtime_names, is_pypi_cuda_wheel
+from .names import canonical_name, conda_cuda_runtime_names, is_pypi_cuda_wheel
 from .policy import Policy, conda_cuda_runtime
 from .remembered import RememberedRecord, conda_removals, dist_of_dir, protected_records
 
@@ -547,7 +547,7 @@ class _Diagnosis:
                         continue
                 except (InvalidRequirement, ValueError, TypeError):
                     continue
-                target = self.snap.dists.get(_canonical(req.name))
+                target = self.snap.dists.get(canonical_name(req.name))
                 if target is None or not self.policy.is_protected(target.name):
                     continue
                 try:
@@ -647,8 +647,6 @@ def _same_version(a: str, b: str) -> bool:
         return a == b
 
 
-def _canonical(name: str) -> str:
-    return re.sub(r"[-_.]+", "-", name).lower()
 
 
 def _record_json(rec: CondaRecord) -> dict:

@@ -34,6 +34,7 @@ from typing import Iterable, Iterator, Mapping
 
 from guard.errors import EnvironmentReadError
 from guard.interpreter import Interpreter, find_interpreter, probe, write_cache_file
+from guard.names import canonical_name
 
 # Bump when the cached record extraction changes, so that old cache files are ignored.
 _CACHE_FORMAT = 1
@@ -618,12 +619,8 @@ def _read_bytes(path: str) -> bytes | None:
         return None
 
 
-_NORMALIZE = re.compile(r"[-_.]+")
 
 
-def canonical_name(name: str) -> str:
-    """PEP 503 normalized project name."""
-    return _NORMALIZE.sub("-", name).lower()
 
 
 def _relative_to(path: str, base: str) -> str | None:

@@ -38,6 +38,7 @@ from urllib.parse import quote, unquote, urljoin, urlsplit, urlunsplit
 from packaging.version import InvalidVersion, Version
 
 from guard.errors import IndexUnavailable, NeedsPipFallback
+from guard.names import canonical_name
 
 __all__ = [
     "PYPI_SIMPLE_URL",
@@ -69,7 +70,6 @@ _SDIST_EXTENSIONS = (
     ".tar.lzma", ".zip",
 )  # fmt: skip
 _HASH_NAMES = ("sha256", "sha384", "sha512", "sha224", "sha1", "md5")
-_NAME_RUN = re.compile(r"[-_.]+")
 _HEX = re.compile(r"[0-9a-fA-F]+")
 _URL_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]+:")
 
@@ -193,10 +193,6 @@ def redact_url(url: str) -> str:
     return urlunsplit(parts._replace(netloc=f"{shown}@{hostport}"))
 
 
-def canonicalize_name(name: str) -> str:
-    """PEP 503 normalization (same as ``packaging.utils.canonicalize_name``, without its
-    import cost on the warm path)."""
-    return _NAME_RUN.sub("-", name).lower()
 
 
 # --------------------------------------------------------------------------- small helpers
@@ -264,7 +260,7 @@ def _parse_filename(filename: str, project: str) -> tuple[str, list[str] | None]
         return None
     # pip's _find_name_version_sep: the first "-" whose prefix is the project's name.
     for i, char in enumerate(stem):
-        if char == "-" and canonicalize_name(stem[:i]) == project:
+        if char == "-" and canonical_name(stem[:i]) == project:
             try:
                 return str(Version(stem[i + 1 :])), None
             except InvalidVersion:
@@ -443,7 +439,7 @@ def _parse_core_metadata(data: bytes) -> dict[str, Any]:
 
 def _matches(meta: Mapping[str, Any], f: DistFile) -> bool:
     try:
-        return canonicalize_name(meta["name"]) == f.project and Version(meta["version"]) == f.version
+        return canonical_name(meta["name"]) == f.project and Version(meta["version"]) == f.version
     except InvalidVersion:
         return False
 
@@ -468,7 +464,7 @@ def _dist_info_metadata_name(names: Iterable[str], project: str) -> str | None:
     """The top-level ``<name>-<version>.dist-info/METADATA`` member for ``project``."""
     candidates = [n for n in names if n.count("/") == 1 and n.endswith(".dist-info/METADATA")]
     for member in candidates:
-        if canonicalize_name(member.split("/", 1)[0][: -len(".dist-info")].split("-", 1)[0]) == project:
+        if canonical_name(member.split("/", 1)[0][: -len(".dist-info")].split("-", 1)[0]) == project:
             return member
     return candidates[0] if len(candidates) == 1 else None
 
@@ -914,7 +910,7 @@ class IndexClient:
         error other than 404/410 after retries, a page that is neither PEP 691 nor HTML).
         Plain-http indexes on hosts that are neither local nor ``trusted_hosts`` are skipped,
         as pip skips them."""
-        project = canonicalize_name(name)
+        project = canonical_name(name)
         return list(self._single_flight(self._pages, project, lambda: self._project_files(project)))
 
     def metadata(self, f: DistFile) -> CoreMetadata:
@@ -992,7 +988,7 @@ class IndexClient:
 
     def _is_done(self, fn: Callable[[Any], Any], item: Any) -> bool:
         if fn == self.project_files:
-            return canonicalize_name(item) in self._pages
+            return canonical_name(item) in self._pages
         return self._metadata_key(item) in self._metadata
 
     # ------------------------------------------------------------------ sources and pages
@@ -1098,7 +1094,7 @@ class IndexClient:
         rows = []
         prefix = project + "-"
         for filename, url, requires_python, yanked, hashes, metadata_hashes in links:
-            if not canonicalize_name(filename).startswith(prefix):
+            if not canonical_name(filename).startswith(prefix):
                 continue  # cheap pre-check before packaging's parser
             parsed = _parse_filename(filename, project)
             if parsed is not None:

@@ -17,11 +17,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from packaging.utils import canonicalize_name
 
 from .explain import chains_to
 from .models import Plan, Reason, Verdict
-from .names import DEFAULT_PROTECTED, conda_cuda_runtime_names, is_pypi_cuda_wheel
+from .names import canonical_name, DEFAULT_PROTECTED, conda_cuda_runtime_names, is_pypi_cuda_wheel
 
 VERBS = {"upgrade": "upgrade", "downgrade": "downgrade", "reinstall": "reinstall", "remove": "remove",
          "install": "install"}
@@ -35,7 +34,7 @@ class Policy:
     on_block: str = "block"  # "block" | "redirect" (what the action stage does with a block)
 
     def is_protected(self, name: str) -> bool:
-        name = canonicalize_name(name)
+        name = canonical_name(name)
         return name in self.protected and name not in self.unprotected
 
 
