@@ -79,10 +79,21 @@ def pip_env_with_safety_net(environ: Mapping[str, str], config_constraints: Sequ
     return env
 
 
-def argv_with_constraint(argv: Sequence[str], safety: str) -> list[str]:
+def insert_after_subcommand(argv: Sequence[str], extra: Sequence[str]) -> list[str]:
+    """``argv`` with ``extra`` options right after pip's subcommand word, found the way pip reads
+    its general options (``pip --cache-dir install install x`` has it at index 2); the first
+    ``install`` word when pip would reject the general options anyway."""
+    from .pip_hook import subcommand_index
+
     argv = list(argv)
-    i = argv.index("install") if "install" in argv else len(argv)
-    return argv[: i + 1] + ["-c", safety] + argv[i + 1:]
+    i = subcommand_index(argv)
+    if i is None:
+        i = argv.index("install") if "install" in argv else len(argv) - 1
+    return argv[: i + 1] + list(extra) + argv[i + 1:]
+
+
+def argv_with_constraint(argv: Sequence[str], safety: str) -> list[str]:
+    return insert_after_subcommand(argv, ["-c", safety])
 
 
 def has_cli_constraint(argv: Sequence[str]) -> bool:

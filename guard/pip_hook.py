@@ -54,13 +54,26 @@ def pip_subcommand(args) -> tuple[str | None, dict]:
     """pip's subcommand word in ``args`` (pip's arguments) read the way pip's optparse reads its
     general options, abbreviations included, and the general options that take a value (by their
     full name). ``(None, ...)``: no subcommand; ``(UNSURE, ...)``: pip would reject the options."""
+    index, values = _subcommand_position(args)
+    if isinstance(index, int):
+        return list(args)[index], values
+    return index, values
+
+
+def subcommand_index(args) -> int | None:
+    """Where pip's subcommand word is in ``args`` (None: none, or pip would reject the options)."""
+    index, _ = _subcommand_position(args)
+    return index if isinstance(index, int) else None
+
+
+def _subcommand_position(args) -> tuple[int | str | None, dict]:
     values: dict = {}
     args = list(args)
     i = 0
     while i < len(args):
         word = args[i]
         if word == "--":
-            return (args[i + 1] if i + 1 < len(args) else None), values
+            return (i + 1 if i + 1 < len(args) else None), values
         if word.startswith("--"):
             name, eq, value = word.partition("=")
             option = _long_option(name)
@@ -79,7 +92,7 @@ def pip_subcommand(args) -> tuple[str | None, dict]:
             if any(c not in SHORT_FLAGS for c in word[1:]):
                 return UNSURE, values
         else:
-            return word, values
+            return i, values
         i += 1
     return None, values
 

@@ -26,12 +26,11 @@ TIMEOUT_S = 1800
 
 def pip_dry_run_argv(argv: Sequence[str], report: str) -> list[str]:
     """``argv`` with ``--dry-run --report FILE`` inserted right after the ``install`` word."""
-    argv = list(argv)
-    try:
-        i = argv.index("install")
-    except ValueError:
-        raise SimulationError("pip fallback needs an install command") from None
-    return argv[: i + 1] + ["--dry-run", "--report", report, "--no-input"] + argv[i + 1:]
+    from .action import insert_after_subcommand
+
+    if "install" not in argv:
+        raise SimulationError("pip fallback needs an install command")
+    return insert_after_subcommand(argv, ["--dry-run", "--report", report, "--no-input"])
 
 
 def run_pip_report(python: str, argv: Sequence[str], environ: Mapping[str, str], cwd: str | None = None) -> dict:
