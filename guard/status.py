@@ -156,7 +156,7 @@ def status_text(status: GuardStatus) -> str:
     lines.append(f"CUDA         {cuda}")
     lines.append(f"shims        {'installed (' + status.shims + ')' if status.shims else 'not installed'}")
     pth = f"installed ({', '.join(status.pip_guard)})" if status.pip_guard else "not installed"
-    lines.append(f"python -m pip guard  {pth}")
+    lines.append(f"pip hook     {pth} (guards python -m pip and %pip)")
     lines.append(f"config       {', '.join(status.config_files) if status.config_files else 'none (defaults)'}")
     lines.append(f"remembered   {status.remembered} conda record{'s' if status.remembered != 1 else ''}"
                  + (f" ({status.remembered_file})" if status.remembered else ""))

@@ -386,7 +386,7 @@ def test_status_text_and_json(conda_env, guard_env, tmp_path: Path) -> None:
     assert lines[0] == f"environment  {prefix} (conda, Python {'.'.join(map(str, sys.version_info[:3]))})"
     torch_line = next(line for line in lines if line.lstrip().startswith("torch "))
     assert "conda" in torch_line and "CUDA 12.6 build" in torch_line and "cuda126_mkl_" in torch_line
-    assert "shims        not installed" in lines and "python -m pip guard  not installed" in lines
+    assert "shims        not installed" in lines and "pip hook     not installed (guards python -m pip and %pip)" in lines
     assert "config       none (defaults)" in lines
 
     # shims, the python -m pip guard, a config file and remembered records, all by their files
