@@ -8,7 +8,6 @@ turns it into text). Pure: the caller simulates and reads the environment.
 
 from __future__ import annotations
 
-from collections import defaultdict
 from typing import Iterable, Mapping, Sequence
 
 from packaging.requirements import InvalidRequirement, Requirement
@@ -16,15 +15,13 @@ from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
 from .conda_specs import variant_of
+from .explain import paths_to as _paths_to
+from .explain import project_of
 from .models import Edge
 from .names import conda_equivalent_of_cuda_wheel
 
 SCHEMA = 1
 MAX_PATHS = 8  # a tree is for reading: beyond this many paths the rest is summarised
-
-
-def _project(label: str) -> str:
-    return canonicalize_name(label.split("==")[0].split("[")[0])
 
 
 def _label_version(label: str | None) -> str | None:
@@ -33,46 +30,9 @@ def _label_version(label: str | None) -> str | None:
     return label.split("==", 1)[1]
 
 
-def _dedupe_edges(edges: Iterable[Edge]) -> list[Edge]:
-    """``transformers==5.23.0`` and ``transformers[torch]==5.23.0`` ask for the same numpy: one
-    edge per (parent project, child, requirement), the label with extras kept (the user asked
-    for the extra)."""
-    best: dict[tuple, Edge] = {}
-    order: list[tuple] = []
-    for e in edges:
-        key = (_project(e.parent) if e.parent else None, e.child, e.requirement)
-        if key not in best:
-            best[key] = e
-            order.append(key)
-        elif e.parent and "[" in e.parent and "[" not in (best[key].parent or ""):
-            best[key] = e
-    return [best[k] for k in order]
-
-
 def paths_to(edges: Iterable[Edge], name: str, limit: int = MAX_PATHS) -> list[tuple[Edge, ...]]:
-    """Every simple path (up to ``limit``, shortest first) from the command line down to
-    ``name``, as edges root-first: ``(None -> transformers[torch]), (transformers[torch]==5.23.0
-    -> torch>=2.6)``."""
-    name = canonicalize_name(name)
-    parents: dict[str, list[Edge]] = defaultdict(list)
-    for e in _dedupe_edges(edges):
-        parents[e.child].append(e)
-    found: list[tuple[Edge, ...]] = []
-
-    def walk(node: str, below: tuple[Edge, ...], seen: frozenset) -> None:
-        for e in parents.get(node, ()):
-            if len(found) >= limit * 4:  # enough to pick the shortest from
-                return
-            if e.parent is None:
-                found.append((e,) + below)
-                continue
-            up = _project(e.parent)
-            if up not in seen:
-                walk(up, (e,) + below, seen | {up})
-
-    walk(name, (), frozenset([name]))
-    found.sort(key=len)
-    return found[:limit]
+    """Every path (up to ``limit``, shortest first) from the command line down to ``name``."""
+    return _paths_to(edges, name, limit)
 
 
 def paths_from_chain(chain: Sequence[str]) -> tuple[Edge, ...]:
@@ -91,7 +51,7 @@ def _req_name(text: str) -> str:
     try:
         return canonicalize_name(Requirement(text).name)
     except InvalidRequirement:
-        return _project(text.split()[0] if text.split() else text)
+        return project_of(text.split()[0] if text.split() else text)
 
 
 def satisfies(requirement: str, version: str | None) -> bool | None:
@@ -135,7 +95,7 @@ def tree_lines(paths: Sequence[Sequence[Edge]], installed: str | None = None,
 
     def note(req: str, child: str, label: str | None) -> str:
         if label is not None:
-            return f"-> {_project(label)} {_label_version(label)}"
+            return f"-> {project_of(label)} {_label_version(label)}"
         ok = satisfies(req, installed)
         if ok is None:
             return f"-> {child} {proposed}" if proposed else ""
