@@ -90,7 +90,7 @@ def index_settings(request, snap):
 
     index_url = request.index_url
     if index_url is None and not request.no_index:
-        index_url = snap.interpreter.pip_default_index or _own_pip_default_index()
+        index_url = snap.interpreter.pip_default_index or own_pip_default_index()
         if index_url is None:
             raise UsageError("no package index configured and no pip in the environment to name its default; "
                              "pass --index-url")
@@ -112,7 +112,8 @@ def index_settings(request, snap):
     )
 
 
-def _own_pip_default_index() -> str | None:
+def own_pip_default_index() -> str | None:
+    """pip's own default index as the guard's own pip defines it (no index is named here)."""
     try:
         from pip._internal.models.index import PyPI  # the guard's own pip, when the env has none
     except Exception:  # noqa: BLE001 - pip absent or changed

@@ -41,7 +41,6 @@ from guard.errors import IndexUnavailable, NeedsPipFallback
 from guard.names import canonical_name
 
 __all__ = [
-    "PYPI_SIMPLE_URL",
     "CoreMetadata",
     "DistFile",
     "IndexClient",
@@ -50,7 +49,6 @@ __all__ = [
     "redact_url",
 ]
 
-PYPI_SIMPLE_URL = "https://pypi.org/simple"
 
 # PEP 691 content negotiation, preferring JSON (the header pip sends).
 ACCEPT = "application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html;q=0.2, text/html;q=0.01"
@@ -93,10 +91,10 @@ class IndexSettings:
     retries: int = 5
 
     @classmethod
-    def from_pip_values(cls, values: Mapping[str, str]) -> IndexSettings:
+    def from_pip_values(cls, values: Mapping[str, str], *, default_index: str) -> IndexSettings:
         """Settings from pip option values as raw strings (``PipConfig.values``, possibly
         merged with the command line): pip's defaults, lists split on whitespace, booleans read
-        as pip reads them."""
+        as pip reads them. ``default_index`` is pip's own default (the code names no index)."""
         from guard.pip_config import parse_bool
 
         def listed(name: str) -> tuple[str, ...]:
@@ -105,7 +103,7 @@ class IndexSettings:
         no_index = parse_bool(values["no-index"], "no-index") if values.get("no-index") else False
         timeout = values.get("timeout") or values.get("default-timeout")
         return cls(
-            index_url=None if no_index else (values.get("index-url") or PYPI_SIMPLE_URL),
+            index_url=None if no_index else (values.get("index-url") or default_index),
             extra_index_urls=() if no_index else listed("extra-index-url"),
             find_links=listed("find-links"),
             no_index=no_index,

@@ -69,7 +69,6 @@ from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel
 from guard.errors import RequirementsFileError, UsageError
 
 __all__ = [
-    "PYPI_SIMPLE_URL",
     "InstallRequest",
     "OPTION_EFFECTS",
     "OtherCommand",
@@ -79,7 +78,6 @@ __all__ = [
     "uses_isolated_config",
 ]
 
-PYPI_SIMPLE_URL = "https://pypi.org/simple"
 
 
 # --------------------------------------------------------------------------------------------
@@ -179,10 +177,11 @@ class InstallRequest:
 
     @property
     def index_urls(self) -> tuple[str, ...]:
-        """The indexes pip would query, in order (empty with ``--no-index``)."""
+        """The indexes pip would query, in order (empty with ``--no-index``); ``None`` stands for
+        pip's own default index, which the target environment's pip names."""
         if self.no_index:
             return ()
-        return (self.index_url or PYPI_SIMPLE_URL, *self.extra_index_urls)
+        return (self.index_url, *self.extra_index_urls)
 
 
 @dataclass(frozen=True)

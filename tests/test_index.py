@@ -512,12 +512,14 @@ def test_distfile_is_hashable_and_settings_follow_pip_values():
                  False, frozenset(), None, None, {"sha256": "x"}, None, "https://h/simple")  # fmt: skip
     assert {f: 1}[f] == 1
     settings = IndexSettings.from_pip_values(
-        {"extra-index-url": "file:///a  https://b/simple\n", "timeout": "180", "trusted-host": "b", "no-index": "no"}
+        {"extra-index-url": "file:///a  https://b/simple\n", "timeout": "180", "trusted-host": "b", "no-index": "no"},
+        default_index="https://default.invalid/simple",
     )
-    assert settings.index_url == "https://pypi.org/simple"
+    assert settings.index_url == "https://default.invalid/simple"
     assert settings.extra_index_urls == ("file:///a", "https://b/simple")
     assert (settings.timeout, settings.retries, settings.trusted_hosts) == (180.0, 5, ("b",))
-    assert IndexSettings.from_pip_values({"no-index": "yes", "index-url": "https://x"}).index_url is None
+    assert IndexSettings.from_pip_values({"no-index": "yes", "index-url": "https://x"},
+                                         default_index="https://d.invalid/simple").index_url is None
 
 
 def test_cache_writes_are_atomic_under_concurrency(tmp_path):

@@ -17,7 +17,6 @@ import pytest
 from guard.errors import GuardError, RequirementsFileError, UsageError
 from guard.pip_args import (
     OPTION_EFFECTS,
-    PYPI_SIMPLE_URL,
     InstallRequest,
     OtherCommand,
     UninstallRequest,
@@ -65,7 +64,7 @@ OPTION_FIELDS = [
     (["--index-url=https://mirror/simple", "x"], {"index_urls": ("https://mirror/simple",)}),
     (
         ["--extra-index-url", "https://a", "--extra-index-url", "https://b", "x"],
-        {"extra_index_urls": ("https://a", "https://b"), "index_urls": (PYPI_SIMPLE_URL, "https://a", "https://b")},
+        {"extra_index_urls": ("https://a", "https://b"), "index_urls": (None, "https://a", "https://b")},
     ),
     (["--no-index", "-f", "https://links/", "x"], {"no_index": True, "index_urls": (), "find_links": ("https://links/",)}),
     (["-f", "wheels", "x"], {"find_links": ("/work/wheels",)}),
@@ -91,7 +90,7 @@ OPTION_FIELDS = [
     (["--proxy", "http://p:3128", "x"], {"proxy": "http://p:3128"}),
     (["--timeout", "3.5", "--retries", "2", "x"], {"timeout": 3.5, "retries": 2}),
     (["--default-timeout=7", "x"], {"timeout": 7.0}),
-    (["x"], {"timeout": None, "retries": None, "index_url": None, "index_urls": (PYPI_SIMPLE_URL,), "unmodeled": ()}),
+    (["x"], {"timeout": None, "retries": None, "index_url": None, "index_urls": (None,), "unmodeled": ()}),
     # the ones pip treats as a change of target, recorded and unmodeled
     (["--python-version", "3.10", "--no-deps", "--dry-run", "x"], {"python_version": "3.10"}),
     (

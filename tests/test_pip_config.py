@@ -14,6 +14,7 @@ import pytest
 
 import guard.pip_config
 from guard.errors import UsageError
+from guard.check import own_pip_default_index
 from guard.pip_config import PipConfig, load_pip_config
 
 # Prints the option values pip's own parser gives `pip install` with this environment.
@@ -44,7 +45,7 @@ def pip_oracle(environ: dict[str, str], *args: str) -> dict:
 def as_pip_options(config: PipConfig) -> dict:
     """Our raw strings, converted the way pip's option types convert them."""
     return {
-        "index_url": config.get("index-url") or "https://pypi.org/simple",
+        "index_url": config.get("index-url") or own_pip_default_index(),  # pip's own default
         "extra_index_urls": config.get_list("extra-index-url"),
         "find_links": config.get_list("find-links"),
         "timeout": float(config.get("timeout") or 15),

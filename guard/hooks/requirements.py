@@ -326,7 +326,7 @@ def interpreter_for(python_version: str | None, label: str):
     from packaging import tags
     from packaging.markers import default_environment
 
-    from guard.index import PYPI_SIMPLE_URL
+    from guard.check import own_pip_default_index
     from guard.interpreter import Interpreter
 
     running = ".".join(map(str, sys.version_info[:3]))
@@ -347,7 +347,7 @@ def interpreter_for(python_version: str | None, label: str):
     return Interpreter(
         executable=f"python{major}.{minor} ({label})", version=full, implementation="cpython",
         markers=MappingProxyType(markers), tags=tuple(dict.fromkeys(tag_list)), prefix="", base_prefix="",
-        purelib="", platlib="", user_site=None, site_dirs=(), pip_version=None, pip_default_index=PYPI_SIMPLE_URL,
+        purelib="", platlib="", user_site=None, site_dirs=(), pip_version=None, pip_default_index=own_pip_default_index(),
     )
 
 
