@@ -650,8 +650,7 @@ def _same_version(a: str, b: str) -> bool:
 
 
 def _record_json(rec: CondaRecord) -> dict:
-    return {"name": rec.name, "version": rec.version, "build": rec.build, "channel": rec.channel,
-            "meta_file": rec.meta_file}
+    return {**rec.summary(), "meta_file": rec.meta_file}
 
 
 def _dist_json(dist: InstalledDist) -> dict:

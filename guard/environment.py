@@ -67,6 +67,10 @@ class CondaRecord:
     """What the user asked for (conda's ``requested_spec``; rattler's ``requested_specs`` list
     joined with ``"; "``); None when not recorded."""
 
+    def summary(self) -> dict:
+        """``{name, version, build, channel}``: the record as plans, JSON and the journal show it."""
+        return {"name": self.name, "version": self.version, "build": self.build, "channel": self.channel}
+
 
 @dataclass(frozen=True)
 class InstalledDist:

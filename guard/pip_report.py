@@ -77,10 +77,7 @@ def plan_from_report(report: dict, snapshot, *, force_reinstall: bool, reason: s
             action = "install"
         else:
             action = _action(dist.version, proposed, force_reinstall)
-        record = None
-        if dist is not None and dist.conda_record is not None:
-            rec = dist.conda_record
-            record = {"name": rec.name, "version": rec.version, "build": rec.build, "channel": rec.channel}
+        record = dist.conda_record.summary() if dist is not None and dist.conda_record is not None else None
         changes.append(Change(name, dist.version if dist else None, proposed, action,
                               dist.owner if dist else None, record, (item.get("download_info") or {}).get("url")))
         extras = item.get("requested_extras") or []

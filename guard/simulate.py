@@ -170,7 +170,7 @@ def _record_json(dist) -> dict | None:
     rec = dist.conda_record
     if rec is None:
         return None
-    return {"name": rec.name, "version": rec.version, "build": rec.build, "channel": rec.channel}
+    return rec.summary()
 
 
 def _changes(result, snapshot, options: ResolveOptions, request) -> list[Change]:

@@ -44,8 +44,7 @@ class ProtectedStatus:
     def to_json(self) -> dict:
         rec = self.record
         return {"name": self.name, "version": self.version, "owner": self.owner, "installer": self.installer,
-                "conda": None if rec is None else {"name": rec.name, "version": rec.version, "build": rec.build,
-                                                    "channel": rec.channel, "source": self.record_source},
+                "conda": None if rec is None else {**rec.summary(), "source": self.record_source},
                 "variant": self.variant}
 
 

@@ -139,8 +139,7 @@ def _record_dict(rec) -> dict | None:
         return None
     if isinstance(rec, Mapping):
         return dict(rec)
-    return {"name": rec.name, "version": rec.version, "build": rec.build, "channel": rec.channel,
-            "depends": list(getattr(rec, "depends", ()) or ())}
+    return {**rec.summary(), "depends": list(getattr(rec, "depends", ()) or ())}
 
 
 def protection(snapshot, policy, name: str) -> dict:
