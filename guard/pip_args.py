@@ -1130,7 +1130,10 @@ class _Reader:
             raise RequirementsFileError(
                 f"Could not open {kind} file: [Errno {exc.errno}] {exc.strerror}: {filename!r}"
             ) from None
-        return _decode(data)
+        try:
+            return _decode(data)
+        except (UnicodeDecodeError, LookupError) as exc:  # a PEP 263 line naming a bad codec, bad bytes
+            raise RequirementsFileError(f"Could not decode requirements file {filename!r}: {exc}") from None
 
     def _requirement(self, args_str: str, opts: optparse.Values, origin: str, constraint: bool) -> ReqItem:
         if args_str:
