@@ -361,7 +361,10 @@ def _parse_html(text: str, page_url: str) -> list[_Link]:
 
 def _parse_json(body: bytes, page_url: str) -> list[_Link]:
     """PEP 691 links. Raises ValueError for anything that is not a PEP 691 project page."""
-    data = json.loads(body)
+    try:
+        data = json.loads(body)
+    except RecursionError:  # json recurses per nesting level; not a ValueError
+        raise ValueError("JSON nested too deeply") from None
     files = data.get("files") if isinstance(data, dict) else None
     if not isinstance(files, list):
         raise ValueError("JSON without a 'files' list")
@@ -369,6 +372,8 @@ def _parse_json(body: bytes, page_url: str) -> list[_Link]:
     for entry in files:
         if not isinstance(entry, dict) or not entry.get("url") or not entry.get("filename"):
             continue
+        if not all(isinstance(entry.get(k), (str, type(None))) for k in ("url", "filename", "requires-python")):
+            raise ValueError("a file entry whose url, filename or requires-python is not a string")
         url, _, fragment = urljoin(page_url, entry["url"]).partition("#")
         hashes = entry.get("hashes")
         hashes = {str(k): str(v) for k, v in hashes.items()} if isinstance(hashes, dict) else {}
