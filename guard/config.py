@@ -47,7 +47,7 @@ def load_policy(prefix: Path, environ: Mapping[str, str]) -> tuple[Policy, list[
 
         try:
             data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-        except (yaml.YAMLError, OSError, UnicodeDecodeError) as exc:
+        except (yaml.YAMLError, OSError, UnicodeDecodeError, RecursionError) as exc:  # Recursion: deep nesting
             mark = getattr(exc, "problem_mark", None)
             where = f":{mark.line + 1}" if mark is not None else ""
             raise UsageError(f"{path}{where}: invalid guard configuration ({_first_line(exc)})") from None
@@ -55,7 +55,8 @@ def load_policy(prefix: Path, environ: Mapping[str, str]) -> tuple[Policy, list[
             raise UsageError(f"{path}: invalid guard configuration (expected a mapping of keys)")
         unknown = set(data) - {"protect", "unprotect", "conda_owned", "on_block"}
         if unknown:
-            raise UsageError(f"{path}: unknown key(s): {', '.join(sorted(unknown))}")
+            # keys may be any YAML scalar (1, null, a date) or hold a newline: repr, one line
+            raise UsageError(f"{path}: unknown key(s): {', '.join(sorted(map(repr, unknown)))}")
         for key, value in data.items():
             if key in CHOICES and value not in CHOICES[key]:
                 raise UsageError(f"{path}: {key} must be one of {', '.join(CHOICES[key])}, not {value!r}")
