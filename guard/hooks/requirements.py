@@ -251,6 +251,8 @@ def read_environment_file(path: Path, shown: str) -> tuple[CondaSide, list[tuple
         raise _EnvFileError(Finding(shown, None, f"cannot read ({reason})")) from None
     try:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except RecursionError:  # the composer recurses once per nesting level
+        raise _EnvFileError(Finding(shown, 1, "invalid YAML (nested too deeply)")) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
