@@ -56,6 +56,7 @@ _JSON_TYPE = "application/vnd.pypi.simple.v1+json"
 _HTML_TYPES = ("text/html", "application/vnd.pypi.simple.v1+html")
 
 DEFAULT_MAX_AGE = 600.0  # seconds a page stays fresh when the server does not say
+DEFAULT_DEADLINE = 60.0  # seconds all index requests of one run may take together
 _TAIL_BYTES = 64 * 1024  # first range request: the end of the wheel (directory, often METADATA)
 _MAX_METADATA_BYTES = 16 * 1024 * 1024
 _MAX_WHEEL_DOWNLOAD = 2 * 1024**3  # whole-wheel fallback cap (servers without Range)
@@ -87,8 +88,11 @@ class IndexSettings:
     client_cert: str | None = None
     trusted_hosts: tuple[str, ...] = ()
     proxy: str | None = None
-    timeout: float = 15.0
-    retries: int = 5
+    timeout: float = 15.0  # pip's --timeout: seconds per socket operation (connect, each read)
+    retries: int = 5  # pip's --retries: urllib3 Retry total (connect/read errors, 500/503/520/527)
+    # Seconds for every request of one run together (the guard's own limit, ``GUARD_DEADLINE``):
+    # a per-operation timeout never ends an index that drip-feeds a byte now and then.
+    deadline: float = DEFAULT_DEADLINE
 
     @classmethod
     def from_pip_values(cls, values: Mapping[str, str], *, default_index: str) -> IndexSettings:
@@ -114,6 +118,22 @@ class IndexSettings:
             timeout=float(timeout) if timeout else 15.0,
             retries=int(values["retries"]) if values.get("retries") else 5,
         )
+
+
+def deadline_from_environ(environ: Mapping[str, str]) -> float:
+    """``GUARD_DEADLINE`` (seconds, > 0) or the default; UsageError for anything else."""
+    from guard.errors import UsageError
+
+    text = (environ.get("GUARD_DEADLINE") or "").strip()
+    if not text:
+        return DEFAULT_DEADLINE
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not 0 < value < float("inf"):
+        raise UsageError(f"GUARD_DEADLINE={text!r} is not a number of seconds greater than 0")
+    return value
 
 
 @dataclass(frozen=True)
@@ -164,6 +184,7 @@ class IndexStats:
     bytes_downloaded: int = 0
     pages_fetched: int = 0
     pages_revalidated: int = 0  # 304 Not Modified
+    pages_offline: int = 0  # the index could not be reached: answered from the cached page
     pages_from_cache: int = 0  # fresh on disk, no request
     pages_local: int = 0  # file:// index pages and find-links directories
     pages_missing: int = 0  # 404: the project is not on that index
@@ -681,10 +702,12 @@ class _DiskCache:
         if path is None:
             return
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
+            from .private_files import FILE_MODE, private_dir
+
+            private_dir(path.parent)  # 0700: the cache is the user's alone
             tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
             try:
-                with open(tmp, "w", encoding="utf-8") as fh:
+                with open(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE), "w", encoding="utf-8") as fh:
                     json.dump(record, fh, separators=(",", ":"))
                 os.replace(tmp, path)  # readers see the old entry or the new one, never half
             finally:
@@ -703,6 +726,7 @@ class _Transport:
 
     def __init__(self, settings: IndexSettings, max_workers: int, count: Callable[[str, int], None]) -> None:
         self._settings = settings
+        self._deadline_at = time.monotonic() + settings.deadline
         self._max_workers = max_workers
         self._count = count
         self._lock = threading.Lock()
@@ -738,22 +762,16 @@ class _Transport:
                 from requests.adapters import HTTPAdapter
                 from urllib3.util.retry import Retry
 
-                retry_options = dict(
+                # pip's PipSession: Retry(total=retries, status_forcelist=[500, 503, 520, 527],
+                # backoff_factor=0.25): connect and read errors and those statuses are retried,
+                # waiting 0, 0.5, 1, 2, 4 s... between tries. The run's deadline bounds it all.
+                retry = Retry(
                     total=self._settings.retries,
-                    connect=self._settings.retries,
-                    read=self._settings.retries,
-                    status=self._settings.retries,
-                    redirect=False,  # requests follows redirects itself
-                    backoff_factor=0.25,  # pip's: 0, 0.5, 1, 2 s... between tries
-                    status_forcelist=(429, 500, 502, 503, 504),
-                    allowed_methods=frozenset({"GET", "HEAD"}),
+                    status_forcelist=(500, 503, 520, 527),
+                    backoff_factor=0.25,
                     raise_on_status=False,
                     respect_retry_after_header=False,  # never sleep for a server's whim
                 )
-                try:  # urllib3 2: cap each wait, so 5 retries on a dead index take < 6 s
-                    retry = Retry(**retry_options, backoff_max=2.0)
-                except TypeError:  # urllib3 1.26
-                    retry = Retry(**retry_options)
                 adapter = HTTPAdapter(
                     pool_connections=self._max_workers, pool_maxsize=self._max_workers, max_retries=retry
                 )
@@ -768,8 +786,41 @@ class _Transport:
                 self._session = session
             return self._session
 
+    def remaining(self) -> float:
+        """Seconds left of the run's deadline; _TransportError once it has passed."""
+        left = self._deadline_at - time.monotonic()
+        if left <= 0:
+            raise _TransportError(self._deadline_reason())
+        return left
+
+    def _deadline_reason(self) -> str:
+        return f"no complete answer within the {self._settings.deadline:g}s deadline (GUARD_DEADLINE)"
+
+    def bounded(self, work: Callable[[], Any]) -> Any:
+        """``work()`` (blocking network I/O) finished before the run's deadline, else
+        _TransportError. It runs in a daemon thread the caller stops waiting for at the
+        deadline: a socket timeout is per operation, so only a clock outside the read ends an
+        index that sends a byte every few seconds. An abandoned request ends by itself at its
+        next socket timeout (capped to what was left), or with the process."""
+        left = self.remaining()
+        slot = _Slot()
+
+        def run() -> None:
+            try:
+                slot.value = work()
+            except BaseException as err:  # re-raised in the caller
+                slot.error = err
+            finally:
+                slot.done.set()
+
+        threading.Thread(target=run, name="guard-index-request", daemon=True).start()
+        if not slot.done.wait(left):
+            raise _TransportError(self._deadline_reason())
+        return slot.result()
+
     def get(self, url: str, headers: Mapping[str, str] | None = None, stream: bool = False) -> Any:
-        """GET with retries and timeouts; raises _TransportError (no URL in it) on failure."""
+        """GET with pip's retries and timeout, within the run's deadline; raises
+        _TransportError (no URL in it) on failure."""
         session = self._get_session()
         import requests
 
@@ -777,26 +828,35 @@ class _Transport:
         auth = inline_auth or self.auth_for(plain)
         verify: Any = False if self.is_trusted(plain) else (self._settings.cert or True)
         timeout = self._settings.timeout
+        per_op = max(0.05, min(timeout, self.remaining()))
         self._count("requests", 1)
-        try:
+
+        def request() -> Any:
             response = session.get(
                 plain, headers=dict(headers or {}), auth=auth, verify=verify,
-                timeout=(timeout, timeout), stream=stream, allow_redirects=True,
+                timeout=(per_op, per_op), stream=stream, allow_redirects=True,
             )  # fmt: skip
             if not stream:
                 self._count("bytes_downloaded", len(response.content))
             return response
+
+        try:
+            return self.bounded(request)
         except requests.exceptions.RequestException as err:
             raise _TransportError(_describe(err, timeout)) from None
 
     def read_body(self, response: Any) -> bytes:
-        """The body of a streamed response, counted; _TransportError if the connection fails."""
+        """The body of a streamed response, counted; _TransportError if the connection fails
+        or the deadline passes."""
         import requests
 
         try:
-            data = response.content
+            data = self.bounded(lambda: response.content)
         except requests.exceptions.RequestException as err:
             raise _TransportError(_describe(err, self._settings.timeout)) from None
+        except _TransportError:
+            response.close()
+            raise
         self._count("bytes_downloaded", len(data))
         return data
 
@@ -868,12 +928,36 @@ class _Source:
     shown: str  # redacted, for DistFile.source
 
 
+class _IndexUnreachable(IndexUnavailable):
+    """An index that could not be reached (connection, timeout, deadline) or answered with a
+    server error. pip logs a warning and goes on without that index's page; a page that is not
+    an index page, or another HTTP error, stays a plain IndexUnavailable (fail closed)."""
+
+
+def _age(seconds: float) -> str:
+    seconds = max(0.0, seconds)
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f} min"
+    if seconds < 2 * 86400:
+        return f"{seconds / 3600:.0f} h"
+    return f"{seconds / 86400:.0f} days"
+
+
 class IndexClient:
     """Files and metadata for projects, from the configured indexes and find-links.
 
     Thread-safe; one instance per guard run. ``cache_dir`` None disables the disk cache.
-    ``page_max_age`` overrides how long a cached page is fresh (0: always revalidate; None:
-    the server's ``Cache-Control``, else 600 s).
+
+    Remote index pages are revalidated on every run, as pip does (it sends
+    ``Cache-Control: max-age=0``): a cached page costs one conditional request (``If-None-Match``
+    / ``If-Modified-Since``; a 304 answers without a body). ``page_max_age`` None instead trusts
+    the server's ``Cache-Control`` (else 600 s) without asking; a number overrides it.
+
+    When an index cannot be reached (connection error, timeout, the run's deadline, a 5xx), a
+    cached page of it is used, and :attr:`warnings` says how old; with no cached page, the other
+    indexes' pages are used as pip uses them, unless no index answered at all (IndexUnavailable).
     """
 
     def __init__(
@@ -882,7 +966,7 @@ class IndexClient:
         *,
         cache_dir: Path | None,
         max_workers: int = 16,
-        page_max_age: float | None = None,
+        page_max_age: float | None = 0.0,
     ) -> None:
         self.settings = settings
         self.stats = IndexStats()
@@ -897,10 +981,31 @@ class IndexClient:
         self._no_metadata_probe: set[str] = set()  # hosts where an unadvertised .metadata 404s
         self._sources = self._collect_sources(settings)
         # What the answers of this client depended on, for callers that memoize on top of it
-        # (guard.verdict_cache): the earliest time a remote page it used goes stale, and the
-        # local pages/directories it read.
+        # (guard.verdict_cache): until when they hold without asking the index again (0 after
+        # an answer from a page the index could not confirm), the remote pages used with the
+        # digest of their content (``pages_unchanged`` checks them), and the local
+        # pages/directories read.
         self.fresh_until = float("inf")
+        self.pages_used: dict[str, list] = {}  # plain URL -> [content digest, project or None]
         self.local_paths: set[str] = set()
+        self._offline: dict[str, list] = {}  # index host -> [reason, oldest fetch time]
+        self._skipped: dict[str, str] = {}  # unreachable index (shown) -> reason, no cached page
+
+    @property
+    def warnings(self) -> tuple[str, ...]:
+        """One line per index that could not be reached and how it was answered instead."""
+        now = time.time()
+        lines = [
+            f"index {host} could not be reached ({reason}): answered from its cached pages, up to "
+            f"{_age(now - oldest)} old (pip will not see newer releases either until it can reach it)"
+            for host, (reason, oldest) in sorted(self._offline.items())
+        ]
+        lines += [
+            f"index {shown} could not be reached ({reason}): judged with the other indexes' pages, "
+            "as pip goes on without it"
+            for shown, reason in sorted(self._skipped.items())
+        ]
+        return tuple(lines)
 
     # ------------------------------------------------------------------ public API
 
@@ -992,7 +1097,30 @@ class IndexClient:
     def _is_done(self, fn: Callable[[Any], Any], item: Any) -> bool:
         if fn == self.project_files:
             return canonical_name(item) in self._pages
-        return self._metadata_key(item) in self._metadata
+        if fn == self.metadata:
+            return self._metadata_key(item) in self._metadata
+        return False
+
+    def pages_unchanged(self, pages: Mapping[str, Any]) -> bool:
+        """Whether every remote page of ``pages`` (an earlier client's ``pages_used``) still
+        has the content it had, asked of the index now (conditional requests, in parallel; a
+        304 costs one round trip). False when one changed or could not be confirmed."""
+        try:
+            items = [(str(url), str(v[0]), v[1]) for url, v in pages.items()]
+        except (AttributeError, TypeError, IndexError, KeyError):
+            return False
+
+        def revalidate(item: tuple[str, str, Any]) -> None:
+            url, _digest, project = item
+            if project is None:
+                self._http_page(url, lambda links: links, _LINK)
+            else:
+                self._http_page(url, lambda links: self._parse_rows(links, str(project)), _ROW, str(project))
+
+        self._parallel(revalidate, items)
+        if self._offline or self._skipped:
+            return False
+        return all(self.pages_used.get(url, [None])[0] == digest for url, digest, _ in items)
 
     # ------------------------------------------------------------------ sources and pages
 
@@ -1029,15 +1157,24 @@ class IndexClient:
     def _project_files(self, project: str) -> list[DistFile]:
         local_files: list[DistFile] = []
         from_pages: list[DistFile] = []
+        unreachable: list[tuple[_Source, _IndexUnreachable]] = []
+        answered = False
         for source in self._sources:
             if source.kind == "index":
                 page_url = source.location.rstrip("/") + "/" + project + "/"
                 if _is_file_url(page_url):
                     rows = self._local_page_rows(page_url, project)
                 elif self._transport.is_secure_origin(page_url):
-                    rows = self._http_page(page_url, lambda links: self._parse_rows(links, project), _ROW)
+                    try:
+                        rows = self._http_page(
+                            page_url, lambda links: self._parse_rows(links, project), _ROW, project
+                        )
+                    except _IndexUnreachable as err:
+                        unreachable.append((source, err))
+                        continue
                 else:
                     rows = []  # pip: "not a trusted or secure host and is being ignored"
+                answered = True
                 from_pages.extend(self._dist_files(rows, project, source.shown))
             elif source.kind == "page" and _is_file_url(source.location):
                 rows = self._local_page_rows(source.location, project)
@@ -1056,6 +1193,15 @@ class IndexClient:
             else:  # a single archive named in find-links
                 link = [os.path.basename(source.location), _path_to_url(source.location), None, None, {}, None]
                 local_files.extend(self._dist_files(self._parse_rows([link], project), project, source.shown))
+        if unreachable:
+            # pip logs "Could not fetch URL ..." and goes on with the other indexes; when none
+            # answered, there is nothing to judge with: fail closed.
+            if not answered:
+                raise unreachable[0][1]
+            with self._lock:
+                self.fresh_until = 0.0
+                for source, err in unreachable:
+                    self._skipped.setdefault(source.shown, str(err).rpartition(": ")[2])
         local_files.sort(key=lambda f: f.url, reverse=True)  # pip: sorted(file_links, reverse=True)
         seen: set[str] = set()
         result = []
@@ -1190,9 +1336,12 @@ class IndexClient:
         files, pages = self._local_cached("|".join(parts), project, compute, 2)
         return files, pages
 
-    def _http_page(self, page_url: str, to_rows: Callable[[list[_Link]], list[list]], width: int) -> list[list]:
-        """A remote page's rows (``width`` fields each): fresh cache without a request, stale
-        cache revalidated."""
+    def _http_page(
+        self, page_url: str, to_rows: Callable[[list[_Link]], list[list]], width: int, project: str | None = None
+    ) -> list[list]:
+        """A remote page's rows (``width`` fields each): a cached page revalidated (or, with
+        ``page_max_age`` None, used while fresh), answered from the cache when the index
+        cannot be reached. ``project``: the project of an index page (None: a find-links page)."""
         plain_url = _split_auth(page_url)[0]
         key = hashlib.sha256(plain_url.encode()).hexdigest()
         record = self._cache.load("pages", key)
@@ -1202,9 +1351,11 @@ class IndexClient:
         if record is not None and self._is_fresh(record, now):
             self._count("pages_from_cache")
             self._note_expiry(record)
+            self._used(plain_url, record, project)
             return record["rows"]
 
-        headers = {"Accept": ACCEPT}
+        # pip's headers for index pages: revalidate through any HTTP cache on the way too
+        headers = {"Accept": ACCEPT, "Cache-Control": "max-age=0"}
         if record is not None:
             if record.get("etag"):
                 headers["If-None-Match"] = record["etag"]
@@ -1214,12 +1365,13 @@ class IndexClient:
         try:
             response = self._transport.get(page_url, headers=headers)
         except _TransportError as err:
-            raise IndexUnavailable(f"{shown}: {err}") from None
+            return self._unreachable(record, plain_url, project, shown, str(err))
 
         status = response.status_code
         if status == 304 and record is not None:
             self._count("pages_revalidated")
             self._remember(record, response, now, key)
+            self._used(plain_url, record, project)
             return record["rows"]
         if status in (404, 410):
             self._count("pages_missing")
@@ -1239,14 +1391,41 @@ class IndexClient:
                 raise IndexUnavailable(f"{shown}: unparsable index page ({_scrub(str(err))[:80]})") from None
             rows = to_rows(links)
         elif status >= 500 or status == 429:
-            raise IndexUnavailable(f"{shown}: HTTP {status} after {self.settings.retries} retries")
+            return self._unreachable(record, plain_url, project, shown,
+                                     f"HTTP {status} after {self.settings.retries} retries")
         else:
             raise IndexUnavailable(f"{shown}: HTTP {status}")
-        record = {"url": plain_url, "status": status, "rows": rows}
+        record = {"url": plain_url, "status": status, "rows": rows, "digest": _rows_digest(rows)}
         self._remember(record, response, now, key)
+        self._used(plain_url, record, project)
         return rows
 
+    def _unreachable(
+        self, record: dict[str, Any] | None, plain_url: str, project: str | None, shown: str, reason: str
+    ) -> list[list]:
+        """The cached page of an index that cannot answer now (noted for :attr:`warnings`),
+        else _IndexUnreachable."""
+        if record is None:
+            raise _IndexUnreachable(f"{shown}: {reason}")
+        self._count("pages_offline")
+        host = _netloc(plain_url)
+        with self._lock:
+            self.fresh_until = 0.0  # an answer from an unconfirmed page is never memoized
+            noted = self._offline.setdefault(host, [reason, record["fetched"]])
+            noted[1] = min(noted[1], record["fetched"])
+        self._used(plain_url, record, project)
+        return record["rows"]
+
+    def _used(self, plain_url: str, record: Mapping[str, Any], project: str | None) -> None:
+        digest = record.get("digest")
+        if not isinstance(digest, str):
+            digest = _rows_digest(record["rows"])
+        with self._lock:
+            self.pages_used[plain_url] = [digest, project]
+
     def _note_expiry(self, record: Mapping[str, Any]) -> None:
+        if self._page_max_age == 0:
+            return  # revalidated on every run: its validity is pages_used, not a clock
         if self._page_max_age is not None:
             until = record["fetched"] + self._page_max_age
         elif record.get("no_cache"):
@@ -1431,18 +1610,27 @@ class IndexClient:
         import requests
 
         spool = tempfile.SpooledTemporaryFile(max_size=32 * 1024 * 1024)
-        size = 0
-        try:
+
+        def copy() -> int:
+            size = 0
             for chunk in response.iter_content(chunk_size=1024 * 1024):
                 size += len(chunk)
                 if size > cap:
-                    spool.close()
-                    response.close()
                     raise NeedsPipFallback(f"{f.filename} is too large to inspect without range requests")
                 spool.write(chunk)
+            return size
+
+        try:
+            size = self._transport.bounded(copy)
         except requests.exceptions.RequestException as err:
             spool.close()
             raise IndexUnavailable(f"{redact_url(f.url)}: {_describe(err, self.settings.timeout)}") from None
+        except _TransportError as err:
+            spool.close()
+            raise IndexUnavailable(f"{redact_url(f.url)}: {err}") from None
+        except BaseException:
+            spool.close()
+            raise
         finally:
             response.close()
         self._count("bytes_downloaded", size)
@@ -1499,6 +1687,11 @@ def _decode(response: Any) -> str:
         return response.content.decode(charset, errors="replace")
     except LookupError:
         return response.content.decode("utf-8", errors="replace")
+
+
+def _rows_digest(rows: Any) -> str:
+    """What a page said, for telling whether it changed (whatever the server's ETag scheme)."""
+    return hashlib.sha256(json.dumps(rows, separators=(",", ":")).encode()).hexdigest()
 
 
 def _valid_rows(rows: Any, width: int) -> bool:

@@ -395,7 +395,7 @@ def test_sdist_pkg_info_is_used_only_when_static(tmp_path, static_server, pkg_in
             again.metadata(f)
     else:
         assert again.metadata(f).requires_dist == expected
-    assert server.log == []
+    assert [path for path, _, _ in server.log] == ["/simple/demo/"]  # the page is revalidated, as pip does
 
 
 # --------------------------------------------------------------------------- local sources
@@ -438,7 +438,9 @@ def test_file_index_tree_and_find_links_directory(tmp_path):
 # --------------------------------------------------------------------------- cache
 
 
-def test_fresh_cache_answers_without_any_request(tmp_path):
+def test_cached_page_costs_one_conditional_request_and_metadata_none(tmp_path):
+    # pip revalidates every index page (max-age=600 notwithstanding); the old client trusted
+    # max-age and missed releases published within it. Metadata is content-addressed: no request.
     with LocalIndex() as index:
         first = client(index.url, tmp_path)
         f = next(f for f in first.project_files("six") if f.filename == "six-1.16.0-py2.py3-none-any.whl")
@@ -447,8 +449,19 @@ def test_fresh_cache_answers_without_any_request(tmp_path):
         second = client(index.url, tmp_path)
         g = next(f for f in second.project_files("six") if f.filename == "six-1.16.0-py2.py3-none-any.whl")
         assert g == f and second.metadata(g) == meta
+        assert [path for _, path, _ in index.requests[seen:]] == ["/simple/six/"]
+    assert second.stats.pages_revalidated == 1 and second.stats.metadata_cache == 1 and second.stats.requests == 1
+
+
+def test_trusting_max_age_answers_without_any_request_when_asked(tmp_path):
+    with LocalIndex() as index:
+        client(index.url, tmp_path).project_files("six")
+        seen = len(index.requests)
+        trusting = IndexClient(IndexSettings(index_url=index.url, timeout=5.0, retries=1),
+                               cache_dir=tmp_path / "cache", page_max_age=None)
+        assert trusting.project_files("six")
         assert len(index.requests) == seen
-    assert second.stats.pages_from_cache == 1 and second.stats.metadata_cache == 1 and second.stats.requests == 0
+    assert trusting.stats.pages_from_cache == 1 and trusting.stats.requests == 0
 
 
 def test_warm_run_does_not_import_requests(tmp_path):
@@ -456,7 +469,8 @@ def test_warm_run_does_not_import_requests(tmp_path):
         client(index.url, tmp_path).metadata(client(index.url, tmp_path).project_files("six")[-1])
         script = (
             "import sys; from pathlib import Path; from guard.index import IndexClient, IndexSettings\n"
-            f"c = IndexClient(IndexSettings(index_url={index.url!r}), cache_dir=Path({str(tmp_path / 'cache')!r}))\n"
+            f"c = IndexClient(IndexSettings(index_url={index.url!r}), cache_dir=Path({str(tmp_path / 'cache')!r}),"
+            " page_max_age=None)\n"
             "c.metadata(c.project_files('six')[-1])\n"
             "print('requests' in sys.modules, c.stats.requests)\n"
         )
