@@ -10,8 +10,17 @@
 A dist is conda-owned when a conda record's ``files`` lists a path inside its metadata directory
 (or the ``.egg-info`` file itself). That is the rule conda itself applies
 (``conda/plugins/prefix_data_loaders/pypi/__init__.py::load_site_packages``); ``INSTALLER`` is
-only a hint. Damaged records or metadata become warnings, never crashes: the snapshot is taken on
-every guarded ``pip install`` and must not stop the user's work because of one bad file.
+only a hint.
+
+Reading fails closed. Anything that cannot be read and could hide what is installed or who owns
+it becomes an ``Anomaly`` (``guard.models``): a conda-meta record that cannot be read or parsed
+(JSON is read with bounded size and depth, :mod:`guard.boundedjson`), a metadata directory that is
+a symlink loop, a broken link or unreadable, a site directory or ``conda-meta/`` that cannot be
+listed, a dist whose ``INSTALLER`` says conda although no record lists it. Each names what it could
+hide (from the file name: ``numpy-1.26.4-py311_0.json`` -> ``numpy``; none when it cannot be
+told), and the policy blocks when that could be a protected name (rule ``unreadable-environment``).
+The snapshot itself never crashes on such input: one bad file must not make every command an
+internal error. Each anomaly's message is also one of the snapshot's ``warnings``.
 
 Cost: this runs on every guarded ``pip install``. conda-meta records of big packages are large
 (torch: thousands of ``files`` and ``paths_data`` entries), so what is needed of each record is
@@ -23,21 +32,23 @@ header block (up to the first blank line) is parsed.
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import re
 import shutil
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
 from typing import Iterable, Iterator, Mapping
 
+from guard.boundedjson import JSONInputError, loads_bounded, read_bounded
 from guard.errors import EnvironmentReadError
 from guard.interpreter import Interpreter, find_interpreter, probe, write_cache_file
+from guard.models import Anomaly
 from guard.names import canonical_name
 
 # Bump when the cached record extraction changes, so that old cache files are ignored.
-_CACHE_FORMAT = 1
+_CACHE_FORMAT = 2
 
 _IS_WINDOWS = os.name == "nt"
 
@@ -115,8 +126,10 @@ class EnvironmentSnapshot:
     conda_records: Mapping[str, CondaRecord]
     """By conda package name."""
     is_conda: bool
-    """``conda-meta/`` exists."""
+    """``conda-meta/`` exists (also when it is a link that leads nowhere: then it is an anomaly)."""
     warnings: tuple[str, ...]
+    anomalies: tuple[Anomaly, ...] = ()
+    """What could not be read and could hide a distribution (each also in ``warnings``)."""
 
 
 def default_prefix(environ: Mapping[str, str]) -> Path:
@@ -126,7 +139,9 @@ def default_prefix(environ: Mapping[str, str]) -> Path:
     activated on top of a conda env, or the reverse), the one whose scripts directory comes first on
     ``$PATH`` wins, because that is where ``pip`` is found. With neither set: the prefix of the first
     ``python3``/``python`` on ``$PATH`` (the directory above its ``bin``; symlinks not resolved, so
-    a venv's interpreter names the venv). Raises ``EnvironmentReadError`` when there is none.
+    a venv's interpreter names the venv), but only when that prefix is a conda environment (it has
+    ``conda-meta/``): a pyenv shim, a system Python or a plain venv is never taken for one.
+    Raises ``EnvironmentReadError`` (one line) when there is none.
     """
     active = [env for env in (environ.get("CONDA_PREFIX"), environ.get("VIRTUAL_ENV")) if env]
     path = environ.get("PATH", "")
@@ -142,11 +157,14 @@ def default_prefix(environ: Mapping[str, str]) -> Path:
         return Path(active[0])
     python = shutil.which("python3", path=path) or shutil.which("python", path=path)
     if python is None:
-        raise EnvironmentReadError("no active environment (no CONDA_PREFIX, VIRTUAL_ENV or python on PATH)")
+        raise EnvironmentReadError("no conda environment is active (no CONDA_PREFIX, VIRTUAL_ENV or python on "
+                                   "PATH); activate one or pass --prefix")
     bindir = Path(os.path.abspath(python)).parent
-    if _IS_WINDOWS and bindir.name.lower() != "scripts":
-        return bindir
-    return bindir.parent
+    prefix = bindir if _IS_WINDOWS and bindir.name.lower() != "scripts" else bindir.parent
+    if not (prefix / "conda-meta").is_dir():
+        raise EnvironmentReadError(f"no conda environment is active (no CONDA_PREFIX; the python on PATH, {python}, "
+                                   "is not in a conda environment: no conda-meta/); activate one or pass --prefix")
+    return prefix
 
 
 def _norm_dir(path: str) -> str:
@@ -159,16 +177,17 @@ def snapshot(prefix: Path, *, cache_dir: Path | None = None, include_user_site: 
     ``cache_dir`` keeps the interpreter probe and the per-record extraction of conda-meta between
     calls (see the module docstring). ``include_user_site`` also reads the user site directory
     when the interpreter would put it on ``sys.path`` (pip ignores it unless ``--user``).
-    Raises ``EnvironmentReadError`` (one line) when the prefix has no working interpreter; damaged
-    records or metadata become ``warnings``.
+    Raises ``EnvironmentReadError`` (one line) when the prefix has no working interpreter; what
+    cannot be read becomes ``anomalies`` (and ``warnings``), never an exception.
     """
     prefix = Path(os.path.abspath(prefix))
     interpreter = probe(find_interpreter(prefix), cache_dir=cache_dir)
     warnings: list[str] = []
+    anomalies: list[Anomaly] = []
 
     meta_dir = prefix / "conda-meta"
-    is_conda = meta_dir.is_dir()
-    records = _read_conda_meta(meta_dir, prefix, cache_dir, warnings) if is_conda else []
+    is_conda = os.path.lexists(meta_dir)
+    records = _read_conda_meta(meta_dir, prefix, cache_dir, warnings, anomalies) if is_conda else []
     conda_records: dict[str, CondaRecord] = {}
     owners: dict[str, CondaRecord] = {}
     for record in records:
@@ -185,14 +204,14 @@ def snapshot(prefix: Path, *, cache_dir: Path | None = None, include_user_site: 
     dists: dict[str, InstalledDist] = {}
     duplicates: dict[str, list[InstalledDist]] = {}
     seen_keys: set[str] = set()
-    for site_dir in _sys_path_dirs(site_dirs):
+    for site_dir in _sys_path_dirs(site_dirs, anomalies):
         rel_site = _relative_to(os.path.realpath(site_dir), real_prefix)
-        for entry_name, is_dir in _metadata_entries(site_dir):
+        for entry_name, is_dir in _metadata_entries(site_dir, anomalies):
             key = None if rel_site is None else _path_key(f"{rel_site}/{entry_name}" if rel_site else entry_name)
             record = owners.get(key) if key is not None else None
             if key is not None:
                 seen_keys.add(key)
-            dist = _read_dist(site_dir, entry_name, is_dir, record, warnings)
+            dist = _read_dist(site_dir, entry_name, is_dir, record, warnings, anomalies)
             if dist is None:
                 continue
             if dist.name in dists:
@@ -200,10 +219,12 @@ def snapshot(prefix: Path, *, cache_dir: Path | None = None, include_user_site: 
             else:
                 dists[dist.name] = dist
             if record is None and dist.installer == "conda":
-                warnings.append(
-                    f"{dist.metadata_path} says INSTALLER=conda, but no conda-meta record lists it"
-                    + ("" if is_conda else " (the environment has no conda-meta)")
-                )
+                if is_conda:  # conda's record of it is missing or unreadable: who owns it is unknown
+                    anomalies.append(Anomaly(dist.metadata_path,
+                                             "says INSTALLER=conda, but no conda-meta record lists it", (dist.name,)))
+                else:
+                    warnings.append(f"{dist.metadata_path} says INSTALLER=conda, but no conda-meta record lists it "
+                                    "(the environment has no conda-meta)")
 
     for name, found in duplicates.items():
         warnings.append(
@@ -225,7 +246,8 @@ def snapshot(prefix: Path, *, cache_dir: Path | None = None, include_user_site: 
         duplicates=MappingProxyType({name: tuple(found) for name, found in duplicates.items()}),
         conda_records=MappingProxyType(conda_records),
         is_conda=is_conda,
-        warnings=tuple(warnings),
+        warnings=tuple(warnings) + tuple(a.message for a in anomalies),
+        anomalies=tuple(anomalies),
     )
 
 
@@ -239,7 +261,7 @@ def load_paths_data(record: CondaRecord) -> list[dict]:
     """
     data = _load_json(Path(record.meta_file))
     if isinstance(data, str):
-        raise EnvironmentReadError(data)
+        raise EnvironmentReadError(f"{record.meta_file}: {data}")
     paths = data.get("paths_data", {}).get("paths") if isinstance(data.get("paths_data"), dict) else None
     if not isinstance(paths, list):
         raise EnvironmentReadError(f"{record.meta_file}: no paths_data")
@@ -266,9 +288,27 @@ def load_paths_data(record: CondaRecord) -> list[dict]:
 # ---- conda-meta -------------------------------------------------------------------------------
 
 
-def _read_conda_meta(meta_dir: Path, prefix: Path, cache_dir: Path | None, warnings: list[str]) -> list[CondaRecord]:
-    """Every record of ``conda-meta/``, sorted by file name, from the cache where the file's stat
-    matches; damaged files become warnings (cached too, so that a warm call still reports them)."""
+def read_conda_meta(prefix: Path, cache_dir: Path | None = None) -> tuple[list[CondaRecord], list[Anomaly]]:
+    """The readable records of ``prefix/conda-meta`` (sorted by file name) and the anomalies:
+    files that cannot be read or parsed, with the names each could hide. Never raises for what
+    the files hold."""
+    anomalies: list[Anomaly] = []
+    return _read_conda_meta(Path(prefix) / "conda-meta", Path(prefix), cache_dir, [], anomalies), anomalies
+
+
+def _read_conda_meta(meta_dir: Path, prefix: Path, cache_dir: Path | None, warnings: list[str],
+                     anomalies: list[Anomaly] | None = None) -> list[CondaRecord]:
+    """Every readable record of ``conda-meta/``, sorted by file name, from the cache where the
+    file's stat matches. A file that cannot be read or parsed becomes an ``Anomaly`` (its problem
+    is cached too, so that a warm call still reports it); without ``anomalies``, a warning."""
+
+    def bad(path: str, problem: str, names: tuple[str, ...] | None = None) -> None:
+        names = meta_file_names(os.path.basename(path)) if names is None else names
+        if anomalies is not None:
+            anomalies.append(Anomaly(path, problem, names))
+        else:
+            warnings.append(f"{path}: {problem}")
+
     cache_file = None
     cached: dict = {}
     if cache_dir is not None:
@@ -276,9 +316,10 @@ def _read_conda_meta(meta_dir: Path, prefix: Path, cache_dir: Path | None, warni
         cache_file = Path(cache_dir) / "conda-meta" / f"{digest}.json"
         cached = _load_record_cache(cache_file)
     try:
-        entries = sorted((e for e in os.scandir(meta_dir) if e.name.endswith(".json")), key=lambda e: e.name)
+        with os.scandir(meta_dir) as it:
+            entries = sorted((e for e in it if e.name.endswith(".json")), key=lambda e: e.name)
     except OSError as exc:
-        warnings.append(f"cannot list {meta_dir}: {exc.strerror or exc}")
+        bad(str(meta_dir), f"cannot list the directory: {_os_problem(exc)}", ())
         return []
     fresh: dict = {}
     changed = len(entries) != len(cached)
@@ -287,7 +328,10 @@ def _read_conda_meta(meta_dir: Path, prefix: Path, cache_dir: Path | None, warni
         try:
             st = entry.stat()
         except OSError as exc:
-            warnings.append(f"{entry.path}: cannot read: {exc.strerror or exc}")
+            bad(entry.path, f"cannot read: {_os_problem(exc)}")
+            continue
+        if not stat.S_ISREG(st.st_mode):
+            bad(entry.path, "not a regular file")
             continue
         stamp = [st.st_mtime_ns, st.st_size]
         hit = cached.get(entry.name)
@@ -297,8 +341,8 @@ def _read_conda_meta(meta_dir: Path, prefix: Path, cache_dir: Path | None, warni
             value = {"stamp": stamp, **_extract_record(Path(entry.path))}
             changed = True
         fresh[entry.name] = value
-        if "warning" in value:
-            warnings.append(value["warning"])
+        if "problem" in value:
+            bad(entry.path, value["problem"])
         else:
             records.append(_to_record(value["record"], entry.path))
     if cache_file is not None and changed:
@@ -306,10 +350,36 @@ def _read_conda_meta(meta_dir: Path, prefix: Path, cache_dir: Path | None, warni
     return records
 
 
+# conda package names: lower-case letters, digits, ``.``, ``_``, ``-`` (and ``+`` in a few old ones)
+_CONDA_NAME = re.compile(r"[a-z0-9_][a-z0-9_.+-]*")
+
+
+def meta_file_names(file_name: str) -> tuple[str, ...]:
+    """The names a conda-meta file ``name-version-build.json`` could stand for: its conda name
+    (PEP 503 normalized) and the PyPI project that conda package ships (``pytorch`` -> ``torch``);
+    empty when the file name does not have that form (then it could be any package)."""
+    stem = file_name.removesuffix(".json")
+    parts = stem.rsplit("-", 2)
+    if len(parts) != 3 or not all(parts) or not _CONDA_NAME.fullmatch(parts[0]):
+        return ()
+    from guard.conda_names import pypi_name_for_conda
+
+    names = {canonical_name(parts[0])}
+    pypi = pypi_name_for_conda(parts[0])
+    if pypi:
+        names.add(canonical_name(pypi))
+    return tuple(sorted(names))
+
+
+def _os_problem(exc: OSError) -> str:
+    """An OSError as a few words: ``Too many levels of symbolic links``."""
+    return exc.strerror or str(exc) or type(exc).__name__
+
+
 def _load_record_cache(cache_file: Path) -> dict:
     try:
-        data = json.loads(cache_file.read_bytes())
-    except (OSError, ValueError):
+        data = loads_bounded(read_bounded(cache_file))
+    except (OSError, JSONInputError):
         return {}
     if not isinstance(data, dict) or data.get("format") != _CACHE_FORMAT or not isinstance(data.get("entries"), dict):
         return {}
@@ -334,37 +404,36 @@ def _to_record(fields: dict, meta_file: str) -> CondaRecord:
 
 
 def _load_json(path: Path) -> dict | str:
-    """The JSON object in ``path``, or a one-line description of why there is none."""
+    """The JSON object in ``path``, or a one-line description of why there is none (without the
+    path). Bounded in size and nesting (:mod:`guard.boundedjson`); never raises."""
     try:
-        raw = path.read_bytes()
+        data = loads_bounded(read_bounded(path))
     except OSError as exc:
-        return f"{path}: cannot read: {exc.strerror or exc}"
-    if not raw.strip():
-        return f"{path}: empty file"
-    try:
-        data = json.loads(raw)
-    except ValueError as exc:
-        return f"{path}: not valid JSON (truncated?): {str(exc).splitlines()[0]}"
+        return f"cannot read: {_os_problem(exc)}"
+    except JSONInputError as exc:
+        return str(exc)
     if not isinstance(data, dict):
-        return f"{path}: not a JSON object but {type(data).__name__}"
+        return f"not a JSON object but {type(data).__name__}"
     return data
 
 
 def _extract_record(path: Path) -> dict:
     """``{"record": fields}`` with the JSON-serializable fields of a CondaRecord (less
-    ``meta_file``), or ``{"warning": one line}`` naming the file."""
+    ``meta_file``), or ``{"problem": one line}`` saying why there is none (without the path)."""
     data = _load_json(path)
     if isinstance(data, str):
-        return {"warning": data}
+        return {"problem": data}
     for key in ("name", "version"):
-        if not isinstance(data.get(key), str) or not data[key]:
-            return {"warning": f"{path}: missing or invalid {key!r}"}
+        if not isinstance(data.get(key), str) or not data[key] or not data[key].isprintable():
+            return {"problem": f"missing or invalid {key!r}"}
     lists = {}
     for key in ("depends", "constrains", "files"):
         value = data.get(key, [])
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-            return {"warning": f"{path}: {key!r} is not a list of strings"}
+            return {"problem": f"{key!r} is not a list of strings"}
         lists[key] = value
+    if not all(v.isprintable() for v in (*lists["depends"], *lists["constrains"], *_dist_dirs(lists["files"]))):
+        return {"problem": "'depends', 'constrains' or 'files' hold unprintable characters"}
     build = data.get("build") or data.get("build_string") or ""
     build_number = data.get("build_number", 0)
     raw_channel = data.get("channel") or ""
@@ -377,11 +446,14 @@ def _extract_record(path: Path) -> dict:
         requested = "; ".join(s for s in specs if isinstance(s, str)) or None
     elif not isinstance(requested, str):
         requested = None
+    build = build if isinstance(build, str) else str(build)
+    if not build.isprintable() or not channel.isprintable() or not (requested is None or requested.isprintable()):
+        return {"problem": "'build', 'channel' or 'requested_spec' hold unprintable characters"}
     return {
         "record": {
             "name": data["name"],
             "version": data["version"],
-            "build": build if isinstance(build, str) else str(build),
+            "build": build,
             "build_number": build_number if type(build_number) is int else 0,
             "channel": channel,
             "channel_url": channel_url,
@@ -449,11 +521,12 @@ def normalize_channel(raw: str) -> tuple[str, str, str]:
 # ---- site-packages ----------------------------------------------------------------------------
 
 
-def _sys_path_dirs(site_dirs: Iterable[str]) -> Iterator[str]:
+def _sys_path_dirs(site_dirs: Iterable[str], anomalies: list[Anomaly]) -> Iterator[str]:
     """Existing site directories and the directories their ``.pth`` files add, in the order
     ``site.addsitedir`` puts them on ``sys.path``, each real directory once. ``import`` lines of
     ``.pth`` files are not run (a legacy ``setup.py develop`` puts its ``.egg-info`` in a directory
-    named by a path line, which is read here)."""
+    named by a path line, which is read here). A site directory that exists but is no readable
+    directory (a link loop, a broken link, a file) is an anomaly: it could hide anything."""
     seen: set[str] = set()
 
     def first_time(path: str) -> bool:
@@ -464,7 +537,11 @@ def _sys_path_dirs(site_dirs: Iterable[str]) -> Iterator[str]:
         return True
 
     for site_dir in site_dirs:
-        if not os.path.isdir(site_dir) or not first_time(site_dir):
+        if not os.path.isdir(site_dir):
+            if os.path.lexists(site_dir):
+                anomalies.append(Anomaly(site_dir, f"a site directory that cannot be read ({_path_problem(site_dir)})"))
+            continue
+        if not first_time(site_dir):
             continue
         yield site_dir
         try:
@@ -493,37 +570,79 @@ def _pth_dirs(site_dir: str, pth: str) -> list[str]:
     return dirs
 
 
-def _metadata_entries(site_dir: str) -> list[tuple[str, bool]]:
+def _metadata_entries(site_dir: str, anomalies: list[Anomaly]) -> list[tuple[str, bool]]:
     """``(name, is_dir)`` of the ``*.dist-info`` / ``*.egg-info`` entries, in listing order
-    (importlib.metadata reads ``os.listdir`` order too)."""
+    (importlib.metadata reads ``os.listdir`` order too). An entry that cannot be examined (a
+    symlink loop such as ``x.dist-info -> x.dist-info``, a broken link, no permission) is an
+    anomaly for the project its name gives, and the other entries are still read; a directory
+    that cannot be listed is an anomaly for every name."""
+    found = []
     try:
         with os.scandir(site_dir) as it:
-            return [
-                (e.name, e.is_dir())
-                for e in it
-                if e.name.lower().endswith((".dist-info", ".egg-info"))
-            ]
-    except OSError:
-        return []
+            for e in it:
+                if not e.name.lower().endswith((".dist-info", ".egg-info")):
+                    continue
+                try:
+                    is_dir = e.is_dir()
+                    broken = not is_dir and e.is_symlink() and not os.path.exists(e.path)
+                except OSError as exc:
+                    anomalies.append(Anomaly(e.path, f"cannot read: {_os_problem(exc)}", _dist_entry_names(e.name)))
+                    continue
+                if broken:
+                    anomalies.append(Anomaly(e.path, f"cannot read: {_path_problem(e.path)}", _dist_entry_names(e.name)))
+                    continue
+                found.append((e.name, is_dir))
+    except OSError as exc:
+        anomalies.append(Anomaly(site_dir, f"cannot list the site directory: {_os_problem(exc)}"))
+    return found
 
 
-def _read_dist(site_dir: str, entry: str, is_dir: bool, record: CondaRecord | None, warnings: list[str]) -> InstalledDist | None:
+def _path_problem(path: str) -> str:
+    """Why ``path`` cannot be used as a directory, in a few words (``Too many levels of symbolic
+    links``, ``a symbolic link to nothing``)."""
+    try:
+        os.stat(path)
+    except OSError as exc:
+        if isinstance(exc, FileNotFoundError) and os.path.islink(path):
+            return "a symbolic link to nothing"
+        return _os_problem(exc)
+    return "not a directory"
+
+
+def _dist_entry_names(entry: str) -> tuple[str, ...]:
+    """The projects a metadata directory's name could stand for: the part before the first ``-``
+    (installers escape ``-`` in names: ``numpy-1.26.4.dist-info`` -> ``numpy``), and, for one
+    written without escaping, each longer ``-``-separated prefix (``loop-c.dist-info`` ->
+    ``loop``, ``loop-c``); none when the name is empty."""
+    parts = entry.rpartition(".")[0].split("-")
+    names = [canonical_name("-".join(parts[:i])) for i in range(1, len(parts) + 1)]
+    return tuple(dict.fromkeys(n for n in names if n.strip("-")))
+
+
+def _read_dist(site_dir: str, entry: str, is_dir: bool, record: CondaRecord | None, warnings: list[str],
+               anomalies: list[Anomaly]) -> InstalledDist | None:
     path = os.path.join(site_dir, entry)
     kind = "dist-info" if entry.lower().endswith(".dist-info") else "egg-info"
     if kind == "dist-info" and not is_dir:
         return None  # importlib.metadata ignores it too: no METADATA inside
     metadata_file = path if not is_dir else os.path.join(path, "METADATA" if kind == "dist-info" else "PKG-INFO")
-    headers = _read_headers(metadata_file)
+    headers, problem = _read_headers(metadata_file)
     name_from_dir, _, rest = entry.rpartition(".")[0].partition("-")
     version_from_dir = rest.split("-")[0]
     if headers is None:
-        warnings.append(f"{metadata_file}: cannot read metadata; using the name and version in the directory name")
+        anomalies.append(Anomaly(metadata_file, f"cannot read metadata ({problem}); using the name and version in "
+                                                "the directory name", _dist_entry_names(entry)))
         headers = {}
     display_name = (headers.get("name") or [name_from_dir])[0]
     version = (headers.get("version") or [version_from_dir])[0]
     if not display_name or not version:
-        warnings.append(f"{path}: no name or version in metadata or directory name; ignored")
+        anomalies.append(Anomaly(path, "no name or version in metadata or directory name; ignored",
+                                 _dist_entry_names(entry)))
         return None
+    if name_from_dir and canonical_name(name_from_dir) != canonical_name(display_name):
+        # Python and pip know it by the metadata's name; the files may be another project's
+        anomalies.append(Anomaly(path, f"its metadata names {display_name!r}, its directory name {name_from_dir!r}",
+                                 tuple(sorted({canonical_name(name_from_dir), canonical_name(display_name)}))))
     requires = headers.get("requires-dist", [])
     if not requires and kind == "egg-info" and is_dir:
         requires = _egg_requires(os.path.join(path, "requires.txt"))
@@ -555,12 +674,14 @@ _HEADER = re.compile(r"^(name|version|requires-dist|requires-python|provides-ext
                      re.M | re.I)
 
 
-def _read_headers(path: str) -> dict[str, list[str]] | None:
+def _read_headers(path: str) -> tuple[dict[str, list[str]] | None, str | None]:
     """The wanted headers of a METADATA / PKG-INFO file (RFC 822 style), read up to the first
-    blank line: the description body after it is not parsed. None when unreadable."""
-    raw = _read_bytes(path)
-    if raw is None:
-        return None
+    blank line: the description body after it is not parsed. ``(None, why)`` when unreadable."""
+    try:
+        with open(path, "rb") as f:
+            raw = f.read()
+    except OSError as exc:
+        return None, _os_problem(exc)
     end = raw.find(b"\n\n")
     if end < 0:
         end = raw.find(b"\r\n\r\n")
@@ -568,7 +689,7 @@ def _read_headers(path: str) -> dict[str, list[str]] | None:
     headers: dict[str, list[str]] = {}
     for key, value in _HEADER.findall(text):
         headers.setdefault(key.lower(), []).append(value)
-    return headers
+    return headers, None
 
 
 def _egg_requires(path: str) -> list[str]:
@@ -597,12 +718,12 @@ def _egg_requires(path: str) -> list[str]:
 
 
 def _read_direct_url(path: str, warnings: list[str]) -> Mapping | None:
-    text = _read_text(path)
-    if text is None:
+    raw = _read_bytes(path)
+    if raw is None:
         return None
     try:
-        data = json.loads(text)
-    except ValueError:
+        data = loads_bounded(raw)
+    except JSONInputError:
         data = None
     if not isinstance(data, dict):
         warnings.append(f"{path}: not a JSON object; ignored")

@@ -15,6 +15,28 @@ ACTIONS = ("install", "upgrade", "downgrade", "reinstall", "remove")
 
 
 @dataclass(frozen=True)
+class Anomaly:
+    """Something in the environment that could not be read, and so could hide what is installed
+    or who owns it: a conda-meta record that cannot be read or parsed, a metadata directory that
+    is a loop or a broken link, a site directory that cannot be listed.
+
+    ``names`` are the PEP 503 names it could hide (a record's conda name and the PyPI name it
+    ships, from the file name ``name-version-build.json``; a metadata directory's project name);
+    empty when they cannot be told, which means: any name. The policy treats them as protected
+    (rule ``unreadable-environment``)."""
+
+    path: str
+    problem: str
+    """One line, without the path: ``not valid UTF-8 (byte 17: b'\\xff')``."""
+    names: tuple[str, ...] = ()
+
+    @property
+    def message(self) -> str:
+        """``path: problem``, one line (also the snapshot's warning for it)."""
+        return f"{self.path}: {self.problem}"
+
+
+@dataclass(frozen=True)
 class Edge:
     """One requirement edge of the resolution: ``parent`` (``None`` = the command line) asks for
     ``child`` with ``requirement`` (as the parent wrote it, e.g. ``torch>=2.2``)."""
@@ -78,7 +100,7 @@ class Reason:
     """Why a change is blocked (or warned about)."""
 
     name: str
-    rule: str  # "protected-conda-package" | "cuda-wheel-beside-conda-cuda" | "conda-owned" | ...
+    rule: str  # "protected-conda-package" | "cuda-wheel-beside-conda-cuda" | "conda-owned" | "unreadable-environment"
     message: str
     chain: tuple[str, ...] = ()  # from a requested requirement down to ``name``
 
@@ -116,5 +138,12 @@ class CheckResult:
                 {"name": r.name, "rule": r.rule, "message": r.message, "chain": list(r.chain)}
                 for r in self.verdict.reasons
             ],
-            "warnings": list(self.plan.warnings) + list(self.verdict.warnings),
+            "warnings": self.all_warnings(),
         }
+
+    def all_warnings(self) -> list[str]:
+        """The plan's and the verdict's warnings, less those that a block reason already states
+        (a damaged file that blocks is said once, as the reason)."""
+        stated = [r.message for r in self.verdict.reasons if r.rule == "unreadable-environment"]
+        return [w for w in (*self.plan.warnings, *self.verdict.warnings)
+                if not any(m.startswith(w + ":") for m in stated)]

@@ -10,16 +10,23 @@ Rules (the README's table):
   CUDA runtime in the environment.
 * ``conda-owned`` (warning, or block with ``conda_owned: block``): any other change to a
   conda-owned distribution.
+* ``unreadable-environment`` (block): something in the environment could not be read (a
+  conda-meta record that cannot be read or parsed, a metadata directory that is a link loop or
+  unreadable, ...: the snapshot's ``anomalies``) and it could hide a protected distribution: its
+  name is protected, or cannot be told. Nothing can be judged safely there, so any install or
+  uninstall is blocked, naming the file and the problem. An anomaly that can only hide
+  unprotected names is a warning.
 * Changes to pip-owned distributions and new installs are allowed.
 """
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 
 from .explain import chains_to
-from .models import Plan, Reason, Verdict
+from .models import Anomaly, Plan, Reason, Verdict
 from .names import canonical_name, DEFAULT_PROTECTED, conda_cuda_runtime_names, is_pypi_cuda_wheel
 
 VERBS = {"upgrade": "upgrade", "downgrade": "downgrade", "reinstall": "reinstall", "remove": "remove",
@@ -71,6 +78,26 @@ def describe_record(rec) -> str:
     return f"{rec['name']} {rec['version']} {rec['build']}, channel {short_channel(rec['channel'])}"
 
 
+UNREADABLE = "unreadable-environment"
+
+
+def blocking_anomalies(snapshot, policy: Policy) -> tuple[Anomaly, ...]:
+    """The snapshot's anomalies that could hide a protected distribution: one of their names is
+    protected, or they cannot tell which names they hide."""
+    return tuple(a for a in getattr(snapshot, "anomalies", ()) or ()
+                 if not a.names or any(policy.is_protected(n) for n in a.names))
+
+
+def anomaly_reason(anomaly: Anomaly, policy: Policy) -> Reason:
+    """The block reason for an anomaly: the file, the problem, what it could hide, the override."""
+    hidden = [n for n in anomaly.names if policy.is_protected(n)]
+    what = f"protected {', '.join(hidden)}" if hidden else "any package, protected ones too"
+    message = (f"{anomaly.message}: the environment cannot be read safely; this could hide {what}, so it is "
+               "treated as protected (repair or remove it; override: GUARD_DISABLE=1)")
+    return Reason(hidden[0] if hidden else os.path.basename(anomaly.path.rstrip("/")) or anomaly.path,
+                  UNREADABLE, message)
+
+
 def evaluate(plan: Plan, snapshot, policy: Policy = Policy()) -> Verdict:
     """Judge ``plan`` for the environment ``snapshot`` under ``policy``."""
     reasons: list[Reason] = []
@@ -78,6 +105,9 @@ def evaluate(plan: Plan, snapshot, policy: Policy = Policy()) -> Verdict:
     protected_names = set()
     if plan.target is not None:
         return Verdict("allow")  # pip --target: nothing in the environment changes
+    for anomaly in blocking_anomalies(snapshot, policy):
+        reasons.append(anomaly_reason(anomaly, policy))
+        protected_names.update(c.name for c in plan.changes if c.name in anomaly.names)
     cuda = conda_cuda_runtime(snapshot)
     for change in plan.changes:
         verb = VERBS[change.action]
@@ -98,7 +128,7 @@ def evaluate(plan: Plan, snapshot, policy: Policy = Policy()) -> Verdict:
             msg = (f"pip would add {change.name} {change.proposed} beside conda's CUDA runtime "
                    f"({cuda.name} {cuda.version})")
             reasons.append(Reason(change.name, "cuda-wheel-beside-conda-cuda", msg, _chain(plan, change.name)))
-    order = {"protected-conda-package": 0, "conda-owned": 1, "cuda-wheel-beside-conda-cuda": 2}
+    order = {"protected-conda-package": 0, "conda-owned": 1, "cuda-wheel-beside-conda-cuda": 2, UNREADABLE: 3}
     reasons.sort(key=lambda r: order.get(r.rule, 3))
     verdict = "block" if reasons else "allow"
     return Verdict(verdict, tuple(reasons), tuple(warnings), frozenset(protected_names))

@@ -18,7 +18,6 @@ File format (schema 1)::
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from dataclasses import asdict, dataclass
@@ -26,6 +25,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Mapping
 
+from .boundedjson import JSONInputError, loads_bounded, read_bounded
 from .environment import CondaRecord, EnvironmentSnapshot, canonical_name
 from .interpreter import write_cache_file
 from .journal import state_dir
@@ -107,8 +107,8 @@ def load(prefix: Path, environ: Mapping[str, str]) -> Mapping[str, RememberedRec
     """The remembered records of ``prefix`` by conda name; empty when none were kept or the file
     is unreadable (a damaged memory is no reason to fail a doctor run)."""
     try:
-        data = json.loads(path(prefix, environ).read_bytes())
-    except (OSError, ValueError):
+        data = loads_bounded(read_bounded(path(prefix, environ)))
+    except (OSError, JSONInputError):
         return MappingProxyType({})
     if not isinstance(data, dict) or data.get("schema") != SCHEMA or not isinstance(data.get("records"), dict):
         return MappingProxyType({})
@@ -116,7 +116,7 @@ def load(prefix: Path, environ: Mapping[str, str]) -> Mapping[str, RememberedRec
     for name, value in data["records"].items():
         try:
             out[name] = _from_json(value)
-        except (KeyError, TypeError, ValueError):
+        except (KeyError, TypeError, ValueError, AttributeError, OverflowError):
             continue
     return MappingProxyType(out)
 

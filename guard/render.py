@@ -74,7 +74,7 @@ def check_text(result: CheckResult, *, verbose: bool = False) -> str:
     if verbose or not verdict.blocked:
         for c in plan.changes:
             lines.append(f"{INDENT}{_change_line(c)}")
-    for w in list(plan.warnings) + list(verdict.warnings):
+    for w in result.all_warnings():
         lines.append(f"WARN   {w}")
     if plan.path != "resolver":
         lines.append(f"NOTE   simulated by pip's own --dry-run ({plan.fallback_reason})")
@@ -87,9 +87,12 @@ def block_text(result: CheckResult) -> str:
     for headline, details in reason_blocks(result.verdict):
         lines.append(f"  {headline}")
         lines.extend(f"      {d}" for d in details)
-    first = result.verdict.reasons[0].name if result.verdict.reasons else ""
     nothing = "Nothing was removed." if result.plan.command == "uninstall" else "Nothing was installed."
-    lines.append(f"  {nothing} Details: guard why {first}; override: GUARD_DISABLE=1 pip ...")
+    named = [r.name for r in result.verdict.reasons if r.rule != "unreadable-environment"]
+    if named or not result.verdict.reasons:
+        lines.append(f"  {nothing} Details: guard why {named[0] if named else ''}; override: GUARD_DISABLE=1 pip ...")
+    else:  # only the environment's own damage: there is no package to ask about
+        lines.append(f"  {nothing} Details: guard doctor; override: GUARD_DISABLE=1 pip ...")
     return "\n".join(lines)
 
 
