@@ -15,7 +15,7 @@ from typing import Mapping, Sequence
 from .doctor import VARIANT_DISTS, VersionFile, conda_variant, installed_variant
 from .environment import CondaRecord, EnvironmentSnapshot
 from .names import is_pypi_cuda_wheel
-from .policy import Policy, conda_cuda_runtime
+from .policy import Policy, blocking_anomalies, conda_cuda_runtime
 from .remembered import RememberedRecord, dist_of_dir
 
 SCHEMA = 1
@@ -65,6 +65,10 @@ class GuardStatus:
     protected_names: tuple[str, ...]
     remembered_file: str | None
     remembered: int
+    unreadable: tuple[tuple[str, bool], ...] = ()
+    """What could not be read (``path: problem``), and whether it could hide a protected package:
+    while one such is there, every guarded install and uninstall is blocked (rule
+    ``unreadable-environment``)."""
 
     def to_json(self) -> dict:
         rt = self.cuda_runtime
@@ -78,6 +82,7 @@ class GuardStatus:
             "pip_guard": {"installed": bool(self.pip_guard), "paths": list(self.pip_guard)},
             "config_files": list(self.config_files), "protected_names": list(self.protected_names),
             "remembered": {"path": self.remembered_file, "records": self.remembered},
+            "unreadable": [{"message": m, "blocks": b} for m, b in self.unreadable],
         }
 
 
@@ -121,12 +126,14 @@ def collect_status(snapshot: EnvironmentSnapshot, policy: Policy, config_files: 
                                          dist.installer if dist else None, record, source, variant))
     wheels = tuple(f"{d.name} {d.version}" for n, d in sorted(snapshot.dists.items())
                    if d.owner != "conda" and is_pypi_cuda_wheel(n))
+    blocking = blocking_anomalies(snapshot, policy)
     return GuardStatus(
         prefix=snapshot.prefix, is_conda=snapshot.is_conda, python=snapshot.interpreter.version,
         protected=tuple(protected), cuda_runtime=conda_cuda_runtime(snapshot), cuda_wheels=wheels,
         shims=shims, pip_guard=tuple(pip_guard), config_files=tuple(config_files),
         protected_names=tuple(sorted(n for n in policy.protected if n not in policy.unprotected)),
         remembered_file=remembered_file, remembered=len(remembered),
+        unreadable=tuple((a.message, a in blocking) for a in snapshot.anomalies),
     )
 
 
@@ -148,6 +155,12 @@ def status_text(status: GuardStatus) -> str:
             lines.append(f"{head} " + "  ".join(c.ljust(w) for c, w in zip(row[:4], widths)) + f"  {row[4]}")
     else:
         lines.append(f"protected    none installed ({', '.join(status.protected_names)})")
+    for i, (message, blocks) in enumerate(status.unreadable):
+        lines.append(("unreadable   " if i == 0 else " " * 13) + message
+                     + (" (could hide a protected package: installs are blocked)" if blocks else ""))
+    if any(blocks for _, blocks in status.unreadable):
+        lines.append(" " * 13 + "(every guarded install and uninstall is blocked until this is repaired; "
+                     "override: GUARD_DISABLE=1)")
     rt = status.cuda_runtime
     cuda = f"conda {rt.name} {rt.version} [{rt.channel}]" if rt else "no conda CUDA runtime"
     if status.cuda_wheels:
