@@ -39,37 +39,55 @@ def safety_constraints(snapshot, policy) -> list[str]:
 def safety_constraints_from_conda_meta(prefix: Path, policy) -> list[str]:
     """The same pins read from ``conda-meta`` alone (no interpreter, no cache): the fallback when
     the snapshot itself cannot be taken. The dist's name and version come from the name of the
-    metadata directory the conda record lists."""
-    from .environment import _read_conda_meta
+    metadata directory the conda record lists; for a record that cannot be read, from its file
+    name (``numpy-1.26.4-py311_0.json``: a wrong pin makes pip fail, never change numpy)."""
+    from .environment import read_conda_meta
     from .remembered import dist_of_dir
 
     pins = {}
-    for record in _read_conda_meta(Path(prefix) / "conda-meta", Path(prefix), None, []):
+    records, anomalies = read_conda_meta(Path(prefix))
+    for record in records:
         for dist_dir in record.dist_dirs:
             name, version = dist_of_dir(dist_dir)
             if policy.is_protected(name) and version:
                 pins[name] = f"{name}=={version}"
+    for anomaly in anomalies:
+        version = os.path.basename(anomaly.path)[:-len(".json")].rsplit("-", 2)[1:2]
+        for name in anomaly.names:
+            if policy.is_protected(name) and version and name not in pins:
+                pins[name] = f"{name}=={version[0]}"
     return [pins[n] for n in sorted(pins)]
 
 
 def write_safety_constraints(prefix: Path, environ: Mapping[str, str], pins: Sequence[str]) -> Path:
-    """Write the pins to this env's state directory (atomically) and return the file. pip splits
-    ``PIP_CONSTRAINT`` on whitespace, so a state directory whose path has any goes to the temp
-    directory instead."""
+    """Write the pins (atomically, mode 0600) and return the file (see :func:`place_safety_constraints`)."""
+    return place_safety_constraints(prefix, environ, pins)[0]
+
+
+def place_safety_constraints(prefix: Path, environ: Mapping[str, str], pins: Sequence[str]) -> tuple[Path, str | None]:
+    """Write the pins to this env's state directory (atomically, mode 0600): ``(file, None)``.
+
+    pip splits ``PIP_CONSTRAINT`` on whitespace, so a state directory whose path has any goes to
+    the user's private temporary directory (:func:`guard.private_files.user_temp_dir`) instead;
+    so does a state directory that cannot be written (read-only, full, not a directory): then
+    ``(file, why the state directory failed)``. Raises ``OSError`` only when neither works."""
     from .journal import state_dir
+    from .private_files import user_temp_dir, write_private
 
+    data = ("# conda-pip-guard safety net: protected conda-owned distributions stay as they are\n"
+            + "".join(p + "\n" for p in pins)).encode("utf-8")
     directory = state_dir(prefix, environ)
-    if any(c.isspace() for c in str(directory)):
-        import tempfile
-
-        directory = Path(tempfile.gettempdir()) / f"conda-pip-guard-{os.getuid()}" / directory.name
-    safety = directory / "safety-constraints.txt"
-    safety.parent.mkdir(parents=True, exist_ok=True)
-    tmp = safety.with_name(f".{safety.name}.{os.getpid()}.tmp")
-    tmp.write_text("# conda-pip-guard safety net: protected conda-owned distributions stay as they are\n"
-                   + "".join(p + "\n" for p in pins), encoding="utf-8")
-    os.replace(tmp, safety)
-    return safety
+    name = "safety-constraints.txt"
+    problem = None
+    if not any(c.isspace() for c in str(directory)):
+        try:
+            return write_private(directory / name, data), None
+        except OSError as exc:
+            problem = f"{directory}: {exc.strerror or exc}"
+    fallback = user_temp_dir() / f"{directory.name}-{name}"
+    if any(c.isspace() for c in str(fallback)):
+        raise OSError(f"no directory without whitespace for the safety net ({fallback})")
+    return write_private(fallback, data), problem
 
 
 def pip_env_with_safety_net(environ: Mapping[str, str], config_constraints: Sequence[str], safety: str) -> dict:
@@ -107,10 +125,50 @@ def has_cli_constraint(argv: Sequence[str]) -> bool:
 HOOK_VARS = ("GUARD_REAL_PIP", "GUARD_PIP_PYTHON", "GUARD_PREFIX")
 
 
-def real_pip_command(prefix: Path, environ: Mapping[str, str]) -> list[str]:
-    """The pip the user meant: the ``python [options] -m pip`` the hook caught
-    (``$GUARD_PIP_PYTHON``, a JSON list), the script the shim found next on PATH
-    (``$GUARD_REAL_PIP``), else the env's ``python -m pip``."""
+class NoPipError(GuardError):
+    """The environment pip would change has no pip of its own: the guard runs no other pip (it
+    would change another environment than the one judged). Exit 127, as for a command not found."""
+
+    exit_code = 127
+
+
+def _same_dir(a: str, b: str) -> bool:
+    return os.path.normcase(os.path.realpath(a)) == os.path.normcase(os.path.realpath(b))
+
+
+def _scripts_dir(prefix: Path) -> Path:
+    return Path(prefix) / ("Scripts" if os.name == "nt" else "bin")
+
+
+def env_python(prefix: Path) -> Path | None:
+    """The env's own interpreter, found by name only (no Python starts)."""
+    names = ("python.exe",) if os.name == "nt" else ("python", "python3")
+    for d in ((Path(prefix),) if os.name == "nt" else ()) + (_scripts_dir(prefix),):
+        for name in names:
+            if (d / name).is_file() and os.access(d / name, os.X_OK):
+                return d / name
+    return None
+
+
+def env_has_pip_module(prefix: Path) -> bool:
+    """Whether the env's site-packages holds pip (``python -m pip`` works), by a directory look."""
+    prefix = Path(prefix)
+    candidates = [prefix / "Lib" / "site-packages" / "pip"] if os.name == "nt" else []
+    candidates += list(prefix.glob("lib/python*/site-packages/pip"))
+    return any((c / "__main__.py").is_file() for c in candidates)
+
+
+def real_pip_command(prefix: Path, environ: Mapping[str, str], name: str = "pip") -> list[str]:
+    """The pip that changes ``prefix``, and no other: the env the guard judges and the pip it runs
+    are always the same env.
+
+    The ``python [options] -m pip`` the hook caught (``$GUARD_PIP_PYTHON``, a JSON list) when that
+    python is the env's; the script the shim found (``$GUARD_REAL_PIP``) when it is in the env's
+    scripts directory; else the env's own ``pip`` entry point (``name`` first: ``pip3.11``), else
+    ``<env>/bin/python -m pip`` when pip is installed there. Raises ``NoPipError`` (one line) when
+    the env has no pip at all: a pip found elsewhere (``/usr/bin/pip``, ``~/.local/bin/pip``)
+    would change another environment."""
+    scripts = _scripts_dir(prefix)
     hooked = environ.get("GUARD_PIP_PYTHON")
     if hooked:
         import json
@@ -119,17 +177,21 @@ def real_pip_command(prefix: Path, environ: Mapping[str, str]) -> list[str]:
             cmd = json.loads(hooked)
         except ValueError:
             cmd = None
-        if isinstance(cmd, list) and cmd and all(isinstance(c, str) for c in cmd):
+        if (isinstance(cmd, list) and cmd and all(isinstance(c, str) for c in cmd)
+                and os.path.isabs(cmd[0]) and _same_dir(os.path.dirname(cmd[0]), str(scripts))):
             return cmd
-    if environ.get("GUARD_REAL_PIP"):
-        return [environ["GUARD_REAL_PIP"]]
-    from .interpreter import find_interpreter
-
-    try:
-        python = str(find_interpreter(prefix))
-    except GuardError:  # no interpreter there: ours, and pip will say more
-        python = sys.executable
-    return [python, "-m", "pip"]
+    real = environ.get("GUARD_REAL_PIP")
+    if real and _same_dir(os.path.dirname(os.path.abspath(real)), str(scripts)) and os.path.isfile(real):
+        return [os.path.abspath(real)]
+    for entry in dict.fromkeys((name, "pip", "pip3")):
+        script = scripts / entry
+        if script.is_file() and os.access(script, os.X_OK):
+            return [str(script)]
+    python = env_python(prefix)
+    if python is not None and env_has_pip_module(prefix):
+        return [str(python), "-m", "pip"]
+    raise NoPipError(f"the environment {prefix} has no pip (no {scripts / 'pip'}, and its python has no pip "
+                     "module): install pip there with conda; no other pip runs in its place")
 
 
 def pip_environ(environ: Mapping[str, str]) -> dict:
@@ -149,6 +211,66 @@ def exec_pip(cmd: Sequence[str], env: Mapping[str, str]) -> None:
         os.execve(exe, list(cmd), dict(env))
     except OSError as exc:
         raise GuardError(f"cannot run pip ({cmd[0]}): {exc}") from None
+
+
+def run_pip(cmd: Sequence[str], env: Mapping[str, str]) -> int:
+    """Run pip as a child process and return its exit status (``128 + N`` when a signal ``N``
+    ended it, as a shell reports it), so that the guard can check the environment afterwards.
+
+    SIGTERM and SIGHUP sent to the guard are passed on to pip. SIGINT too, except when the guard
+    runs in the terminal's foreground process group: pip is in that group as well and got the
+    Ctrl-C from the terminal itself (a second one would interrupt pip's own clean-up). pip stays
+    in the guard's process group, so it can still prompt on the terminal."""
+    import signal
+    import subprocess
+
+    sys.stdout.flush()
+    sys.stderr.flush()
+    exe = cmd[0] if os.path.sep in cmd[0] else (shutil.which(cmd[0]) or cmd[0])
+    try:
+        child = subprocess.Popen([exe, *cmd[1:]], env=dict(env))
+    except OSError as exc:
+        raise GuardError(f"cannot run pip ({cmd[0]}): {exc.strerror or exc}") from None
+
+    def forward(signum, _frame):
+        if signum == signal.SIGINT and _in_foreground():
+            return
+        try:
+            child.send_signal(signum)
+        except OSError:
+            pass
+
+    previous = {}
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        try:
+            previous[sig] = signal.signal(sig, forward)
+        except (ValueError, OSError):  # not the main thread
+            pass
+    try:
+        while True:
+            try:
+                status = child.wait()
+                break
+            except KeyboardInterrupt:  # pragma: no cover - the handler above replaces the default
+                continue
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    return 128 - status if status < 0 else status
+
+
+def _in_foreground() -> bool:
+    """Whether this process is in its controlling terminal's foreground process group."""
+    try:
+        fd = os.open("/dev/tty", os.O_RDONLY | os.O_NOCTTY)
+    except OSError:
+        return False
+    try:
+        return os.tcgetpgrp(fd) == os.getpgrp()
+    except OSError:
+        return False
+    finally:
+        os.close(fd)
 
 
 REDIRECT_FLAG = "--guard-redirect"  # redirect a blocked install to conda (policy on_block: redirect)

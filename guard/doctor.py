@@ -281,6 +281,34 @@ def _major_minor(version: str) -> str:
     return ".".join(version.split(".")[:2])
 
 
+# ---- fix commands (shared with the action stage's repair line) --------------------------------
+
+#: What a fix's pip step is prefixed with when the guard's own hook would block it (a pip uninstall
+#: of a distribution the guard counts as conda's and protects: pip reinstalled it in place).
+OVERRIDE_PREFIX = "GUARD_DISABLE=1 "
+
+
+def pip_command(args: str, python: str | None = None) -> str:
+    """``pip ARGS``, or ``<python> -m pip ARGS`` for an environment that is not the active one."""
+    return f"{shlex.quote(python)} -m pip {args}" if python else f"pip {args}"
+
+
+def pip_uninstall_command(display_name: str, python: str | None = None, *, override: bool = False) -> str:
+    """``pip uninstall -y NAME``; with ``override``, prefixed with ``GUARD_DISABLE=1`` (the guard
+    blocks removing what it counts as a protected conda package, also when pip already replaced
+    its files: this one command must pass)."""
+    step = pip_command(f"uninstall -y {shlex.quote(display_name)}", python)
+    return OVERRIDE_PREFIX + step if override else step
+
+
+def conda_reinstall_command(rec: CondaRecord, prefix: str | None = None) -> str:
+    """``conda install [-p PREFIX] --force-reinstall -c CHANNEL "name=version=build"``: conda's
+    exact build back from its channel."""
+    where = f" -p {shlex.quote(prefix)}" if prefix else ""
+    return (f"conda install{where} --force-reinstall -c {shlex.quote(rec.channel or 'conda-forge')} "
+            f'"{rec.name}={rec.version}={rec.build}"')
+
+
 # ---- diagnosis (pure) ---------------------------------------------------------------------------
 
 
@@ -322,12 +350,18 @@ class _Diagnosis:
         return PROBLEM if self.policy.is_protected(name) else WARNING
 
     def pip(self, args: str) -> str:
-        return f"{shlex.quote(self.fix_python)} -m pip {args}" if self.fix_python else f"pip {args}"
+        return pip_command(args, self.fix_python)
 
     def conda_reinstall(self, rec: CondaRecord) -> str:
-        where = f" -p {shlex.quote(self.fix_prefix)}" if self.fix_prefix else ""
-        return (f"conda install{where} --force-reinstall -c {shlex.quote(rec.channel or 'conda-forge')} "
-                f'"{rec.name}={rec.version}={rec.build}"')
+        return conda_reinstall_command(rec, self.fix_prefix)
+
+    def pip_uninstall(self, dist: InstalledDist) -> str:
+        """``pip uninstall -y DIST``, prefixed with the override when the guard's own hook would
+        block it: ``dist`` is conda-owned by the guard's rule (conda's record lists its metadata
+        directory, which pip reinstalled in place) and protected, or conda-owned with
+        ``conda_owned: block``."""
+        guarded = dist.owner == "conda" and (self.policy.is_protected(dist.name) or self.policy.conda_owned == "block")
+        return pip_uninstall_command(dist.display_name, self.fix_python, override=guarded)
 
     def variant_text(self, rec: CondaRecord) -> str:
         v = conda_variant(rec)
@@ -417,8 +451,7 @@ class _Diagnosis:
         evidence = {**ev, "installed": _dist_json(installed)}
         if variant is not None:
             evidence["installed_variant"] = variant.to_json()
-        return Finding(PROBLEM if kind == "record-gone" else self.severity(name), kind, name, message, evidence, f"{self.pip(f'uninstall -y {shlex.quote(installed.display_name)}')} && "
-                                 f"{self.conda_reinstall(rec)}")
+        return Finding(PROBLEM if kind == "record-gone" else self.severity(name), kind, name, message, evidence, f"{self.pip_uninstall(installed)} && {self.conda_reinstall(rec)}")
 
     def check_remembered(self) -> None:
         """Protected records the guard remembered and conda has since deleted."""
@@ -447,7 +480,7 @@ class _Diagnosis:
             ref = self.reference.get(name)
             conda_fix = f" && {self.conda_reinstall(ref[0])}" if ref else ""
             if first.owner != "conda":
-                fix = f"{self.pip(f'uninstall -y {shlex.quote(first.display_name)}')}{conda_fix}"
+                fix = f"{self.pip_uninstall(first)}{conda_fix}"
             else:
                 stale = [d.metadata_path for d in found[1:] if d.owner != "conda"]
                 fix = (f"rm -r {' '.join(shlex.quote(p) for p in stale)}{conda_fix}") if stale else None
@@ -478,8 +511,7 @@ class _Diagnosis:
                                  f"{owned.name}: {owned.installer} reinstalled {owned.name} {owned.version} over "
                                  f"conda's {record.name} {record.version}{self.variant_text(record)} ({counts})",
                                  {**evidence, "installed": _dist_json(owned)},
-                                 f"{self.pip(f'uninstall -y {shlex.quote(owned.display_name)}')} && "
-                                 f"{self.conda_reinstall(record)}"), primary=True)
+                                 f"{self.pip_uninstall(owned)} && {self.conda_reinstall(record)}"), primary=True)
                 continue
             label = f"{owned.name} {owned.version}" if owned is not None else f"{record.name} {record.version}"
             self.add(Finding(WARNING, "files-altered", owned.name if owned is not None else record.name,
@@ -508,7 +540,7 @@ class _Diagnosis:
     def _reinstall_fix(self, installed: InstalledDist, rec: CondaRecord) -> str:
         if installed.owner == "conda":
             return self.conda_reinstall(rec)
-        return f"{self.pip(f'uninstall -y {shlex.quote(installed.display_name)}')} && {self.conda_reinstall(rec)}"
+        return f"{self.pip_uninstall(installed)} && {self.conda_reinstall(rec)}"
 
     def check_cuda_wheels(self) -> None:
         runtime = conda_cuda_runtime(self.snap)
@@ -982,6 +1014,9 @@ def report_text(report: Report) -> str:
         lines.append(f"{_LABEL[f.severity]:<8} {f.message}")
         if f.fix:
             lines.append(f"{_INDENT}fix: {f.fix}")
+            if f.fix.startswith(OVERRIDE_PREFIX):
+                lines.append(f"{_INDENT}     ({OVERRIDE_PREFIX.strip()}: conda's record still lists this metadata, so the "
+                             "guard would block the pip step; the override lets that one command through)")
     if report.ok:
         n = len(report.ok)
         names = ", ".join(f"{o['name']} {o['version']}" for o in report.ok)

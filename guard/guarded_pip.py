@@ -3,9 +3,10 @@
 The arguments are pip's, verbatim; the guard consumes only its own flags (``--guard-disable``,
 ``--guard-redirect``, ``--guard-yes``). Where it runs:
 pip's own ``--python``, else ``$GUARD_PREFIX`` (set by the shims and the hook), else the
-environment the real pip belongs to, else the active one. Which pip (``action.real_pip_command``):
-``$GUARD_PIP_PYTHON`` (the ``python [options] -m pip`` the hook caught), else ``$GUARD_REAL_PIP``
-(the script the shim found next on PATH), else ``<env python> -m pip``.
+environment the real pip belongs to, else the active one. Which pip (``action.real_pip_command``): always
+that environment's own: ``$GUARD_PIP_PYTHON`` (the ``python [options] -m pip`` the hook caught) or
+``$GUARD_REAL_PIP`` (the script the shim found) when they are the env's, else the env's ``pip``
+entry point, else ``<env python> -m pip``; none: one line, exit 127, nothing runs.
 
 Subcommands other than install/uninstall, and ``install --dry-run`` (pip changes nothing then):
 pip at once (``exec``), nothing else done.
@@ -46,18 +47,33 @@ def _dry_run(argv: Sequence[str]) -> bool:
 
 
 def _err(msg: str) -> None:
-    sys.stderr.write(f"conda-pip-guard: {msg}\n")
+    from .redact import redact  # messages never show credentials
+
+    sys.stderr.write(f"conda-pip-guard: {redact(msg)}\n")
     sys.stderr.flush()
 
 
-def target_prefix(environ, argv: Sequence[str] = ()) -> Path:
-    """The environment pip will change: pip's ``--python`` (an interpreter or an env directory),
-    else ``$GUARD_PREFIX``, else the env of ``$GUARD_REAL_PIP``, else the active one."""
+def python_option_prefix(argv: Sequence[str]) -> Path | None:
+    """The env of pip's own ``--python`` (an interpreter, found on PATH like pip does, or an env
+    directory), None without it: pip then runs in that interpreter's environment."""
     _, general = pip_subcommand(argv)
     python = general.get("--python")
-    if python:
-        found = Path(python) if os.path.sep in python else Path(shutil.which(python) or python)
-        return found if found.is_dir() else Path(os.path.abspath(found)).parent.parent
+    if not python:
+        return None
+    found = Path(python) if os.path.sep in python else Path(shutil.which(python) or python)
+    return Path(os.path.abspath(found)) if found.is_dir() else Path(os.path.abspath(found)).parent.parent
+
+
+def target_prefix(environ, argv: Sequence[str] = ()) -> Path:
+    """The environment whose pip runs: pip's ``--python`` (an interpreter or an env directory),
+    else ``$GUARD_PREFIX`` (the shims and the hook name their env), else the env of
+    ``$GUARD_REAL_PIP`` when it is a conda env or a venv, else the active conda env
+    (``environment.default_prefix``, which never takes a pyenv or system Python for one).
+    Where pip then writes (``--prefix``, ``--root``, ``--target``, ``--user``) the simulation
+    decides (``guard.check.install_target``)."""
+    by_python = python_option_prefix(argv)
+    if by_python is not None:
+        return by_python
     if environ.get("GUARD_PREFIX"):
         return Path(environ["GUARD_PREFIX"])
     real_pip = environ.get("GUARD_REAL_PIP")
@@ -70,13 +86,38 @@ def target_prefix(environ, argv: Sequence[str] = ()) -> Path:
     return default_prefix(environ)
 
 
+def pip_for(prefix: Path, environ, argv: Sequence[str]) -> list[str]:
+    """The pip to run for ``prefix``: the env's own (``action.real_pip_command``). With pip's
+    ``--python`` on the command line any pip changes that interpreter's env, so the guard's own pip
+    stands in when that env has none."""
+    try:
+        return action.real_pip_command(prefix, environ)
+    except action.NoPipError:
+        _, general = pip_subcommand(argv)
+        if general.get("--python") and _own_pip_available():
+            return [sys.executable, "-m", "pip"]
+        raise
+
+
+def _own_pip_available() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("pip") is not None
+
+
 def main(argv: Sequence[str]) -> int:
     environ = dict(os.environ)
     argv, flags = action.strip_guard_flags(argv)
     flag_disabled = action.DISABLE_FLAG in flags
     command = subcommand(argv)
-    prefix = target_prefix(environ, argv)
-    pip_cmd = action.real_pip_command(prefix, environ)
+    from .errors import GuardError
+
+    try:
+        prefix = target_prefix(environ, argv)
+        pip_cmd = pip_for(prefix, environ, argv)
+    except GuardError as exc:  # no env to judge, or no pip of its own: one line, pip does not run
+        _err(f"error: {exc}")
+        return exc.exit_code
     pip_env = action.pip_environ(environ)
     if command not in GUARDED or (command == "install" and _dry_run(argv)):
         action.exec_pip(pip_cmd + list(argv), pip_env)
@@ -94,8 +135,10 @@ def _guarded(prefix: Path, environ, argv, command, pip_cmd, pip_env, flags=froze
     from .errors import GuardError, ResolutionImpossible
     from .render import block_text
 
+    # pip is about to run this code anyway; only its dry run can tell what it installs: say so first
     ctx = Context(prefix=Path(os.path.abspath(prefix)), environ=environ, cwd=os.getcwd(),
-                  cache_dir=default_cache_dir(environ))
+                  cache_dir=default_cache_dir(environ), allow_build=True,
+                  on_build=lambda why: _err(f"note: {why}: pip's dry run builds it now to judge it (runs its code)"))
     try:
         policy, _ = load_policy(ctx.prefix, environ)
     except GuardError as exc:  # the user's own config file is broken: say so, run nothing
@@ -109,9 +152,13 @@ def _guarded(prefix: Path, environ, argv, command, pip_cmd, pip_env, flags=froze
             action.exec_pip(pip_cmd + list(argv), pip_env)
         result = simulate(argv, ctx, snap=snap, policy=policy)
     except ResolutionImpossible:
+        if _blocked_by_damage(ctx, argv, snap, policy):
+            return action.EXIT_BLOCK
         # pip would fail as well; let pip say so in its own words (with the safety net on)
         return _run_with_safety_net(ctx, argv, command, pip_cmd, pip_env, snap, policy, note=None)
     except Exception as exc:  # noqa: BLE001 - never fail open, never block everything
+        if _blocked_by_damage(ctx, argv, snap, policy):
+            return action.EXIT_BLOCK
         _err(f"could not simulate this command ({_one_line(exc)}); pip runs with conda's protected "
              "packages pinned at their installed versions")
         return _run_with_safety_net(ctx, argv, command, pip_cmd, pip_env, snap, policy, note=_one_line(exc))
@@ -138,8 +185,8 @@ def _guarded(prefix: Path, environ, argv, command, pip_cmd, pip_env, flags=froze
         if answer.strip().lower() not in ("y", "yes"):
             _journal(ctx.prefix, environ, argv, "declined", entry_changes)
             return action.EXIT_BLOCK
-    _journal(ctx.prefix, environ, argv, "allow", entry_changes, executed=" ".join(pip_cmd + list(argv)))
-    return _run_with_safety_net(ctx, argv, command, pip_cmd, pip_env, snap, policy, note=None)
+    return _run_with_safety_net(ctx, argv, command, pip_cmd, pip_env, snap, policy, note=None,
+                                allowed=entry_changes)
 
 
 def _instead_line(result, snap, environ) -> str | None:
@@ -150,6 +197,21 @@ def _instead_line(result, snap, environ) -> str | None:
         return instead_line(result, snap, environ)
     except Exception:  # noqa: BLE001
         return None
+
+
+def _blocked_by_damage(ctx, argv, snap, policy) -> bool:
+    """Unsimulated, and the environment could not be read where a protected package may hide
+    (``policy.blocking_anomalies``): the safety net cannot pin what was not read, so block."""
+    from .policy import anomaly_reason, blocking_anomalies
+
+    damaged = blocking_anomalies(snap, policy) if snap is not None and policy is not None else ()
+    if not damaged:
+        return False
+    reasons = [anomaly_reason(a, policy) for a in damaged]
+    sys.stderr.write("conda-pip-guard: blocked.\n" + "".join(f"  {r.message}\n" for r in reasons))
+    _journal(ctx.prefix, ctx.environ, argv, "block", [],
+             reasons=[{"name": r.name, "rule": r.rule, "message": r.message, "chain": []} for r in reasons])
+    return True
 
 
 def _one_line(exc: BaseException) -> str:
@@ -167,13 +229,24 @@ def _remember(snap, policy, ctx) -> None:
         pass
 
 
-def _run_with_safety_net(ctx, argv, command, pip_cmd, pip_env, snap, policy, note) -> int:
-    """Run pip (this process becomes pip). For ``install``: with the safety net, a constraints
+def _run_with_safety_net(ctx, argv, command, pip_cmd, pip_env, snap, policy, note, allowed=None) -> int:
+    """Run pip, then check that every protected conda-owned distribution is exactly what it was
+    (``_run_and_verify``). For ``install``: with the safety net, a constraints
     file pinning every protected conda-owned distribution; from the snapshot when there is one,
-    else straight from conda-meta (the snapshot itself may be what failed)."""
-    if note is not None:
-        _journal(ctx.prefix, ctx.environ, argv, "unsimulated", [], note=note,
-                 executed=" ".join(pip_cmd + list(argv)))
+    else straight from conda-meta (the snapshot itself may be what failed). A pin cannot stop
+    ``--force-reinstall`` or ``-I`` from replacing conda's build with the index's wheel of the same
+    version, so an install that was not judged (``allowed`` is None: no simulation, or no
+    resolution) and asks for a reinstall does not run while anything is protected. The journal gets
+    ``unsimulated`` (``note``) or ``allow`` (``allowed``: the plan's changes) just before pip
+    really runs, and nothing when it does not."""
+
+    def record() -> None:
+        if note is not None:
+            _journal(ctx.prefix, ctx.environ, argv, "unsimulated", [], note=note,
+                     executed=" ".join(pip_cmd + list(argv)))
+        elif allowed is not None:
+            _journal(ctx.prefix, ctx.environ, argv, "allow", allowed, executed=" ".join(pip_cmd + list(argv)))
+
     if policy is None:
         from .policy import Policy
 
@@ -183,9 +256,12 @@ def _run_with_safety_net(ctx, argv, command, pip_cmd, pip_env, snap, policy, not
         if hit:
             _err(f"blocked: {hit} was installed by conda and is protected; the uninstall could not be "
                  "simulated, so it does not run (override: GUARD_DISABLE=1)")
+            _journal(ctx.prefix, ctx.environ, argv, "block", [], note=note)
             return action.EXIT_BLOCK
+    watched = _watch(ctx, snap, policy)
     if command != "install":
-        action.exec_pip(pip_cmd + list(argv), pip_env)
+        record()
+        return _run_and_verify(ctx, argv, pip_cmd + list(argv), pip_env, watched, snap)
     try:
         pins = (action.safety_constraints(snap, policy) if snap is not None
                 else action.safety_constraints_from_conda_meta(ctx.prefix, policy))
@@ -193,15 +269,35 @@ def _run_with_safety_net(ctx, argv, command, pip_cmd, pip_env, snap, policy, not
         _err(f"warning: cannot read the environment's conda records ({_one_line(exc)}); pip runs without the safety net")
         pins = []
     if not pins:
-        action.exec_pip(pip_cmd + list(argv), pip_env)
-    safety = action.write_safety_constraints(ctx.prefix, ctx.environ, pins)
+        record()
+        return _run_and_verify(ctx, argv, pip_cmd + list(argv), pip_env, watched, snap)
+    if allowed is None:
+        option = _reinstall_option(argv, ctx, snap)
+        if option:
+            _err(f"blocked: {option} with no simulation to judge it; the safety net cannot stop pip from "
+                 "reinstalling a protected conda package at the same version (conda's "
+                 f"{', '.join(p.split('==')[0] for p in pins)}), so pip does not run (override: GUARD_DISABLE=1)")
+            _journal(ctx.prefix, ctx.environ, argv, "block", [], note=note,
+                     reasons=[{"name": None, "rule": "unsimulated-reinstall", "chain": [],
+                               "message": f"{option} could not be simulated"}])
+            return action.EXIT_BLOCK
+    try:
+        safety, problem = action.place_safety_constraints(ctx.prefix, ctx.environ, pins)
+    except OSError as exc:  # nowhere to put the net: fail closed
+        _err(f"blocked: the safety net cannot be written anywhere ({_one_line(exc)}); pip does not run "
+             "(override: GUARD_DISABLE=1)")
+        return action.EXIT_BLOCK
+    if problem:
+        _state_warning(problem, f"pip runs with the safety net from {safety}")
+    record()
     from .pip_args import uses_isolated_config
 
     isolated = uses_isolated_config(argv)
     if isolated or action.has_cli_constraint(argv):
         # pip --isolated ignores PIP_* variables, and a -c on the command line replaces configured
         # constraints: either way the net must travel on the command line itself
-        action.exec_pip(pip_cmd + action.argv_with_constraint(argv, str(safety)), pip_env)
+        return _run_and_verify(ctx, argv, pip_cmd + action.argv_with_constraint(argv, str(safety)), pip_env,
+                               watched, snap)
     existing: list[str] = []
     try:
         from .pip_config import load_pip_config
@@ -212,8 +308,117 @@ def _run_with_safety_net(ctx, argv, command, pip_cmd, pip_env, snap, policy, not
                                    environ=ctx.environ).get_list("constraint")
     except Exception:  # noqa: BLE001 - the user's constraints then come only from PIP_CONSTRAINT
         existing = (ctx.environ.get("PIP_CONSTRAINT") or "").split()
-    action.exec_pip(pip_cmd + list(argv), action.pip_env_with_safety_net(pip_env, existing, str(safety)))
-    return 0  # not reached
+    return _run_and_verify(ctx, argv, pip_cmd + list(argv),
+                           action.pip_env_with_safety_net(pip_env, existing, str(safety)), watched, snap)
+
+
+def _reinstall_option(argv, ctx, snap) -> str | None:
+    """The option that makes pip reinstall what is installed (``--force-reinstall``, ``-I`` /
+    ``--ignore-installed``), from pip's own reading of the command line and configuration; when
+    that reading fails, from the raw words (abbreviations and ``-qI`` clusters included) and the
+    ``PIP_*`` variables: unsure counts as yes."""
+    try:
+        from .pip_args import InstallRequest, parse_pip_argv, uses_isolated_config
+        from .pip_config import load_pip_config
+
+        site_prefix = snap.interpreter.prefix if snap is not None else str(ctx.prefix)
+        base_prefix = snap.interpreter.base_prefix if snap is not None else None
+        config = load_pip_config(site_prefix=site_prefix, base_prefix=base_prefix, environ=ctx.environ,
+                                 isolated=uses_isolated_config(argv))
+        request = parse_pip_argv(argv, config=config.values, environ=ctx.environ, cwd=ctx.cwd)
+        if isinstance(request, InstallRequest):
+            if request.force_reinstall:
+                return "--force-reinstall"
+            if request.ignore_installed:
+                return "--ignore-installed"
+            return None
+    except Exception:  # noqa: BLE001 - fall back to the raw words below
+        pass
+    for word in argv:
+        if word == "--":
+            break
+        long, _, _ = word.partition("=")
+        if len(long) >= 4 and "--force-reinstall".startswith(long):
+            return "--force-reinstall"
+        if len(long) >= 11 and "--ignore-installed".startswith(long):
+            return "--ignore-installed"
+        if word.startswith("-") and not word.startswith("--") and "I" in word:
+            return "-I"
+    for var in ("PIP_FORCE_REINSTALL", "PIP_IGNORE_INSTALLED"):
+        if (ctx.environ.get(var) or "").strip().lower() in ("1", "true", "yes", "on"):
+            return f"{var}={ctx.environ[var]}"
+    return None
+
+
+def _watch(ctx, snap, policy) -> tuple:
+    """The baseline ``verify.check`` compares with after pip: from the snapshot's conda records,
+    else straight from conda-meta. Never stops pip: a failure is one warning line."""
+    from . import verify
+
+    try:
+        if snap is not None:
+            records = list(snap.conda_records.values())
+        else:
+            from .environment import _read_conda_meta
+
+            records = _read_conda_meta(Path(ctx.prefix) / "conda-meta", Path(ctx.prefix), None, [])
+        return verify.baseline(ctx.prefix, records, policy)
+    except Exception as exc:  # noqa: BLE001
+        _err(f"warning: cannot record conda's protected files before pip runs ({_one_line(exc)}); "
+             "they are not checked afterwards")
+        return ()
+
+
+def _run_and_verify(ctx, argv, cmd, env, watched, snap) -> int:
+    """Run pip (a child process: its exit status is passed through), then check ``watched``: when
+    pip changed a protected conda-owned distribution, say so loudly with the exact repair, journal
+    ``damaged`` and exit ``verify.EXIT_DAMAGED`` (4). With nothing to watch, this process becomes
+    pip."""
+    from . import verify
+
+    if not watched:
+        action.exec_pip(cmd, env)
+    status = action.run_pip(cmd, env)
+    try:
+        damage = verify.check(watched)
+    except Exception as exc:  # noqa: BLE001 - a check that fails is said, never hidden
+        _err(f"warning: could not check conda's protected packages after pip ({_one_line(exc)}); "
+             "run `guard doctor`")
+        return status
+    if not damage:
+        return status
+    python = snap.interpreter.executable if snap is not None else str(Path(ctx.prefix) / "bin" / "python")
+    repair = _repair_command(ctx.prefix, damage, python)
+    lines = ["conda-pip-guard: DAMAGED: pip changed conda's protected packages, despite the guard:"]
+    for d in damage:
+        lines.append(f"  {d.name} {d.version} (conda: {d.record.name} {d.record.version} {d.record.build}, "
+                     f"channel {d.record.channel}): {d.what}")
+    lines.append(f"  repair: {repair}")
+    lines.append(f"  (pip's exit status was {status}; `guard doctor` shows the details)")
+    sys.stderr.write("\n".join(lines) + "\n")
+    sys.stderr.flush()
+    _journal(ctx.prefix, ctx.environ, argv, "damaged", [],
+             damage=[{"name": d.name, "version": d.version, "conda_record": d.record.summary(), "what": d.what}
+                     for d in damage], repair=repair, pip_status=status)
+    return verify.EXIT_DAMAGED
+
+
+def _repair_command(prefix, damage, python: str) -> str:
+    """``[GUARD_DISABLE=1] <python> -m pip uninstall -y NAMES && conda install -p PREFIX
+    --force-reinstall -c CHANNEL "name=version=build" ...``: pip's copy out first (the override when
+    pip reinstalled into conda's own metadata directory, which the guard would block), then conda's
+    exact builds back (doctor's fix commands)."""
+    from .doctor import conda_reinstall_command, pip_uninstall_command
+    from .verify import pip_installed
+
+    steps = []
+    for d in damage:
+        present = pip_installed(d)
+        if present is not None:
+            name, in_conda_dir = present
+            steps.append(pip_uninstall_command(name, python, override=in_conda_dir))
+    steps += [conda_reinstall_command(d.record, str(prefix)) for d in damage]
+    return " && ".join(steps)
 
 
 def _protected_named(prefix: Path, argv, policy) -> str | None:
@@ -237,5 +442,17 @@ def _journal(prefix, environ, argv, verdict, changes, **extra) -> None:
 
     try:
         append(prefix, environ, {"argv": ["pip", *argv], "verdict": verdict, "changes": changes, **extra})
-    except OSError as exc:
-        _err(f"warning: could not write the journal ({exc})")
+    except Exception as exc:  # noqa: BLE001 - a journal that cannot be written never stops an install
+        from .redact import redact
+
+        _state_warning(redact(_one_line(exc)), f"this {verdict} is not in the journal")
+
+
+_STATE_WARNED: list = []
+
+
+def _state_warning(problem: str, consequence: str) -> None:
+    """One warning line per run for a state directory that cannot be written (read-only, full)."""
+    if not _STATE_WARNED:
+        _STATE_WARNED.append(problem)
+        _err(f"warning: cannot write the guard's state ({problem}); {consequence}")

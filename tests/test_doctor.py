@@ -77,7 +77,7 @@ def channel_of(prefix: Path, conda_name: str) -> str:
 def run_pip_part(fix: str, prefix: Path, tmp_path: Path) -> None:
     """Run the first step of a fix (``<python> -m pip uninstall -y ...``) exactly as printed."""
     step = fix.split(" && ")[0]
-    argv = shlex.split(step)
+    argv = shlex.split(step.removeprefix("GUARD_DISABLE=1 "))  # the guard's override: no guard runs here
     assert argv[:3] == [str(prefix / "bin" / "python3"), "-m", "pip"] and argv[3:5] == ["uninstall", "-y"], step
     home = tmp_path / "fix-home"
     home.mkdir(exist_ok=True)
