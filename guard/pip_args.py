@@ -1130,6 +1130,11 @@ class _Reader:
             path = _url_to_path(filename)
         full = os.path.join(self.cwd, path)
         self.files_read.append(os.path.abspath(full))  # read or not: its appearance changes the answer
+        if "\0" in full:  # open() raises ValueError, not OSError, for a NUL in the name
+            raise RequirementsFileError(
+                f"Could not open {'constraint' if constraint else 'requirements'} file: "
+                f"embedded null byte: {filename!r}"
+            )
         kind = "constraint" if constraint else "requirements"
         try:
             # O_NONBLOCK: opening a FIFO must not wait for a writer; it is refused below anyway
