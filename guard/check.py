@@ -9,9 +9,9 @@ hands over to pip's own dry run. Nothing here prints.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Mapping, Sequence
+from typing import Callable, Mapping, Sequence
 
 from .errors import NeedsPipFallback, UsageError
 from .models import CheckResult, Plan
@@ -46,6 +46,11 @@ class Context:
     environ: Mapping[str, str]
     cwd: str
     cache_dir: Path
+    # Whether pip's own dry run may run, which builds what only a build can describe (runs
+    # setup.py or a build backend): ``--allow-build`` or ``allow_build: true``; ``guard pip``.
+    allow_build: bool = False
+    # Told the reason just before that dry run builds (``guard pip`` says so on stderr).
+    on_build: Callable[[str], None] | None = field(default=None, compare=False)
 
 
 def load_snapshot(ctx: Context):
@@ -176,16 +181,29 @@ def _simulate_install(request, snap, ctx: Context, argv, stats: dict, held, inpu
         plan, _ = simulate_install(request, snap, client, held=held)
         fresh_until = client.fresh_until
     except NeedsPipFallback as why:
-        from .pip_report import plan_from_report, run_pip_report
-
-        if snap.interpreter.pip_version is None:
-            raise NeedsPipFallback(f"{why}; and the environment has no pip to ask") from None
-        report = run_pip_report(snap.interpreter.executable, argv, ctx.environ, ctx.cwd)
-        plan = plan_from_report(report, snap, force_reinstall=request.force_reinstall, reason=str(why))
+        plan = _pip_report_plan(request, snap, ctx, argv, str(why))
         fresh_until = 0.0  # pip's own answer depends on more than we track: never memoized
     inputs.update(client.local_paths)
     stats.update(client.stats.as_dict())
     return plan, fresh_until
+
+
+def _pip_report_plan(request, snap, ctx: Context, argv, why: str) -> Plan:
+    """pip's own ``--dry-run --report``, only when builds are allowed: pip builds every local
+    project, VCS checkout and sdist without static metadata it meets to learn its dependencies,
+    which runs that package's code (``setup.py``, its build backend)."""
+    from .errors import BuildNotAllowed
+    from .pip_report import plan_from_report, run_pip_report
+
+    if not ctx.allow_build:
+        raise BuildNotAllowed(f"cannot judge without running package code: {why}; only pip's own dry run can "
+                              "tell, and it runs build code (setup.py, build backends); to allow it: "
+                              "--allow-build, or allow_build: true in the guard configuration")
+    if ctx.on_build is not None:
+        ctx.on_build(why)
+    report = run_pip_report(snap.interpreter.executable, argv, ctx.environ, ctx.cwd,
+                            env_has_pip=snap.interpreter.pip_version is not None)
+    return plan_from_report(report, snap, force_reinstall=request.force_reinstall, reason=why)
 
 
 def _with_warnings(plan: Plan, warnings) -> Plan:

@@ -43,6 +43,23 @@ def _context(prefix: Path | None):
     return Context(prefix=prefix.resolve(), environ=environ, cwd=os.getcwd(), cache_dir=default_cache_dir(environ))
 
 
+def _allow_build_option(f):
+    return click.option(
+        "--allow-build", is_flag=True,
+        help="Let pip's own dry run build what only a build can describe (runs its setup.py or build "
+             "backend); also allow_build: true in the configuration. Off by default.",
+    )(f)
+
+
+def _with_build_choice(ctx, allow_build: bool):
+    """``ctx`` with builds allowed by ``--allow-build`` or ``allow_build: true`` in the config."""
+    from dataclasses import replace
+
+    from .config import build_allowed
+
+    return replace(ctx, allow_build=allow_build or build_allowed(ctx.prefix, ctx.environ))
+
+
 class _GuardGroup(click.Group):
     """Turns every GuardError into one line on stderr and its exit code: never a traceback."""
 
@@ -100,8 +117,9 @@ def cli():
 @_prefix_option
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object (schema 1).")
 @click.option("-v", "--verbose", is_flag=True, help="List every change, also for a block.")
+@_allow_build_option
 @click.argument("pip_args", nargs=-1, type=click.UNPROCESSED)
-def check(prefix, as_json, verbose, pip_args):
+def check(prefix, as_json, verbose, allow_build, pip_args):
     """Simulate `pip install PIP_ARGS` (or `-- uninstall ...`) and judge it; installs nothing.
 
     Exit status: 0 allowed, 1 blocked, 2 bad input, 3 could not simulate.
@@ -111,7 +129,7 @@ def check(prefix, as_json, verbose, pip_args):
 
     if not pip_args:
         raise click.UsageError("nothing to check: give pip install arguments, e.g. guard check -- numpy==2.0.0")
-    ctx = _context(prefix)
+    ctx = _with_build_choice(_context(prefix), allow_build)
     result = simulate(pip_argv_for_check(pip_args), ctx)
     click.echo(render.check_json(result) if as_json else render.check_text(result, verbose=verbose))
     sys.exit(EXIT_BLOCK if result.verdict.blocked else EXIT_ALLOW)

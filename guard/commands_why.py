@@ -13,7 +13,7 @@ import sys
 
 import click
 
-from .cli import _context, _prefix_option
+from .cli import _allow_build_option, _context, _prefix_option, _with_build_choice
 
 
 @click.command(context_settings={"ignore_unknown_options": True})
@@ -22,9 +22,10 @@ from .cli import _context, _prefix_option
 @click.option("--redirect", is_flag=True, help="Run the conda redirect for the blocked command.")
 @click.option("-y", "--yes", is_flag=True, help="With --redirect: do not ask.")
 @click.option("--no-alternative", is_flag=True, help="Skip the search for a compatible alternative.")
+@_allow_build_option
 @click.argument("package")
 @click.argument("pip_args", nargs=-1, type=click.UNPROCESSED)
-def why(prefix, as_json, redirect, yes, no_alternative, package, pip_args):
+def why(prefix, as_json, redirect, yes, no_alternative, allow_build, package, pip_args):
     """Explain why PACKAGE is protected and which requirements would change it.
 
     \b
@@ -44,7 +45,7 @@ def why(prefix, as_json, redirect, yes, no_alternative, package, pip_args):
         canonicalize_name(package, validate=True)
     except Exception:  # noqa: BLE001 - packaging raises InvalidName
         raise click.BadParameter(f"{package!r} is not a package name", param_hint="PACKAGE") from None
-    ctx = _context(prefix)
+    ctx = _with_build_choice(_context(prefix), allow_build)
     policy, _ = load_policy(ctx.prefix, ctx.environ)
     snap = load_snapshot(ctx)
     result = None

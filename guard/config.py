@@ -8,7 +8,8 @@ Files, later ones overriding earlier ones key by key:
 
 Keys: ``protect`` (extra names to protect), ``unprotect`` (names to stop protecting),
 ``conda_owned`` (``warn`` | ``block``: other changes to conda-owned distributions), ``on_block``
-(``block`` | ``redirect``).
+(``block`` | ``redirect``), ``allow_build`` (``true`` | ``false``: whether ``guard check`` and
+``guard why`` may let pip's own dry run build projects, running their code; default false).
 """
 
 from __future__ import annotations
@@ -36,6 +37,22 @@ def config_files(prefix: Path, environ: Mapping[str, str]) -> list[Path]:
 
 def load_policy(prefix: Path, environ: Mapping[str, str]) -> tuple[Policy, list[str]]:
     """The policy in force for ``prefix`` and the files it came from."""
+    merged, used = _merged(prefix, environ)
+    policy = Policy(
+        protected=DEFAULT_PROTECTED | frozenset(merged.get("protect", ())),
+        unprotected=frozenset(merged.get("unprotect", ())),
+        conda_owned=merged.get("conda_owned", "warn"),
+        on_block=merged.get("on_block", "block"),
+    )
+    return policy, used
+
+
+def build_allowed(prefix: Path, environ: Mapping[str, str]) -> bool:
+    """``allow_build: true`` in force for ``prefix`` (default false)."""
+    return bool(_merged(prefix, environ)[0].get("allow_build", False))
+
+
+def _merged(prefix: Path, environ: Mapping[str, str]) -> tuple[dict, list[str]]:
     merged: dict = {}
     used = []
     for path in config_files(prefix, environ):
@@ -53,7 +70,7 @@ def load_policy(prefix: Path, environ: Mapping[str, str]) -> tuple[Policy, list[
             raise UsageError(f"{path}{where}: invalid guard configuration ({_first_line(exc)})") from None
         if not isinstance(data, dict):
             raise UsageError(f"{path}: invalid guard configuration (expected a mapping of keys)")
-        unknown = set(data) - {"protect", "unprotect", "conda_owned", "on_block"}
+        unknown = set(data) - {"protect", "unprotect", "conda_owned", "on_block", "allow_build"}
         if unknown:
             # keys may be any YAML scalar (1, null, a date) or hold a newline: repr, one line
             raise UsageError(f"{path}: unknown key(s): {', '.join(sorted(map(repr, unknown)))}")
@@ -64,16 +81,12 @@ def load_policy(prefix: Path, environ: Mapping[str, str]) -> tuple[Policy, list[
                 if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
                     raise UsageError(f"{path}: {key} must be a list of package names")
                 merged.setdefault(key, set()).update(canonical_name(v) for v in value)
+            elif key == "allow_build" and not isinstance(value, bool):
+                raise UsageError(f"{path}: allow_build must be true or false, not {value!r}")
             else:
                 merged[key] = value
         used.append(str(path))
-    policy = Policy(
-        protected=DEFAULT_PROTECTED | frozenset(merged.get("protect", ())),
-        unprotected=frozenset(merged.get("unprotect", ())),
-        conda_owned=merged.get("conda_owned", "warn"),
-        on_block=merged.get("on_block", "block"),
-    )
-    return policy, used
+    return merged, used
 
 
 def _first_line(exc: Exception) -> str:

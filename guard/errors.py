@@ -52,3 +52,10 @@ class NeedsPipFallback(GuardError):
     model); the caller falls back to pip's own ``--dry-run --report``. ``str(err)`` says why."""
 
     exit_code = 3
+
+
+class BuildNotAllowed(SimulationError):
+    """Only pip's own dry run could tell (it runs package build code: ``setup.py``, a build
+    backend) and building was not allowed (``--allow-build``, ``allow_build: true``) (exit 3)."""
+
+    exit_code = 3

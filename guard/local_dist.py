@@ -1,9 +1,11 @@
 """Distributions the user names directly: local wheel files, local project directories with
-static ``pyproject.toml`` metadata, and wheel URLs.
+static ``pyproject.toml`` metadata, wheel URLs, and sdists (a local archive or a URL) whose
+PKG-INFO is static (PEP 643). Nothing here runs package code: files are only read.
 
 Anything whose metadata only a build can produce (``dynamic`` dependencies or version, a
-``setup.py`` project, an sdist archive, a VCS URL) raises :class:`NeedsPipFallback`: guessing
-would give a verdict built on a guess.
+``setup.py`` project, an sdist whose PKG-INFO is older than Metadata-Version 2.2 or lists
+``Requires-Dist`` as Dynamic, a VCS URL) raises :class:`NeedsPipFallback`: guessing would give a
+verdict built on a guess, and a build runs the project's code.
 """
 
 from __future__ import annotations
@@ -38,13 +40,57 @@ def direct_source(item, source) -> DirectSource:
             return DirectSource(p.resolve().as_uri(), wheel_metadata(p), is_local_wheel=True)
         if not p.exists():
             raise UsageError(f"{item.text}: no such file or directory")
-        raise NeedsPipFallback(f"local archive {p.name} needs a build to know its dependencies")
-    if url.split("#")[0].endswith(".whl") and url.startswith(("http://", "https://")):
+        return DirectSource(p.resolve().as_uri(), sdist_metadata(p))
+    plain = url.split("#")[0]
+    if plain.endswith(".whl") and url.startswith(("http://", "https://")):
         from .index import dist_file_for_url
 
         f = dist_file_for_url(url)
         return DirectSource(url, source.metadata(f))
+    if url.startswith(("http://", "https://")):
+        f = _sdist_file(plain, unquote(urlparse(plain).path).rpartition("/")[2])
+        if f is not None:
+            # the index client reads only the sdist's PKG-INFO, and only when it is static
+            return DirectSource(url, source.metadata(f))
     raise NeedsPipFallback(f"direct URL {item.text!r} needs a download and build")
+
+
+def _sdist_file(url: str, filename: str):
+    """A :class:`guard.index.DistFile` for an sdist named ``filename`` (``name-version.tar.gz``
+    or ``.zip``), or None when the name is not an sdist's."""
+    from packaging.utils import InvalidSdistFilename, parse_sdist_filename
+
+    from .index import DistFile
+
+    try:
+        name, version = parse_sdist_filename(filename)
+    except InvalidSdistFilename:
+        return None
+    return DistFile(project=str(name), filename=filename, url=url, version=version, is_wheel=False,
+                    wheel_tags=frozenset(), requires_python=None, yanked=None, hashes={}, metadata_hashes=None,
+                    source=url)
+
+
+def sdist_metadata(path: Path):
+    """Core metadata of a local sdist from its PKG-INFO, read and never executed, when it is
+    reliable (PEP 643: Metadata-Version 2.2+, dependencies not Dynamic); else NeedsPipFallback."""
+    from .errors import IndexUnavailable
+    from .index import _core_metadata, _matches, _parse_core_metadata, _pkg_info_from_sdist, _sdist_check
+
+    f = _sdist_file(path.resolve().as_uri(), path.name)
+    if f is None:
+        raise NeedsPipFallback(f"local archive {path.name} needs a build to know its dependencies")
+    try:
+        with open(path, "rb") as fh:
+            meta = _parse_core_metadata(_pkg_info_from_sdist(fh, f))
+    except (IndexUnavailable, OSError, ValueError) as exc:
+        detail = str(exc).partition("not a readable sdist ")[2] if isinstance(exc, IndexUnavailable) else f"({exc})"
+        raise UsageError(f"{path.name}: not a readable sdist {detail}".rstrip()) from None
+    if not _matches(meta, f):
+        raise NeedsPipFallback(f"local archive {path.name}: its PKG-INFO names {meta['name']} {meta['version']} "
+                               "(a build decides)")
+    _sdist_check(meta, f)
+    return _core_metadata(meta, f)
 
 
 def wheel_metadata(path: Path):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import sys
 import tempfile
 from pathlib import Path
 from typing import Mapping, Sequence
@@ -33,8 +34,11 @@ def pip_dry_run_argv(argv: Sequence[str], report: str) -> list[str]:
     return insert_after_subcommand(argv, ["--dry-run", "--report", report, "--no-input"])
 
 
-def run_pip_report(python: str, argv: Sequence[str], environ: Mapping[str, str], cwd: str | None = None) -> dict:
-    """Run pip's dry run in the target interpreter and return its installation report."""
+def run_pip_report(python: str, argv: Sequence[str], environ: Mapping[str, str], cwd: str | None = None, *,
+                   env_has_pip: bool = True) -> dict:
+    """Run pip's dry run for the target interpreter and return its installation report: the
+    environment's own pip, else the guard's own pip with ``--python <env python>`` (pip then runs
+    itself in that interpreter). This builds what only a build can describe: callers ask first."""
     with tempfile.TemporaryDirectory(prefix="guard-report-") as tmp:
         report = os.path.join(tmp, "report.json")
         env = dict(environ)
@@ -42,7 +46,17 @@ def run_pip_report(python: str, argv: Sequence[str], environ: Mapping[str, str],
         env.update({"PIP_NO_INPUT": "1", "PIP_DISABLE_PIP_VERSION_CHECK": "1", "PYTHONIOENCODING": "utf-8",
                     "GUARD_ACTIVE": "1"})
         env.pop("PYTHONSTARTUP", None)
-        cmd = [python, "-m", "pip", *pip_dry_run_argv(argv, report)]
+        if env_has_pip:
+            pip = [python, "-m", "pip"]
+        else:
+            import importlib.util
+
+            if importlib.util.find_spec("pip") is None:
+                raise SimulationError("only pip's own dry run can tell, and neither the environment nor the "
+                                      "guard has pip")
+            env.pop("PIP_PYTHON", None)
+            pip = [sys.executable, "-m", "pip", "--python", python]
+        cmd = [*pip, *pip_dry_run_argv(argv, report)]
         try:
             proc = subprocess.run(cmd, env=env, cwd=cwd, capture_output=True, text=True, timeout=TIMEOUT_S)
         except subprocess.TimeoutExpired:
@@ -50,13 +64,38 @@ def run_pip_report(python: str, argv: Sequence[str], environ: Mapping[str, str],
         except OSError as exc:
             raise SimulationError(f"cannot run pip in the environment: {exc}") from None
         if proc.returncode != 0:
-            lines = [ln for ln in (proc.stderr or proc.stdout).strip().splitlines() if ln.strip()]
-            tail = lines[-1].strip() if lines else f"exit status {proc.returncode}"
-            raise SimulationError(f"pip --dry-run failed: {tail}")
+            raise SimulationError(f"pip --dry-run failed: {pip_error_summary(proc.stderr, proc.stdout, proc.returncode)}")
         try:
             return json.loads(Path(report).read_text(encoding="utf-8"))
         except (OSError, ValueError) as exc:
             raise SimulationError(f"pip --dry-run wrote no readable report ({exc})") from None
+
+
+#: pip's closing advice after a failure ("note: This error originates from a subprocess ...",
+#: "hint: See above ..."): true, but it says nothing about what went wrong.
+_ADVICE = ("note:", "hint:")
+_MAX_SUMMARY = 800
+
+
+def pip_error_summary(stderr: str, stdout: str = "", returncode: int = 1) -> str:
+    """pip's real error, on one line: its ``ERROR:``/``error:`` lines, the ``×`` headline of a
+    failed subprocess, and the last line of that subprocess's output (the exception it raised),
+    joined by `` | ``; never only the closing ``note:`` line."""
+    lines = [ln.strip() for ln in ((stderr or "") + "\n" + (stdout or "")).splitlines()]
+    picked: list[str] = []
+    for i, line in enumerate(lines):
+        if line.startswith(("ERROR:", "error:", "\u00d7")):
+            picked.append(line)
+        elif line == "[end of output]":
+            inside = [ln for ln in lines[max(0, i - 50):i] if ln]
+            if inside and not inside[-1].startswith("\u2570"):  # "╰─> [N lines of output]" with no output
+                picked.append(inside[-1])
+    picked = list(dict.fromkeys(picked))
+    if not picked:
+        rest = [ln for ln in lines if ln and not ln.startswith(_ADVICE)]
+        picked = rest[-3:] or [f"exit status {returncode}"]
+    text = " | ".join(picked)
+    return text if len(text) <= _MAX_SUMMARY else text[: _MAX_SUMMARY - 3] + "..."
 
 
 def plan_from_report(report: dict, snapshot, *, force_reinstall: bool, reason: str) -> Plan:

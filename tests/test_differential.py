@@ -320,7 +320,8 @@ def test_dynamic_project_falls_back_to_pips_own_report(oracle_pip, isolated_env,
     wheel = build_wheel(tmp_path / "wheels", "numpy", "9.0.0")
     with LocalIndex(extra_wheels=[wheel]) as index:
         env = {**isolated_env, "PIP_INDEX_URL": index.url}
-        ctx = Context(prefix=prefix, environ=env, cwd=str(tmp_path), cache_dir=tmp_path / "cache")
+        ctx = Context(prefix=prefix, environ=env, cwd=str(tmp_path), cache_dir=tmp_path / "cache",
+                      allow_build=True)  # pip's dry run builds dynproj: asked for (guard check --allow-build)
         result = simulate(["install", str(project)], ctx)
         oracle = pip_oracle(oracle_pip, prefix, [str(project)], env, tmp_path)
     assert result.plan.path == "pip-report"
