@@ -503,7 +503,7 @@ def _metadata_from_wheel_file(fileobj: Any, f: DistFile) -> bytes:
                 raise NeedsPipFallback(f"{f.filename} has no .dist-info/METADATA")
             return zf.read(member)
     except (zipfile.BadZipFile, OSError, EOFError) as err:
-        raise IndexUnavailable(f"{redact_url(f.url)}: not a readable wheel ({err})") from None
+        raise IndexUnavailable(f"{redact_url(f.url)}: not a readable wheel ({' '.join(str(err).split())})") from None
 
 
 def _pkg_info_from_sdist(fileobj: Any, f: DistFile) -> bytes:
@@ -527,7 +527,8 @@ def _pkg_info_from_sdist(fileobj: Any, f: DistFile) -> bytes:
                         if extracted is not None:
                             return extracted.read(_MAX_METADATA_BYTES + 1)
     except (zipfile.BadZipFile, tarfile.TarError, OSError, EOFError) as err:
-        raise IndexUnavailable(f"{redact_url(f.url)}: not a readable sdist ({err})") from None
+        # tarfile's "could not be opened" lists one line per method tried: one line here
+        raise IndexUnavailable(f"{redact_url(f.url)}: not a readable sdist ({' '.join(str(err).split())})") from None
     raise NeedsPipFallback(f"{f.project} {f.version} is an sdist whose dependencies need a build")
 
 
