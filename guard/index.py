@@ -735,7 +735,12 @@ class _Transport:
         self._auth: dict[str, tuple[str, str]] = {}
         self._trusted = {h.lower() for h in settings.trusted_hosts}
         for url in (settings.index_url or "", *settings.extra_index_urls, *settings.find_links):
-            _plain, auth = _split_auth(url)
+            try:
+                _plain, auth = _split_auth(url)
+            except ValueError as err:  # urlsplit: "Invalid IPv6 URL"; every later urlsplit of it too
+                from guard.errors import UsageError
+
+                raise UsageError(f"invalid index or find-links URL {_scrub(url)!r} ({err})") from None
             if auth is not None:
                 self._auth.setdefault(_netloc(url), auth)
 
