@@ -1286,7 +1286,7 @@ class IndexClient:
             self.local_paths.add(path)
         try:
             st = os.stat(path)
-        except OSError:
+        except (OSError, ValueError):  # ValueError: a NUL (%00) in the path; no such page either
             return []
         signature = f"page|{path}|{st.st_size}|{st.st_mtime_ns}"
         [rows] = self._local_cached(
