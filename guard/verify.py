@@ -17,8 +17,11 @@ the dist's metadata directory, the rule the snapshot uses for ownership):
   count another environment changed) is no damage. A file gone is damage.
 
 Files that already differed from conda's hashes before pip ran and that pip did not touch are not
-reported: that is ``guard doctor``'s business, not this command's. Cost: two ``stat`` calls per
-file (about 1 microsecond each) and hashing only what pip wrote.
+reported: that is ``guard doctor``'s business, not this command's. Cost: reading the record's
+``paths_data`` and one ``lstat`` per file before pip, one ``lstat`` per file after, and hashing
+(in threads) only what pip wrote. Measured on a torch-sized record (15,023 files, 1.1 GB) on a
+loaded 2-core machine: 0.7-0.9 s before, 0.2 s after when pip touched nothing, 4.2 s when every
+file was rewritten.
 
 Pure apart from reading the files it is given; nothing here prints.
 """
@@ -125,7 +128,7 @@ def check(watched: Iterable[Watched]) -> list[Damage]:
             damage.append(Damage(w.name, w.version, w.record, f"its metadata directory {base} is gone",
                                  w.metadata_dir))
             continue
-        differing, missing = [], []
+        missing, touched = [], []
         for f in w.files:
             if f.before is None:
                 continue  # already missing before pip ran
@@ -134,8 +137,9 @@ def check(watched: Iterable[Watched]) -> list[Damage]:
                 continue
             if now is None:
                 missing.append(f.path)
-            elif _sha256(f.path) != f.sha256:
-                differing.append(f.path)
+            else:
+                touched.append(f)
+        differing = [f.path for f, digest in zip(touched, _hash_all([f.path for f in touched])) if digest != f.sha256]
         if differing or missing:
             parts = []
             if differing:
@@ -178,6 +182,16 @@ def pip_installed(damage: Damage) -> tuple[str, bool] | None:
 def _short(path: str, metadata_dir: str) -> str:
     site = os.path.dirname(metadata_dir)
     return os.path.relpath(path, site) if path.startswith(site + os.sep) else path
+
+
+def _hash_all(paths: list[str]) -> list[str | None]:
+    """sha256 of each path, in threads (hashlib releases the GIL): pip rewrote these files."""
+    if len(paths) < 2:
+        return [_sha256(p) for p in paths]
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=min(8, os.cpu_count() or 1, len(paths))) as pool:
+        return list(pool.map(_sha256, paths))
 
 
 def _sha256(path: str) -> str | None:

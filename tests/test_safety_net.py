@@ -235,3 +235,37 @@ def test_doctor_fix_for_pip_numpy_over_conda_passes_the_guard_without_override(c
     done = _pip_part_through_guard(finding["fix"], prefix, env)
     assert done.returncode == 0, done.stderr
     assert not (prefix / SITE_PACKAGES / "numpy-2.0.0.dist-info").exists()
+
+
+# ---- pip runs as a child: signals and exit status --------------------------------------------------
+
+
+def test_sigterm_reaches_pip_and_its_end_is_passed_through(conda_env, tmp_path: Path) -> None:
+    """pip is a child now (the check after it needs the guard alive): a SIGTERM sent to the guard
+    alone is passed on, and pip's death by it is the guard's exit status 143, as a shell says."""
+    import signal
+    import time
+
+    prefix = conda_env(PLAIN_ENV)
+    wheels = tmp_path / "wheels"
+    build_wheel(wheels, "harmless", "1.0")
+    started = tmp_path / "pip-started"
+    fake_pip = prefix / "bin" / "pip"  # the env's pip entry point: the process edge stands in here
+    fake_pip.write_text(f"#!{sys.executable}\nimport pathlib, time\n"
+                        f"pathlib.Path({str(started)!r}).write_text('1')\ntime.sleep(60)\n")
+    fake_pip.chmod(0o755)
+    proc = subprocess.Popen([sys.executable, "-m", "guard", "pip", "install", "--no-index", "--find-links",
+                             str(wheels), "harmless==1.0"], env=_env(tmp_path, prefix), cwd=REPO_ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 60
+        while not started.exists() and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert started.exists(), proc.communicate(timeout=5)
+        os.kill(proc.pid, signal.SIGTERM)
+        _, err = proc.communicate(timeout=20)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert proc.returncode == 128 + signal.SIGTERM, err
+    assert "Traceback" not in err and "DAMAGED" not in err
