@@ -1,8 +1,13 @@
-"""The exact path when the fast one cannot be exact: ask the target env's own pip.
+"""The exact path when the fast one cannot be exact: ask pip itself.
 
-Runs ``<env python> -m pip install --dry-run --report FILE ...`` with the user's arguments and
-the user's pip configuration (not ``--isolated``: pip would read it too), with no prompts and no
-version check, and turns the report into a :class:`guard.models.Plan`.
+Runs ``<env python> -m pip install --dry-run --report FILE ...`` (the guard's own pip with
+``--python <env python>`` when the env has none) with the user's arguments and the user's pip
+configuration (not ``--isolated``: pip would read it too), with no prompts and no version check,
+and turns the report into a :class:`guard.models.Plan`.
+
+pip's dry run builds every local project, VCS checkout and sdist it needs metadata from, which
+runs their code: only when allowed (``guard check --allow-build``, ``allow_build: true``, ``guard
+pip``; see :func:`guard.check._pip_report_plan`).
 """
 
 from __future__ import annotations
