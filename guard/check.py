@@ -29,7 +29,11 @@ def default_cache_dir(environ: Mapping[str, str]) -> Path:
 def pip_argv_for_check(args: Sequence[str]) -> list[str]:
     """``guard check -- X``: X is an install command unless it starts with install/uninstall
     (after pip's general options)."""
+    from .pip_hook import pip_subcommand
+
     args = list(args)
+    if pip_subcommand(args)[0] in INSTALL_WORDS:  # after general options: pip --python X install ...
+        return args
     for a in args:
         if a in INSTALL_WORDS:
             return args
@@ -146,6 +150,7 @@ def simulate(argv: Sequence[str], ctx: Context, *, snap=None, policy=None, held=
     from .policy import evaluate
     from .simulate import simulate_uninstall
 
+    argv = _check_python_option(argv, ctx.prefix)
     snap = snap if snap is not None else load_snapshot(ctx)
     inputs: set = {str(p) for p in config_files(ctx.prefix, ctx.environ)}
     request = parse_command(argv, snap, ctx, inputs)
@@ -156,7 +161,14 @@ def simulate(argv: Sequence[str], ctx: Context, *, snap=None, policy=None, held=
     if isinstance(request, UninstallRequest):
         plan = simulate_uninstall(request, snap)
     elif isinstance(request, InstallRequest):
-        plan, fresh_until = _simulate_install(request, snap, ctx, argv, stats, held, inputs)
+        where = install_target(request, snap, ctx.prefix)
+        if where.kind == "outside" and request.unmodeled:
+            # nothing in the env changes: no need to ask pip (or build) for a plan of another platform
+            plan = Plan("install", (), target=where.path, warnings=(
+                f"{where.option} {where.path}: pip installs into that directory, outside the environment; "
+                f"nothing here changes (not simulated: {'; '.join(request.unmodeled)})",))
+        else:
+            plan, fresh_until = _simulate_install(where.request, snap, ctx, argv, stats, held, inputs)
     else:
         raise UsageError(f"guard check judges pip install and pip uninstall, not {request.command or 'pip'}")
     if not snap.is_conda:
@@ -165,6 +177,9 @@ def simulate(argv: Sequence[str], ctx: Context, *, snap=None, policy=None, held=
     if snap.warnings:
         plan = _with_warnings(plan, snap.warnings)
     verdict = evaluate(plan, snap, policy)
+    if isinstance(request, InstallRequest) and where.kind in ("prefix", "root"):
+        plan, verdict = _judge_elsewhere(where, plan, snap, policy, ctx)
+        key = None  # another env's state is part of the answer: not memoized
     result = CheckResult(str(ctx.prefix), plan, verdict, stats)
     if key is not None:
         verdict_cache.store(ctx.cache_dir, key, ctx.prefix, result, files=inputs, fresh_until=fresh_until)
@@ -196,14 +211,139 @@ def _pip_report_plan(request, snap, ctx: Context, argv, why: str) -> Plan:
     from .pip_report import plan_from_report, run_pip_report
 
     if not ctx.allow_build:
-        raise BuildNotAllowed(f"cannot judge this without pip's own dry run, which may run package code (a "
-                              f"setup.py, a build backend): {why}; nothing was run. Allow it with --allow-build, "
-                              "or allow_build: true in the guard configuration")
+        raise BuildNotAllowed(f"cannot judge without running package code: {why}; only pip's own dry run can "
+                              "tell, and it runs build code (setup.py, build backends); to allow it: "
+                              "--allow-build, or allow_build: true in the guard configuration")
     if ctx.on_build is not None:
         ctx.on_build(why)
     report = run_pip_report(snap.interpreter.executable, argv, ctx.environ, ctx.cwd,
                             env_has_pip=snap.interpreter.pip_version is not None)
     return plan_from_report(report, snap, force_reinstall=request.force_reinstall, reason=why)
+
+
+def _check_python_option(argv, prefix: Path) -> list[str]:
+    """pip's own ``--python`` on the command line names the env pip runs in: it must be the env
+    judged (one line otherwise). Returns ``argv`` without it: simulating in that env is what it
+    asks for."""
+    from .guarded_pip import python_option_prefix
+    from .pip_hook import _long_option, subcommand_index
+
+    argv = list(argv)
+    named = python_option_prefix(argv)
+    if named is None:
+        return argv
+    if not _same_path(named, prefix):
+        raise UsageError(f"pip's --python runs pip in {named}, not in {prefix}: judge that environment "
+                         f"(--prefix {named})")
+    end = subcommand_index(argv)
+    out, i = [], 0
+    while i < len(argv):
+        name, eq, _ = argv[i].partition("=")
+        if (end is None or i < end) and name.startswith("--") and _long_option(name) == "--python":
+            i += 1 if eq else 2
+            continue
+        out.append(argv[i])
+        i += 1
+    return out
+
+
+# ---- where pip writes ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class InstallTarget:
+    """Where ``pip install`` puts files, as pip 26 decides it (``commands/install.py``).
+
+    ``kind``: ``"env"`` (the environment itself: also ``--user``, whose packages shadow the env's at
+    import time, and a ``--target``/``--prefix``/``--root`` that lands in the env's own
+    site-packages); ``"outside"`` (``--target DIR`` elsewhere: pip ignores what is installed and
+    moves the new files into DIR, nothing in the env changes); ``"prefix"``/``"root"`` (pip still
+    resolves against the running env and **uninstalls from it** every distribution it replaces,
+    then writes the new files under ``path``; ``other_env`` is that prefix when it is a conda env).
+    ``request`` is what to simulate in the env (a ``--target`` into the env judged in place)."""
+
+    kind: str
+    request: object
+    path: str | None = None
+    option: str | None = None
+    other_env: Path | None = None
+
+
+def _same_path(a: str | os.PathLike, b: str | os.PathLike) -> bool:
+    return os.path.normcase(os.path.realpath(a)) == os.path.normcase(os.path.realpath(b))
+
+
+def install_target(request, snap, prefix: Path) -> InstallTarget:
+    """Classify ``request`` (an ``InstallRequest``) by where pip would write (see ``InstallTarget``)."""
+    from dataclasses import replace
+
+    interp = snap.interpreter
+    env_sites = [d for d in (interp.purelib, interp.platlib, interp.user_site) if d]
+    if request.target:
+        if any(_same_path(request.target, d) for d in env_sites):
+            # pip --target implies --ignore-installed: every resolved distribution lands beside the
+            # env's own (and replaces them with --upgrade)
+            return InstallTarget("env", replace(request, target=None, ignore_installed=True), request.target, "--target")
+        return InstallTarget("outside", request, request.target, "--target")
+    if request.root and not _same_path(request.root, os.sep):
+        return InstallTarget("root", request, request.root, "--root")
+    if request.prefix and not _same_path(request.prefix, prefix):
+        other = Path(request.prefix)
+        return InstallTarget("prefix", request, request.prefix, "--prefix",
+                             other if (other / "conda-meta").is_dir() else None)
+    return InstallTarget("env", request)
+
+
+def _judge_elsewhere(where: InstallTarget, plan: Plan, snap, policy, ctx: Context):
+    """pip ``--prefix``/``--root``: what pip replaces is uninstalled from the running env (judged as
+    removals there); what it installs is written under ``where.path``, over whatever another conda
+    env there holds (judged against that env, under that env's configuration)."""
+    from dataclasses import replace
+
+    from .config import load_policy
+    from .environment import snapshot
+    from .models import Change, Reason, Verdict
+    from .policy import evaluate
+
+    removed = tuple(replace(c, proposed=None, action="remove") for c in plan.changes if c.installed is not None)
+    note = (f"{where.option} {where.path}: pip writes the new files there and removes what it replaces from "
+            f"{ctx.prefix}")
+    here = replace(plan, changes=removed, warnings=tuple(plan.warnings) + (note,))
+    verdicts = [evaluate(here, snap, policy)]
+    changes = list(removed)
+    if where.other_env is not None:
+        other = snapshot(where.other_env, cache_dir=ctx.cache_dir)
+        other_policy, _ = load_policy(where.other_env, ctx.environ)
+        written = []
+        for c in plan.changes:
+            if c.proposed is None:
+                continue
+            dist = other.dists.get(c.name)
+            if dist is None:
+                written.append(replace(c, installed=None, action="install", owner=None, conda_record=None))
+                continue
+            written.append(Change(c.name, dist.version, c.proposed, _action(dist.version, c.proposed), dist.owner,
+                                  dist.conda_record.summary() if dist.conda_record is not None else None, c.source))
+        there = replace(plan, changes=tuple(written), warnings=tuple(other.warnings))
+        v = evaluate(there, other, other_policy)
+        verdicts.append(Verdict(v.verdict, tuple(Reason(r.name, r.rule, f"in {where.other_env}: {r.message}", r.chain)
+                                                  for r in v.reasons),
+                                tuple(f"in {where.other_env}: {w}" for w in v.warnings), v.protected))
+        changes += written
+    reasons = tuple(r for v in verdicts for r in v.reasons)
+    verdict = Verdict("block" if reasons else "allow", reasons, tuple(w for v in verdicts for w in v.warnings),
+                      frozenset().union(*(v.protected for v in verdicts)))
+    return replace(here, changes=tuple(changes)), verdict
+
+
+def _action(installed: str, proposed: str) -> str:
+    from packaging.version import InvalidVersion, Version
+
+    try:
+        a, b = Version(installed), Version(proposed)
+    except InvalidVersion:
+        return "reinstall"
+    return "reinstall" if a == b else ("upgrade" if b > a else "downgrade")
 
 
 def _with_warnings(plan: Plan, warnings) -> Plan:

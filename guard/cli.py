@@ -30,10 +30,17 @@ def _prefix_option(f):
     )(f)
 
 
-def _context(prefix: Path | None):
+def _context(prefix: Path | None, pip_args=()):
+    """The environment to judge: ``--prefix``, else that of pip's own ``--python`` in ``pip_args``
+    (pip runs there), else the active conda env (``environment.default_prefix``: one line when
+    there is none; a pyenv, system or venv ``python`` first on PATH is never taken for one)."""
     from .check import Context, default_cache_dir
 
     environ = dict(os.environ)
+    if prefix is None and pip_args:
+        from .guarded_pip import python_option_prefix
+
+        prefix = python_option_prefix(list(pip_args))
     if prefix is None:
         from .environment import default_prefix
 
@@ -129,7 +136,7 @@ def check(prefix, as_json, verbose, allow_build, pip_args):
 
     if not pip_args:
         raise click.UsageError("nothing to check: give pip install arguments, e.g. guard check -- numpy==2.0.0")
-    ctx = _with_build_choice(_context(prefix), allow_build)
+    ctx = _with_build_choice(_context(prefix, pip_args), allow_build)
     result = simulate(pip_argv_for_check(pip_args), ctx)
     click.echo(render.check_json(result) if as_json else render.check_text(result, verbose=verbose))
     sys.exit(EXIT_BLOCK if result.verdict.blocked else EXIT_ALLOW)

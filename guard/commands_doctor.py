@@ -32,13 +32,12 @@ def _environment(prefix: Path | None):
 
     environ = dict(os.environ)
     try:
-        active = default_prefix(environ)
-    except GuardError:
-        active = None
+        active, why_none = default_prefix(environ), None
+    except GuardError as exc:
+        active, why_none = None, str(exc)
     if prefix is None:
         if active is None:
-            raise EnvironmentReadError("no active environment (no CONDA_PREFIX, VIRTUAL_ENV or python on PATH); "
-                                       "pass --prefix")
+            raise EnvironmentReadError(why_none)
         prefix = active
     if not prefix.is_dir():
         raise EnvironmentReadError(f"--prefix {prefix}: no such directory")

@@ -5,8 +5,9 @@ user's shell rc files are never touched):
 
 * ``etc/conda-pip-guard/shims/pip``, ``pip3``, ``pipX.Y`` (X.Y: the env's Python): POSIX sh
   scripts (``guard/data/shim-pip.sh``) that send ``install``/``uninstall`` to ``guard pip`` and
-  exec the real pip for everything else, plus the ``.conda-pip-guard-shims`` marker by which
-  shims recognise each other's directories on PATH;
+  exec the environment's own pip for everything else (``bin/pipX``, else ``bin/python -m pip``;
+  never another pip on PATH, which would change another environment; none: exit 127), plus the
+  ``.conda-pip-guard-shims`` marker that names the directory as the guard's;
 * ``etc/conda/activate.d/conda-pip-guard.{sh,fish,csh}`` and the same in ``deactivate.d``:
   conda's own activation hooks, which put the shims directory first on PATH while the env is
   active and take it off again;

@@ -350,8 +350,9 @@ def test_default_prefix(tmp_path: Path) -> None:
     assert default_prefix({**both, "PATH": path(venv_dir / "bin", conda / "bin")}) == venv_dir
     assert default_prefix({**both, "PATH": path(conda / "bin", venv_dir / "bin")}) == conda
     assert default_prefix({**both, "PATH": "/usr/bin"}) == conda
-    # nothing active: the prefix of the python on PATH
+    # nothing active: the prefix of the python on PATH, when it is a conda env (tests/test_target_env.py)
     (tmp_path / "env" / "bin").mkdir(parents=True)
+    (tmp_path / "env" / "conda-meta").mkdir()
     (tmp_path / "env" / "bin" / "python3").symlink_to(sys.executable)
     assert default_prefix({"PATH": path(tmp_path / "env" / "bin")}) == tmp_path / "env"
     with pytest.raises(EnvironmentReadError):

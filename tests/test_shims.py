@@ -270,17 +270,23 @@ AWKWARD = ["a b", 'say "hi"', "it's", "*", "$HOME", "naïve ü 日本", "", "-",
 
 
 @pytest.fixture
-def fake_pip(tmp_path) -> Path:
-    """A directory with a "real pip" that records its argv, pid and GUARD_* variables as JSON."""
+def fake_pip(tmp_path, request) -> Path:
+    """A directory with a "real pip" that records its argv, pid and GUARD_* variables as JSON.
+    With ``env_prefix`` in the test, it is also that env's own ``pip``/``pip3`` (the shims and
+    ``guard pip`` run the env's pip, never another one on PATH)."""
     d = tmp_path / "fakebin"
     d.mkdir()
     script = (f"#!{sys.executable}\nimport json, os, sys\n"
               "json.dump({'argv': sys.argv[1:], 'pid': os.getpid(),\n"
               "           'env': {k: v for k, v in os.environ.items() if k.startswith('GUARD_')}},\n"
               "          open(os.environ['ARGV_DUMP'], 'w'))\n")
-    for name in ("pip", "pip3"):
-        (d / name).write_text(script)
-        (d / name).chmod(0o755)
+    dirs = [d]
+    if "env_prefix" in request.fixturenames:
+        dirs.append(request.getfixturevalue("env_prefix") / "bin")
+    for where in dirs:
+        for name in ("pip", "pip3"):
+            (where / name).write_text(script)
+            (where / name).chmod(0o755)
     return d
 
 
@@ -512,8 +518,9 @@ def test_outside_a_conda_env_guard_pip_is_plain_pip(fake_pip, tmp_path):
 
     plain = tmp_path / "venv"
     venv.create(plain, with_pip=False)
+    shutil.copy2(fake_pip / "pip", plain / "bin" / "pip")  # the venv's own pip
     env = {**_base_env(tmp_path / "home"), "ARGV_DUMP": str(tmp_path / "argv.json"),
-           "GUARD_REAL_PIP": str(fake_pip / "pip"), "GUARD_PREFIX": str(plain),
+           "GUARD_REAL_PIP": str(plain / "bin" / "pip"), "GUARD_PREFIX": str(plain),
            "PIP_INDEX_URL": "http://127.0.0.1:9/simple/"}
     out = subprocess.run([sys.executable, "-m", "guard", "pip", "install", "numpy==2.0.0"], env=env,
                          capture_output=True, text=True, timeout=60)

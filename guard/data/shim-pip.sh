@@ -2,29 +2,27 @@
 # conda-pip-guard shim for @NAME@ (written by `guard shims install`, removed by `guard shims uninstall`).
 #
 # `@NAME@ install` and `@NAME@ uninstall` go to `guard pip`, which simulates them first; every other
-# subcommand execs the real @NAME@ at once, with no Python start here. The real @NAME@ is the next one
-# on PATH that is not in a guard shims directory (one holding .conda-pip-guard-shims), so PATH
-# holding this directory twice, or another env's shims, cannot make it call itself.
-# Only sh builtins: no fork before the exec. Arguments travel as "$@", untouched.
+# subcommand execs the environment's own @NAME@ at once, with no Python start here. The pip that runs
+# is always this environment's (bin/@NAME@, else bin/python -m pip), never the next one on PATH: a
+# ~/.local/bin/pip or /usr/bin/pip would change another environment than the one the guard judges.
+# No pip in the environment: one line, exit 127. Only sh builtins: no fork before the exec.
+# Arguments travel as "$@", untouched.
 cpg_prefix=@PREFIX@
 cpg_recorded=@GUARD_EXE@
 cpg_guard=${GUARD_EXE:-$cpg_recorded}
 cpg_name=${0##*/}
 
 cpg_real=
-cpg_rest=$PATH:
-while [ -n "$cpg_rest" ]; do
-    cpg_dir=${cpg_rest%%:*}
-    cpg_rest=${cpg_rest#*:}
-    [ -n "$cpg_dir" ] || cpg_dir=.
-    [ -f "$cpg_dir/.conda-pip-guard-shims" ] && continue
-    if [ -f "$cpg_dir/$cpg_name" ] && [ -x "$cpg_dir/$cpg_name" ]; then
-        cpg_real=$cpg_dir/$cpg_name
-        break
-    fi
-done
-if [ -z "$cpg_real" ]; then
-    echo "conda-pip-guard: $cpg_name: no real $cpg_name on PATH after the guard's shims" >&2
+cpg_python=
+if [ -f "$cpg_prefix/bin/$cpg_name" ] && [ -x "$cpg_prefix/bin/$cpg_name" ]; then
+    cpg_real=$cpg_prefix/bin/$cpg_name
+elif [ -x "$cpg_prefix/bin/python" ]; then
+    for cpg_dir in "$cpg_prefix"/lib/python*/site-packages/pip; do
+        [ -f "$cpg_dir/__main__.py" ] && cpg_python=$cpg_prefix/bin/python && break
+    done
+fi
+if [ -z "$cpg_real" ] && [ -z "$cpg_python" ]; then
+    echo "conda-pip-guard: $cpg_name: the environment $cpg_prefix has no pip (no bin/$cpg_name, no pip module for its python); no other pip runs in its place" >&2
     exit 127
 fi
 
@@ -59,23 +57,27 @@ done
 
 case $cpg_command in
     install|uninstall) ;;
-    *) [ -n "$cpg_unsure" ] || exec "$cpg_real" "$@" ;;
+    *) if [ -z "$cpg_unsure" ]; then
+           [ -n "$cpg_real" ] && exec "$cpg_real" "$@"
+           exec "$cpg_python" -m pip "$@"
+       fi ;;
 esac
 
-GUARD_REAL_PIP=$cpg_real
-export GUARD_REAL_PIP
-if [ "$cpg_real" = "$cpg_prefix/bin/$cpg_name" ]; then
-    GUARD_PREFIX=$cpg_prefix
-    export GUARD_PREFIX
+GUARD_PREFIX=$cpg_prefix
+export GUARD_PREFIX
+if [ -n "$cpg_real" ]; then
+    GUARD_REAL_PIP=$cpg_real
+    export GUARD_REAL_PIP
 else
-    unset GUARD_PREFIX  # the guard takes the environment of the pip it runs
+    unset GUARD_REAL_PIP  # the guard runs the env's python -m pip
 fi
 [ -x "$cpg_guard" ] || cpg_guard=$(command -v guard) || cpg_guard=
 if [ -z "$cpg_guard" ]; then
     case ${GUARD_DISABLE:-} in
         1|[Tt][Rr][Uu][Ee]|[Yy][Ee][Ss]|[Oo][Nn])
             echo "conda-pip-guard: warning: the guard is not installed; GUARD_DISABLE=1: $cpg_name runs unguarded" >&2
-            exec "$cpg_real" "$@" ;;
+            [ -n "$cpg_real" ] && exec "$cpg_real" "$@"
+            exec "$cpg_python" -m pip "$@" ;;
     esac
     echo "conda-pip-guard: cannot find the guard (${GUARD_EXE:-$cpg_recorded}, nor guard on PATH): $cpg_name did not run." >&2
     echo "  GUARD_DISABLE=1 $cpg_name ... runs it unguarded." >&2
