@@ -74,7 +74,9 @@ class _GuardGroup(click.Group):
         try:
             return super().invoke(ctx)
         except GuardError as err:
-            click.echo(f"guard: error: {err}", err=True)
+            from .redact import redact  # messages never show credentials
+
+            click.echo(f"guard: error: {redact(str(err))}", err=True)
             sys.exit(err.exit_code)
         except KeyboardInterrupt:
             click.echo("guard: interrupted", err=True)
@@ -84,7 +86,9 @@ class _GuardGroup(click.Group):
         except Exception as exc:  # noqa: BLE001 - a bug of ours is still one line, never a traceback
             if os.environ.get("GUARD_DEBUG"):
                 raise
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+            from .redact import redact
+
+            first = redact(str(exc).strip().splitlines()[0]) if str(exc).strip() else ""
             click.echo(f"guard: internal error: {type(exc).__name__}: {first} (set GUARD_DEBUG=1 for details)",
                        err=True)
             sys.exit(EXIT_UNSIMULATED)

@@ -23,7 +23,7 @@ from .cli import _allow_build_option, _context, _prefix_option, _with_build_choi
 @click.option("-y", "--yes", is_flag=True, help="With --redirect: do not ask.")
 @click.option("--no-alternative", is_flag=True, help="Skip the search for a compatible alternative.")
 @_allow_build_option
-@click.argument("package")
+@click.argument("package", required=False)
 @click.argument("pip_args", nargs=-1, type=click.UNPROCESSED)
 def why(prefix, as_json, redirect, yes, no_alternative, allow_build, package, pip_args):
     """Explain why PACKAGE is protected and which requirements would change it.
@@ -31,6 +31,7 @@ def why(prefix, as_json, redirect, yes, no_alternative, allow_build, package, pi
     \b
     guard why torch -- transformers[torch]   explain that hypothetical install
     guard why torch                          explain the last blocked command in this env
+    guard why                                the same, for what that command was blocked for
     """
     from packaging.utils import canonicalize_name
 
@@ -41,10 +42,13 @@ def why(prefix, as_json, redirect, yes, no_alternative, allow_build, package, pi
     from .errors import GuardError
     from .redirect import detect_frontend, plan_redirect, run_redirect
 
-    try:
-        canonicalize_name(package, validate=True)
-    except Exception:  # noqa: BLE001 - packaging raises InvalidName
-        raise click.BadParameter(f"{package!r} is not a package name", param_hint="PACKAGE") from None
+    if package is not None:
+        try:
+            canonicalize_name(package, validate=True)
+        except Exception:  # noqa: BLE001 - packaging raises InvalidName
+            raise click.BadParameter(f"{package!r} is not a package name", param_hint="PACKAGE") from None
+    elif pip_args:
+        raise click.UsageError("give the PACKAGE to explain before -- PIP_ARGS")
     ctx = _with_build_choice(_context(prefix), allow_build)
     policy, _ = load_policy(ctx.prefix, ctx.environ)
     snap = load_snapshot(ctx)
@@ -56,6 +60,12 @@ def why(prefix, as_json, redirect, yes, no_alternative, allow_build, package, pi
     else:
         entry = journal.last_blocked(ctx.prefix, ctx.environ)
         argv = list((entry or {}).get("argv") or [])[1:]
+        if package is None:
+            package = _blocked_name(entry)
+            if not package:
+                click.echo(json.dumps({"schema": 1, "package": None, "command": [], "verdict": None}, indent=2)
+                           if as_json else "No blocked command in this environment's journal.")
+                sys.exit(0)
         if entry is not None and argv:
             try:
                 result = simulate(argv, ctx, snap=snap, policy=policy)
@@ -89,6 +99,18 @@ def why(prefix, as_json, redirect, yes, no_alternative, allow_build, package, pi
     sys.exit(0)
 
 
+def _blocked_name(entry) -> str:
+    """What ``guard why`` without a package explains: the first name the last block was for
+    (``""`` when the journal holds no block: the text then says so)."""
+    for item in (entry or {}).get("reasons") or ():
+        if isinstance(item, dict) and isinstance(item.get("name"), str) and item["name"]:
+            return item["name"]
+    for item in (entry or {}).get("changes") or ():
+        if isinstance(item, dict) and item.get("protected") and isinstance(item.get("name"), str):
+            return item["name"]
+    return ""
+
+
 @click.command()
 @_prefix_option
 @click.option("--json", "as_json", is_flag=True, help="Print the entries as a JSON array.")
@@ -98,5 +120,10 @@ def log(prefix, as_json, count):
     from . import journal, render
 
     ctx = _context(prefix)
-    entries = journal.read(ctx.prefix, ctx.environ, limit=count)
-    click.echo(json.dumps(entries, indent=2) if as_json else render.log_text(entries))
+    found = journal.read_all(ctx.prefix, ctx.environ, limit=count)
+    for problem in found.problems:
+        click.echo(f"guard: warning: {problem}", err=True)
+    if found.skipped:
+        click.echo(f"guard: warning: skipped {found.skipped} unreadable journal line"
+                   f"{'s' if found.skipped != 1 else ''}", err=True)
+    click.echo(json.dumps(found.entries, indent=2) if as_json else render.log_text(found.entries))

@@ -245,7 +245,9 @@ def write_cache_file(path: Path, data: object) -> None:
     """Write a JSON cache file atomically (readers never see half of it). A cache that cannot be
     written only costs the next call the work again, so write errors are ignored."""
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        from .private_files import private_dir
+
+        private_dir(path.parent)  # 0700 (mkstemp's file is 0600): the guard's state is the user's alone
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".json")
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as f:

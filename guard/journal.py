@@ -3,8 +3,11 @@
 It lives in the user's state directory (``$XDG_STATE_HOME/conda-pip-guard/envs/<id>/``, default
 ``~/.local/state/...``), not inside the environment, so that the guard never adds files conda does
 not know about. Writes take an exclusive ``flock`` so two guarded installs at once never
-interleave lines; credentials in URLs are redacted before anything is written; the file is
-rotated (one ``.1`` generation) past ``MAX_BYTES``.
+interleave lines; each entry is one ``os.write`` of a whole line in append mode, preceded by a
+newline when the file's last line was torn, so a damaged line never swallows the next entry;
+credentials are redacted (:mod:`guard.redact`) before anything is written; the state directory
+is 0700 and its files 0600; the file is rotated (one ``.1`` generation) past ``MAX_BYTES``.
+Reading skips lines that are not a journal entry and counts them.
 """
 
 from __future__ import annotations
@@ -12,21 +15,16 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import re
 import time
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator, Mapping
 
+from .private_files import FILE_MODE, private_dir
+from .redact import redact, scrub  # noqa: F401 - redact is re-exported for older callers
+
 MAX_BYTES = 1_000_000
-
-_CREDENTIALS = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)(?P<cred>[^/@\s:]+(?::[^/@\s]*)?)@")
-_SECRET_OPTION = re.compile(r"(?i)(--?(?:password|token|auth)[^=\s]*[=\s])\S+")
-
-
-def redact(text: str) -> str:
-    """``https://user:secret@host/`` -> ``https://****@host/`` (pip's own redaction style)."""
-    return _SECRET_OPTION.sub(r"\1****", _CREDENTIALS.sub(r"\g<scheme>****@", text))
 
 
 def state_dir(prefix: Path, environ: Mapping[str, str]) -> Path:
@@ -44,61 +42,111 @@ def journal_path(prefix: Path, environ: Mapping[str, str]) -> Path:
 
 @contextmanager
 def _locked(path: Path) -> Iterator[None]:
-    path.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(path.parent)
     lock = path.with_suffix(".lock")
-    with open(lock, "a") as fh:
+    fd = os.open(lock, os.O_WRONLY | os.O_CREAT | os.O_APPEND, FILE_MODE)
+    try:
         try:
             import fcntl
         except ImportError:  # pragma: no cover - Windows: best effort without a lock
             yield
             return
-        fcntl.flock(fh, fcntl.LOCK_EX)
+        fcntl.flock(fd, fcntl.LOCK_EX)
         try:
             yield
         finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
-
-
-def _scrub(value):
-    if isinstance(value, str):
-        return redact(value)
-    if isinstance(value, (list, tuple)):
-        return [_scrub(v) for v in value]
-    if isinstance(value, dict):
-        return {k: _scrub(v) for k, v in value.items()}
-    return value
+            fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)
 
 
 def append(prefix: Path, environ: Mapping[str, str], entry: Mapping) -> Path:
-    """Append one decision. ``entry`` is plain JSON data; ``time`` and ``prefix`` are added."""
+    """Append one decision. ``entry`` is plain JSON data; ``time`` and ``prefix`` are added.
+    Raises ``OSError`` when the journal cannot be written (read-only or full disk, a directory
+    where the file should be); then nothing was written."""
     path = journal_path(prefix, environ)
-    record = {"time": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "prefix": str(prefix), **_scrub(dict(entry))}
-    line = json.dumps(record, sort_keys=False, separators=(",", ":")) + "\n"
+    record = {"time": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "prefix": redact(str(prefix)), **scrub(dict(entry))}
+    line = (json.dumps(record, sort_keys=False, separators=(",", ":")) + "\n").encode("utf-8")
     with _locked(path):
-        if path.exists() and path.stat().st_size + len(line) > MAX_BYTES:
-            os.replace(path, path.with_name(path.name + ".1"))
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
         try:
-            os.write(fd, line.encode("utf-8"))
+            size = os.stat(path).st_size
+        except FileNotFoundError:
+            size = 0
+        if size and size + len(line) > MAX_BYTES:
+            os.replace(path, path.with_name(path.name + ".1"))
+            size = 0
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_APPEND, FILE_MODE)
+        try:
+            if size and os.pread(fd, 1, size - 1) != b"\n":
+                line = b"\n" + line  # a torn last line stays alone on its line
+            written = os.write(fd, line)
+            if written != len(line):  # a full disk took part of the line: cut it off again
+                os.ftruncate(fd, size)
+                raise OSError(28, "No space left on device")
         finally:
             os.close(fd)
     return path
 
 
-def read(prefix: Path, environ: Mapping[str, str], limit: int | None = None) -> list[dict]:
-    """The journal's entries, oldest first (the rotated generation included); unreadable lines
-    are skipped."""
+@dataclass
+class JournalRead:
+    """What :func:`read_all` found: the entries, how many lines were skipped as unreadable, and
+    the files that could not be read at all (one line each)."""
+
+    entries: list = field(default_factory=list)
+    skipped: int = 0
+    problems: list = field(default_factory=list)
+
+
+def _valid(entry) -> bool:
+    """A journal entry as :func:`append` writes it: an object whose known fields have their types."""
+    if not isinstance(entry, dict):
+        return False
+    argv = entry.get("argv", [])
+    if not isinstance(argv, list) or not all(isinstance(a, str) for a in argv):
+        return False
+    if not isinstance(entry.get("verdict", ""), (str, type(None))) or not isinstance(entry.get("time", ""), str):
+        return False
+    for key in ("reasons", "changes"):
+        items = entry.get(key, [])
+        if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
+            return False
+    return True
+
+
+def read_all(prefix: Path, environ: Mapping[str, str], limit: int | None = None) -> JournalRead:
+    """The journal's entries, oldest first (the rotated generation included). Lines that are not
+    a journal entry are skipped and counted; a journal that cannot be read (a directory, no
+    permission) is a problem, not an error."""
     path = journal_path(prefix, environ)
-    entries = []
+    found = JournalRead()
     for p in (path.with_name(path.name + ".1"), path):
-        if not p.exists():
+        try:
+            data = p.read_bytes()
+        except FileNotFoundError:
             continue
-        for line in p.read_text(encoding="utf-8", errors="replace").splitlines():
-            try:
-                entries.append(json.loads(line))
-            except ValueError:
+        except OSError as exc:
+            found.problems.append(f"cannot read the journal {p}: {exc.strerror or exc}")
+            continue
+        for line in data.decode("utf-8", errors="replace").splitlines():
+            if not line.strip():
                 continue
-    return entries[-limit:] if limit else entries
+            try:
+                entry = json.loads(line)
+            except (ValueError, RecursionError):
+                entry = None
+            if _valid(entry):
+                found.entries.append(entry)
+            else:
+                found.skipped += 1
+    if limit:
+        found.entries = found.entries[-limit:]
+    return found
+
+
+def read(prefix: Path, environ: Mapping[str, str], limit: int | None = None) -> list[dict]:
+    """The journal's readable entries, oldest first (see :func:`read_all`)."""
+    return read_all(prefix, environ, limit).entries
 
 
 def last_blocked(prefix: Path, environ: Mapping[str, str]) -> dict | None:

@@ -84,21 +84,23 @@ def lookup(cache_dir: Path, key: str, prefix: Path) -> CheckResult | None:
 def store(cache_dir: Path, key: str, prefix: Path, result: CheckResult, *, files: Iterable[str],
           fresh_until: float) -> None:
     """Remember ``result``; ``files`` are the inputs it read, ``fresh_until`` when the first
-    index page it used goes stale. Failures to write are ignored (the cache is an optimisation)."""
+    index page it used goes stale. Failures to write are ignored (the cache is an optimisation).
+    Credentials in the result are redacted before it is written (:mod:`guard.redact`)."""
+    from .private_files import write_private
+    from .redact import scrub
+
     if fresh_until <= time.time():
         return
     entry = {
         "fresh_until": min(fresh_until, time.time() + 86400),
         "environment": environment_fingerprint(prefix),
         "files": {str(p): _stat(str(p)) for p in sorted(set(map(str, files)))},
-        "result": _to_json(result),
+        # what is shown and journaled, never what was typed: a direct URL's credentials stay out
+        "result": scrub(_to_json(result)),
     }
-    path = _entry_path(cache_dir, key)
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(entry, separators=(",", ":")), encoding="utf-8")
-        os.replace(tmp, path)
+        # private (0600 in a 0700 directory), whole or not at all
+        write_private(_entry_path(cache_dir, key), json.dumps(entry, separators=(",", ":")).encode("utf-8"))
     except OSError:
         pass
 
