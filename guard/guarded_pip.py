@@ -99,6 +99,19 @@ def pip_for(prefix: Path, environ, argv: Sequence[str]) -> list[str]:
         raise
 
 
+def _may_write_elsewhere(argv: Sequence[str], environ) -> bool:
+    """Whether pip may write outside the env it runs in (``--prefix``, ``--root``, ``--target``,
+    abbreviated as optparse allows, or from ``PIP_PREFIX``/``PIP_ROOT``/``PIP_TARGET``): then
+    another env may be changed although this one is no conda env, and the simulation decides."""
+    if any(environ.get(v) for v in ("PIP_PREFIX", "PIP_ROOT", "PIP_TARGET")):
+        return True
+    for a in argv:
+        name = a.split("=", 1)[0]
+        if name.startswith(("--prefi", "--roo", "--ta")) or (a.startswith("-t") and not a.startswith("--")):
+            return True
+    return False
+
+
 def _own_pip_available() -> bool:
     import importlib.util
 
@@ -147,7 +160,7 @@ def _guarded(prefix: Path, environ, argv, command, pip_cmd, pip_env, flags=froze
     snap = None
     try:
         snap = load_snapshot(ctx)
-        if not snap.is_conda:
+        if not snap.is_conda and not _may_write_elsewhere(argv, environ):
             # no conda-meta: nothing here is conda's to protect; pip runs as if the guard were absent
             action.exec_pip(pip_cmd + list(argv), pip_env)
         result = simulate(argv, ctx, snap=snap, policy=policy)
@@ -185,6 +198,11 @@ def _guarded(prefix: Path, environ, argv, command, pip_cmd, pip_env, flags=froze
         if answer.strip().lower() not in ("y", "yes"):
             _journal(ctx.prefix, environ, argv, "declined", entry_changes)
             return action.EXIT_BLOCK
+    if command == "install" and result.plan.target is not None:
+        # pip --target outside the env: nothing here changes, and the net's pins would only make
+        # pip refuse versions it is free to put in that directory
+        _journal(ctx.prefix, environ, argv, "allow", entry_changes, executed=" ".join(pip_cmd + list(argv)))
+        action.exec_pip(pip_cmd + list(argv), pip_env)
     return _run_with_safety_net(ctx, argv, command, pip_cmd, pip_env, snap, policy, note=None,
                                 allowed=entry_changes)
 
@@ -399,7 +417,8 @@ def _run_and_verify(ctx, argv, cmd, env, watched, snap) -> int:
     sys.stderr.flush()
     _journal(ctx.prefix, ctx.environ, argv, "damaged", [],
              damage=[{"name": d.name, "version": d.version, "conda_record": d.record.summary(), "what": d.what}
-                     for d in damage], repair=repair, pip_status=status)
+                     for d in damage], repair=repair, pip_status=status,
+             note=f"pip changed {', '.join(d.name for d in damage)}; repair: {repair}")
     return verify.EXIT_DAMAGED
 
 

@@ -231,3 +231,36 @@ def test_an_env_without_pip_is_refused_in_one_line(conda_env, foreign_pip, tmp_p
     assert out.returncode == 127
     assert "has no pip" in one_line_error(out)
     assert not (tmp_path / "foreign-ran").exists()
+
+
+# ---- guard pip: the pip it runs writes where the verdict looked -----------------------------------
+
+
+def test_guard_pip_cross_platform_target_runs_pip_without_the_safety_net(conda_env, wheels, tmp_path):
+    """The net pins conda's numpy 1.26.4: given to a --target install, it would make pip refuse the
+    numpy it is free to put in that directory."""
+    prefix = conda_env("plain", with_pip=True)
+    before = numpy_files(prefix)
+    target = tmp_path / "lambda"
+    env = _env(tmp_path / "home", GUARD_PREFIX=str(prefix))
+    proc = subprocess.run([GUARD_EXE, "pip", "install", *local(wheels), "--target", str(target), "--platform",
+                           "manylinux2014_aarch64", "--python-version", "3.9", "--only-binary=:all:",
+                           "numpy==2.0.0"], env=env, capture_output=True, text=True, timeout=180)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert (target / "numpy-2.0.0.dist-info").is_dir()
+    assert numpy_files(prefix) == before
+
+
+def test_guard_pip_in_a_non_conda_env_still_judges_a_prefix_into_a_conda_env(conda_env, wheels, tmp_path):
+    running = conda_env(BARE, with_pip=True)
+    import shutil
+
+    shutil.rmtree(running / "conda-meta")  # a plain environment with pip, nothing conda's in it
+    other = conda_env("plain")
+    before = numpy_files(other)
+    env = _env(tmp_path / "home", GUARD_PREFIX=str(running))
+    proc = subprocess.run([GUARD_EXE, "pip", "install", *local(wheels), "--prefix", str(other), "numpy==2.0.0"],
+                          env=env, capture_output=True, text=True, timeout=180)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert f"in {other}: pip would upgrade numpy" in proc.stderr
+    assert numpy_files(other) == before
