@@ -266,18 +266,23 @@ def test_guard_why_does_not_build(prefix, env, tmp_path, links, marker):
     assert_refused(proc, marker, "dynproj")
 
 
-def test_pre_commit_hook_does_not_build(env, tmp_path, links, marker):
-    """The hook on a pull request's requirements file: a setup.py project, a dynamic project and
-    an sdist without static metadata are reported as skipped, never built."""
+def test_pre_commit_hook_does_not_build(env, tmp_path, links, marker, capsys):
+    """The hook on a pull request's requirements file never builds: an sdist without static
+    metadata is a skipped check that says why (a failure with --strict); local projects (a
+    setup.py, a dynamic pyproject.toml) are not resolved by the hook at all."""
     from guard.hooks.requirements import main
 
     setup_py_project(tmp_path, marker)
     dynamic_project(tmp_path, marker)
     sdist(links, "sdproj", "Metadata-Version: 2.1\nName: sdproj\nVersion: 1.0\n", marker)
-    for n, line in enumerate(["./setupproj", "./dynproj", "sdproj"]):
-        req = tmp_path / f"requirements-{n}.txt"
-        req.write_text(f"--no-index\n--find-links {links}\n{line}\n")
-        main([str(req)], environ=env, cwd=str(tmp_path))
+    conda_yml = tmp_path / "environment.yml"
+    conda_yml.write_text("name: t\nchannels: [conda-forge]\ndependencies:\n  - python=3.11\n  - numpy=1.26\n")
+    req = tmp_path / "requirements.txt"
+    req.write_text(f"--no-index\n--find-links {links}\n./setupproj\n./dynproj\nsdproj\n")
+    assert main([str(req), "--strict", "--environment", str(conda_yml)], environ=env, cwd=str(tmp_path)) == 1
+    out = capsys.readouterr().out
+    assert "skipped: cannot simulate exactly without running package code, which the hook never does" in out
+    assert "sdproj 1.0 is an sdist whose dependencies need a build" in out, out
     assert not marker.exists(), marker.read_text()
 
 

@@ -809,7 +809,9 @@ def _run_sources(sources: list[_Source], opts: _Options) -> list[Finding]:
         except IndexUnavailable as err:
             skipped = str(err)
         except NeedsPipFallback as why:
-            findings.append(Finding(src.shown, None, f"skipped: cannot simulate exactly ({why})", "skipped"))
+            # only pip's own dry run could tell, and it may run package code: a hook never runs it
+            findings.append(Finding(src.shown, None, f"skipped: cannot simulate exactly without running package "
+                                                     f"code, which the hook never does ({why})", "skipped"))
         except GuardError as err:
             findings.append(Finding(src.shown, None, src.rewrite(str(err))))
     if skipped is not None:
