@@ -93,9 +93,11 @@ def _request_files(request, cwd: str) -> set:
     return files
 
 
-def index_settings(request, snap):
-    """Where pip would look: the request's (CLI + config) index options, else pip's default."""
-    from .index import IndexSettings
+def index_settings(request, snap, environ: Mapping[str, str] | None = None):
+    """Where pip would look: the request's (CLI + config) index options, else pip's default;
+    pip's ``--timeout``/``--retries``; the run's deadline from ``GUARD_DEADLINE`` in ``environ``
+    (default: this process's environment)."""
+    from .index import IndexSettings, deadline_from_environ
 
     index_url = request.index_url
     if index_url is None and not request.no_index:
@@ -117,6 +119,7 @@ def index_settings(request, snap):
         client_cert=request.client_cert,
         trusted_hosts=tuple(request.trusted_hosts),
         proxy=request.proxy,
+        deadline=deadline_from_environ(os.environ if environ is None else environ),
         **kwargs,
     )
 
@@ -141,7 +144,8 @@ def simulate(argv: Sequence[str], ctx: Context, *, snap=None, policy=None, held=
     use_cache = use_cache and held is None
     key = verdict_cache.cache_key(argv, ctx.prefix, ctx.cwd, ctx.environ) if use_cache else None
     if key is not None:
-        cached = verdict_cache.lookup(ctx.cache_dir, key, ctx.prefix)
+        cached = verdict_cache.lookup(ctx.cache_dir, key, ctx.prefix,
+                                      revalidate=lambda pages: _pages_unchanged(argv, ctx, pages))
         if cached is not None:
             return cached
 
@@ -182,8 +186,24 @@ def simulate(argv: Sequence[str], ctx: Context, *, snap=None, policy=None, held=
         key = None  # another env's state is part of the answer: not memoized
     result = CheckResult(str(ctx.prefix), plan, verdict, stats)
     if key is not None:
-        verdict_cache.store(ctx.cache_dir, key, ctx.prefix, result, files=inputs, fresh_until=fresh_until)
+        verdict_cache.store(ctx.cache_dir, key, ctx.prefix, result, files=inputs, fresh_until=fresh_until,
+                            pages=stats.pop("index_pages", {}))
+    stats.pop("index_pages", None)
     return result
+
+
+def _pages_unchanged(argv, ctx: Context, pages) -> bool:
+    """Whether the index pages a memoized verdict used still say what they said (conditional
+    requests, as pip would make them); any failure is a miss, and the full run says why."""
+    from .index import IndexClient
+
+    try:
+        snap = load_snapshot(ctx)
+        request = parse_command(argv, snap, ctx)
+        with IndexClient(index_settings(request, snap, ctx.environ), cache_dir=ctx.cache_dir / "http") as client:
+            return client.pages_unchanged(pages)
+    except Exception:  # noqa: BLE001 - only a cache miss
+        return False
 
 
 def _simulate_install(request, snap, ctx: Context, argv, stats: dict, held, inputs: set) -> tuple[Plan, float]:
@@ -191,10 +211,13 @@ def _simulate_install(request, snap, ctx: Context, argv, stats: dict, held, inpu
     from .index import IndexClient
     from .simulate import simulate_install
 
-    client = IndexClient(index_settings(request, snap), cache_dir=ctx.cache_dir / "http")
+    client = IndexClient(index_settings(request, snap, ctx.environ), cache_dir=ctx.cache_dir / "http")
     try:
         plan, _ = simulate_install(request, snap, client, held=held)
         fresh_until = client.fresh_until
+        if client.warnings:  # an index could not be reached: say how the answer was made instead
+            plan = _with_warnings(plan, client.warnings)
+        stats["index_pages"] = dict(client.pages_used)
     except NeedsPipFallback as why:
         plan = _pip_report_plan(request, snap, ctx, argv, str(why))
         fresh_until = 0.0  # pip's own answer depends on more than we track: never memoized

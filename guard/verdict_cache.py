@@ -10,8 +10,11 @@ steer pip or the guard, and the guard's version. It is valid only while
 * every file the answer read keeps its size and modification time: requirement and constraint
   files, local projects and wheels, pip's and the guard's configuration files (also ones that did
   not exist), local index pages and find-links directories;
-* every remote index page the answer used is still fresh by its own ``Cache-Control`` (default
-  600 s), exactly as the index cache would judge it. Past that, the command is simulated again.
+* every remote index page the answer used still says what it said: each is revalidated with a
+  conditional request (a 304 is one round trip), as pip revalidates every index page whatever
+  its ``Cache-Control``. A page that changed, or an index that cannot be reached, means the
+  command is simulated again (an answer made from cached pages of an unreachable index, or by
+  pip's own dry run, is never stored).
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ import os
 import time
 from dataclasses import asdict
 from pathlib import Path
-from typing import Iterable, Mapping, Sequence
+from typing import Callable, Iterable, Mapping, Sequence
 
 from . import __version__
 from .models import Change, CheckResult, Edge, Plan, Reason, Verdict
@@ -65,8 +68,11 @@ def _entry_path(cache_dir: Path, key: str) -> Path:
     return cache_dir / "verdicts" / f"{key}.json"
 
 
-def lookup(cache_dir: Path, key: str, prefix: Path) -> CheckResult | None:
-    """The stored result for ``key`` if everything it depended on is unchanged, else None."""
+def lookup(cache_dir: Path, key: str, prefix: Path,
+           revalidate: Callable[[dict], bool] | None = None) -> CheckResult | None:
+    """The stored result for ``key`` if everything it depended on is unchanged, else None.
+    ``revalidate(pages)`` says whether the remote index pages it used are unchanged (asked
+    last, after the cheap local checks); without it, an entry that used remote pages is a miss."""
     try:
         entry = json.loads(_entry_path(cache_dir, key).read_text(encoding="utf-8"))
         if entry["fresh_until"] <= time.time():
@@ -76,15 +82,22 @@ def lookup(cache_dir: Path, key: str, prefix: Path) -> CheckResult | None:
         for path, stat in entry["files"].items():
             if _stat(path) != stat:
                 return None
+        pages = entry["pages"]
+        if not isinstance(pages, dict):
+            return None
+        if pages and (revalidate is None or not revalidate(pages)):
+            return None
         return _from_json(entry["result"])
     except (OSError, ValueError, KeyError, TypeError):
         return None
 
 
 def store(cache_dir: Path, key: str, prefix: Path, result: CheckResult, *, files: Iterable[str],
-          fresh_until: float) -> None:
-    """Remember ``result``; ``files`` are the inputs it read, ``fresh_until`` when the first
-    index page it used goes stale. Failures to write are ignored (the cache is an optimisation).
+          fresh_until: float, pages: Mapping[str, list] | None = None) -> None:
+    """Remember ``result``; ``files`` are the inputs it read, ``fresh_until`` until when it holds
+    at most (0: never memoized), ``pages`` the remote index pages it used (plain URL ->
+    [content digest, project]; ``IndexClient.pages_used``), revalidated on every lookup.
+    Failures to write are ignored (the cache is an optimisation).
     Credentials in the result are redacted before it is written (:mod:`guard.redact`)."""
     from .private_files import write_private
     from .redact import scrub
@@ -93,6 +106,7 @@ def store(cache_dir: Path, key: str, prefix: Path, result: CheckResult, *, files
         return
     entry = {
         "fresh_until": min(fresh_until, time.time() + 86400),
+        "pages": dict(pages or {}),
         "environment": environment_fingerprint(prefix),
         "files": {str(p): _stat(str(p)) for p in sorted(set(map(str, files)))},
         # what is shown and journaled, never what was typed: a direct URL's credentials stay out

@@ -43,7 +43,7 @@ DEFAULT_DATA_DIR = Path(__file__).resolve().parent.parent / "data" / "index"
 
 JSON_TYPE = "application/vnd.pypi.simple.v1+json"
 HTML_V1_TYPE = "application/vnd.pypi.simple.v1+html"
-FAULTS = (None, "404", "500", "garbage", "slow", "reset")
+FAULTS = (None, "404", "500", "garbage", "slow", "reset", "hang", "drip", "304", "lie")
 FILE_CACHE_CONTROL = "max-age=31536000, immutable"
 
 
@@ -224,7 +224,12 @@ class LocalIndex:
 
         ``"404"`` / ``"500"``: that status; ``"garbage"``: 200 with a body no client can use;
         ``"slow"``: sleep ``delay`` seconds, then answer normally; ``"reset"``: close the
-        connection (TCP reset) without answering.
+        connection (TCP reset) without answering; ``"hang"``: read the request and say nothing
+        (a silent index); ``"drip"``: send the headers of a large answer, then one byte every
+        ``delay`` seconds (no socket timeout ever fires); ``"304"``: answer ``304 Not Modified``
+        to everything, conditional or not (a broken cache on the way); ``"lie"``: promise a
+        ``Content-Length`` and close the connection after half of it. ``"hang"`` and ``"drip"``
+        last until the fault is changed or the server stops.
         """
         if kind not in FAULTS:
             raise ValueError(f"unknown fault {kind!r}; expected one of {FAULTS}")
@@ -350,6 +355,30 @@ class _Handler(BaseHTTPRequestHandler):
         elif fault == "reset":
             self._reset()
             return
+        elif fault == "hang":
+            self._stall(fault, lambda: None)
+            return
+        elif fault == "drip":
+            self.send_response(200)
+            self.send_header("Content-Type", JSON_TYPE)
+            self.send_header("Content-Length", "1000000")
+            self.end_headers()
+            self.wfile.flush()
+            self._stall(fault, lambda: (self.wfile.write(b" "), self.wfile.flush()), max(delay, 0.01))
+            return
+        elif fault == "304":
+            self._send(304, b"", None, send_body=False, extra={"ETag": '"anything"'})
+            return
+        elif fault == "lie":
+            media = _preferred_type(self.headers.get("Accept"))
+            body = index.render_project("six", media) if "six" in index.project_names() else b"{}" * 100
+            self.send_response(200)
+            self.send_header("Content-Type", media)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body[: len(body) // 2])
+            self.close_connection = True
+            return
         elif fault in ("404", "500"):
             self._send(int(fault), b"fault\n", "text/plain", send_body=send_body)
             return
@@ -445,6 +474,18 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         if send_body and body:
             self.wfile.write(body)
+
+    def _stall(self, fault: str, tick, every: float = 0.05) -> None:
+        """Call ``tick`` every ``every`` seconds while ``fault`` is set and the server runs."""
+        index = self.server.index
+        self.close_connection = True
+        try:
+            while index._fault == fault and index._server is not None:
+                time.sleep(every)
+                if index._fault == fault:
+                    tick()
+        except OSError:  # the client gave up
+            pass
 
     def _reset(self) -> None:
         """Abort the connection with a TCP RST (SO_LINGER 0), answering nothing."""
