@@ -142,7 +142,9 @@ def check(prefix, as_json, verbose, allow_build, pip_args):
         raise click.UsageError("nothing to check: give pip install arguments, e.g. guard check -- numpy==2.0.0")
     ctx = _with_build_choice(_context(prefix, pip_args), allow_build)
     result = simulate(pip_argv_for_check(pip_args), ctx)
-    click.echo(render.check_json(result) if as_json else render.check_text(result, verbose=verbose))
+    from .redact import redact  # what is shown never holds a credential, cached or not
+
+    click.echo(redact(render.check_json(result) if as_json else render.check_text(result, verbose=verbose)))
     sys.exit(EXIT_BLOCK if result.verdict.blocked else EXIT_ALLOW)
 
 

@@ -40,6 +40,7 @@ def why(prefix, as_json, redirect, yes, no_alternative, allow_build, package, pi
     from .check import load_snapshot, pip_argv_for_check, simulate
     from .config import load_policy
     from .errors import GuardError
+    from .redact import redact  # what is shown never holds a credential
     from .redirect import detect_frontend, plan_redirect, run_redirect
 
     if package is not None:
@@ -92,10 +93,10 @@ def why(prefix, as_json, redirect, yes, no_alternative, allow_build, package, pi
     if redirect:
         if result is None or not result.verdict.blocked:
             raise click.UsageError("--redirect needs a blocked command: give it after --, or run it once first")
-        click.echo(render.why_text(expl), err=True)
+        click.echo(redact(render.why_text(expl)), err=True)
         sys.exit(run_redirect(result, snap, ctx, yes=yes, pip_argv=argv, echo=lambda s: click.echo(s, err=True),
                               yes_flag="--yes"))
-    click.echo(json.dumps(expl, indent=2) if as_json else render.why_text(expl))
+    click.echo(redact(json.dumps(expl, indent=2) if as_json else render.why_text(expl)))
     sys.exit(0)
 
 

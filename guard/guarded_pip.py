@@ -179,10 +179,12 @@ def _guarded(prefix: Path, environ, argv, command, pip_cmd, pip_env, flags=froze
     entry_changes = [c.to_json(c.name in verdict.protected) for c in result.plan.changes]
     _remember(snap, policy, ctx)
     if verdict.blocked:
-        sys.stderr.write(block_text(result) + "\n")
+        from .redact import redact
+
+        sys.stderr.write(redact(block_text(result)) + "\n")
         instead = _instead_line(result, snap, environ) if command == "install" else None
         if instead:
-            sys.stderr.write(f"  {instead}\n")
+            sys.stderr.write(f"  {redact(instead)}\n")
         _journal(ctx.prefix, environ, argv, "block", entry_changes,
                  reasons=[{"name": r.name, "rule": r.rule, "message": r.message, "chain": list(r.chain)}
                           for r in verdict.reasons])

@@ -331,31 +331,36 @@ def test_files_the_guard_writes_are_private_and_hold_no_credential(env_prefix, i
     host = index.url.split("//", 1)[1].split("/", 1)[0]
     env = guard_env(home, f"http://alice:pw5ecret@{host}/simple/", env_prefix)
     wheel_url = f"http://bob:t0kensecret@{host}/files/tinyother/{wheels[1].name}"
-    proc = guard("check", "--prefix", str(env_prefix), "--json", "--", f"tinyother @ {wheel_url}", env=env)
-    assert proc.returncode == 0, proc.stderr
-    proc = guard("check", "--prefix", str(env_prefix), "--", "numpy==2.0.0", env=env)
-    assert proc.returncode == 1, proc.stderr
-    # allowed install (state: journal, safety net, remembered records), then a blocked one
-    proc = guard("pip", "install", "tinyextra", env=env)
-    assert proc.returncode == 0, proc.stderr
-    proc = guard("pip", "install", f"tinyother @ {wheel_url}", env=env)
-    assert proc.returncode == 0, proc.stderr
-    proc = guard("pip", "install", "numpy==2.0.0", env=env)
-    assert proc.returncode == 1, proc.stderr
+    shown = []
+
+    def run(*args, code):
+        proc = guard(*args, env=env)
+        assert proc.returncode == code, proc.stderr
+        # what pip itself prints when it runs is pip's (it shows the URL as typed, once)
+        shown.append(proc.stderr if args[0] == "pip" and code == 0 else proc.stdout + proc.stderr)
+
+    run("check", "--prefix", str(env_prefix), "--json", "--", f"tinyother @ {wheel_url}", code=0)
+    run("check", "--prefix", str(env_prefix), "--json", "--", f"tinyother @ {wheel_url}", code=0)  # cached
+    run("check", "--prefix", str(env_prefix), "--", "numpy==2.0.0", code=1)
+    # allowed installs (state: journal, safety net, remembered records), then a blocked one
+    run("pip", "install", "tinyextra", code=0)
+    run("pip", "install", f"tinyother @ {wheel_url}", code=0)
+    run("pip", "install", "numpy==2.0.0", f"tinyextra @ http://bob:t0kensecret@{host}/files/tinyextra/{wheels[0].name}",
+        code=1)
     # a scheme-less proxy with credentials (uninstall: no network needed)
-    proc = guard("pip", "uninstall", "-y", "--proxy", "carol:pr0xysecret@127.0.0.1:9", "tinyextra", env=env)
-    assert proc.returncode == 0, proc.stderr
+    run("pip", "uninstall", "-y", "--proxy", "carol:pr0xysecret@127.0.0.1:9", "tinyextra", code=0)
+    run("why", "--prefix", str(env_prefix), "--no-alternative", code=0)
+    run("why", "--prefix", str(env_prefix), "--no-alternative", "numpy", "--", f"tinyother @ {wheel_url}", code=0)
+    run("log", "--prefix", str(env_prefix), code=0)
     secrets = ("pw5ecret", "t0kensecret", "pr0xysecret")
-    for out in (proc.stdout, proc.stderr):
-        assert not any(s in out for s in secrets)
+    for out in shown:
+        assert not any(s in out for s in secrets), out
     assert (home / "cache" / "verdicts").is_dir()
     _assert_private_and_clean(home / "cache", *secrets)
     _assert_private_and_clean(home / "state" / "conda-pip-guard", *secrets)
     entries = journal.read(env_prefix, env)
     assert [e["verdict"] for e in entries] == ["allow", "allow", "block", "allow"]
     assert entries[-1]["argv"][3:5] == ["--proxy", "****@127.0.0.1:9"]
-    proc = guard("log", "--prefix", str(env_prefix), env=env)
-    assert not any(s in proc.stdout for s in secrets)
 
 
 # ---- guard why, no arguments ---------------------------------------------------------------------
