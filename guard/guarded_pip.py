@@ -182,7 +182,9 @@ def _guarded(prefix: Path, environ, argv, command, pip_cmd, pip_env, flags=froze
         from .redact import redact
 
         sys.stderr.write(redact(block_text(result)) + "\n")
-        instead = _instead_line(result, snap, environ) if command == "install" else None
+        # a conda redirect names this env; pip's --prefix/--root/--target write elsewhere: none then
+        instead = (_instead_line(result, snap, environ)
+                   if command == "install" and not _may_write_elsewhere(argv, environ) else None)
         if instead:
             sys.stderr.write(f"  {redact(instead)}\n")
         _journal(ctx.prefix, environ, argv, "block", entry_changes,
