@@ -100,6 +100,7 @@ def test_guard_pip_with_prefix_of_another_env_leaves_its_numpy_alone(conda_env, 
                           env=env, capture_output=True, text=True, timeout=180)
     assert proc.returncode == 1, proc.stdout + proc.stderr
     assert "conda-pip-guard: blocked." in proc.stderr and f"in {other}: pip would upgrade numpy" in proc.stderr
+    assert "instead: conda install" not in proc.stderr  # a redirect would name the running env, not OTHER
     assert numpy_files(other) == before
 
 
