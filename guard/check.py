@@ -234,9 +234,9 @@ def _pip_report_plan(request, snap, ctx: Context, argv, why: str) -> Plan:
     from .pip_report import plan_from_report, run_pip_report
 
     if not ctx.allow_build:
-        raise BuildNotAllowed(f"cannot judge without running package code: {why}; only pip's own dry run can "
-                              "tell, and it runs build code (setup.py, build backends); to allow it: "
-                              "--allow-build, or allow_build: true in the guard configuration")
+        raise BuildNotAllowed(f"cannot judge this without pip's own dry run, which may run package code (a "
+                              f"setup.py, a build backend): {why}; nothing was run. Allow it with --allow-build, "
+                              "or allow_build: true in the guard configuration")
     if ctx.on_build is not None:
         ctx.on_build(why)
     report = run_pip_report(snap.interpreter.executable, argv, ctx.environ, ctx.cwd,
