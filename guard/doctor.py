@@ -872,8 +872,10 @@ class _HashCache:
             return
         digest = hashlib.sha256(os.path.realpath(prefix).encode("utf-8", "surrogateescape")).hexdigest()[:32]
         self.file = Path(cache_dir) / "file-hashes" / f"{digest}.json"
+        from .boundedjson import loads_bounded, read_bounded  # a damaged cache is a miss, never a RecursionError
+
         try:
-            data = json.loads(self.file.read_bytes())
+            data = loads_bounded(read_bounded(self.file))
         except (OSError, ValueError):
             return
         if not isinstance(data, dict) or data.get("format") != _HASH_CACHE_FORMAT:

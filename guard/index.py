@@ -691,9 +691,10 @@ class _DiskCache:
         path = self._path(kind, key)
         if path is None:
             return None
+        from .boundedjson import loads_bounded, read_bounded  # damaged: a miss, never a RecursionError
+
         try:
-            with open(path, "rb") as fh:
-                record = json.loads(fh.read())
+            record = loads_bounded(read_bounded(path))
         except (OSError, ValueError):
             return None
         return record if isinstance(record, dict) else None

@@ -229,8 +229,10 @@ def _stat_pair(path: str) -> tuple[int, int]:
 
 
 def _read_cache(cache_file: Path, key: str) -> dict | None:
+    from .boundedjson import loads_bounded, read_bounded  # a damaged cache is a miss, never a RecursionError
+
     try:
-        data = json.loads(cache_file.read_bytes())
+        data = loads_bounded(read_bounded(cache_file))
     except (OSError, ValueError):
         return None
     if not isinstance(data, dict) or data.get("_key") != key:

@@ -175,8 +175,10 @@ def planned_files(prefix: Path, guard_exe: str, site_packages: str, python_versi
 
 
 def _read_manifest(prefix: Path) -> dict | None:
+    from .boundedjson import loads_bounded, read_bounded  # damaged: no manifest, never a RecursionError
+
     try:
-        data = json.loads((prefix / MANIFEST).read_text(encoding="utf-8"))
+        data = loads_bounded(read_bounded(prefix / MANIFEST))
     except (OSError, ValueError):
         return None
     if not isinstance(data, dict) or not isinstance(data.get("files"), list) or not isinstance(data.get("dirs"), list):

@@ -50,7 +50,15 @@ def environment_fingerprint(prefix: Path) -> dict:
     paths = [str(prefix / "conda-meta"), str(prefix / "bin" / "python")]
     paths += sorted(glob.glob(str(prefix / "lib" / "python*" / "site-packages")))
     paths += sorted(glob.glob(str(prefix / "Lib" / "site-packages")))
-    return {p: _stat(p) for p in paths}
+    fingerprint = {p: _stat(p) for p in paths}
+    # a record rewritten in place (damaged, or edited) leaves the directory's mtime as it was
+    try:
+        with os.scandir(prefix / "conda-meta") as it:
+            records = {e.name: _stat(e.path) for e in it if e.name.endswith(".json")}
+    except OSError:
+        records = None
+    fingerprint["conda-meta/*.json"] = records and dict(sorted(records.items()))
+    return fingerprint
 
 
 def cache_key(argv: Sequence[str], prefix: Path, cwd: str, environ: Mapping[str, str]) -> str:
@@ -74,7 +82,9 @@ def lookup(cache_dir: Path, key: str, prefix: Path,
     ``revalidate(pages)`` says whether the remote index pages it used are unchanged (asked
     last, after the cheap local checks); without it, an entry that used remote pages is a miss."""
     try:
-        entry = json.loads(_entry_path(cache_dir, key).read_text(encoding="utf-8"))
+        from .boundedjson import loads_bounded, read_bounded  # damaged: a miss, never a RecursionError
+
+        entry = loads_bounded(read_bounded(_entry_path(cache_dir, key)))
         if entry["fresh_until"] <= time.time():
             return None
         if entry["environment"] != environment_fingerprint(prefix):

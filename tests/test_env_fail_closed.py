@@ -98,11 +98,14 @@ def test_self_referential_symlink_in_site_packages_hides_nothing(conda_env, tmp_
 
 def test_invalid_byte_in_numpys_record_blocks_with_the_file_and_the_override(conda_env, tmp_path, wheels):
     """Before: a warning, numpy read as pip's, ALLOW. Now numpy is unknown, treated as
-    protected: any install or uninstall is blocked, naming the file and the problem."""
+    protected: any install or uninstall is blocked, naming the file and the problem (also where
+    the same command was allowed, and its verdict memoized, before the damage)."""
     prefix = conda_env("plain")
+    assert check(tmp_path, prefix, wheels, "install", "rich").returncode == 0  # an allowed verdict, cached
     record = numpy_record(prefix)
-    raw = record.read_bytes()
-    record.write_bytes(raw[:40] + b"\xff" + raw[41:])
+    with open(record, "r+b") as f:  # damaged in place: conda-meta/ keeps its mtime
+        f.seek(40)
+        f.write(b"\xff")
     for args in (("install", "numpy==2.0.0"), ("install", "rich"), ("uninstall", "-y", "numpy")):
         proc = check(tmp_path, prefix, wheels, *args)
         assert_no_crash(proc)
@@ -322,3 +325,23 @@ def test_unreadable_numpy_record_blocks(conda_env, tmp_path, wheels):  # pragma:
     finally:
         record.chmod(0o644)
     assert proc.returncode == 1 and f"BLOCK  {record}: cannot read: Permission denied" in proc.stdout
+
+
+def test_deeply_nested_state_files_are_misses_not_internal_errors(conda_env, tmp_path, wheels):
+    """The guard's own caches (interpreter probe, conda-meta extraction, memoized verdicts) and
+    the shims' manifest, each replaced by 100,000 brackets: read as absent, never RecursionError."""
+    prefix = conda_env("plain")
+    first = check(tmp_path, prefix, wheels, "install", "rich")
+    assert first.returncode == 0, first.stdout + first.stderr
+    state = [p for p in (tmp_path / "home").rglob("*.json") if p.is_file()]
+    assert len(state) >= 3  # at least the probe, the record cache and the verdict
+    for p in state:
+        p.write_bytes(b"[" * 100_000)
+    (prefix / "etc" / "conda-pip-guard").mkdir(parents=True, exist_ok=True)
+    (prefix / "etc" / "conda-pip-guard" / "manifest.json").write_bytes(b"[" * 100_000)
+    for args in (("check", "--prefix", str(prefix), "--", "install", "--no-index", "--find-links", str(wheels), "rich"),
+                 ("status", "--prefix", str(prefix)), ("doctor", "--prefix", str(prefix)),
+                 ("shims", "status", "--prefix", str(prefix))):
+        proc = guard(tmp_path, *args)
+        assert_no_crash(proc)
+        assert proc.returncode in (0, 1), (args, proc.stdout, proc.stderr)
