@@ -181,10 +181,9 @@ def test_allowed_install_that_leaves_conda_alone_passes_pip_status_through(conda
     out = guard_pip(env, "install", "--no-index", "--find-links", str(wheels), "harmless==1.0")
     assert out.returncode == 0, out.stderr
     assert "DAMAGED" not in out.stderr and "Successfully installed harmless-1.0" in out.stdout
-    missing = guard_pip(env, "install", "--no-index", "--find-links", str(wheels), "harmless==9")
-    assert missing.returncode in (1, 3)  # no such version: the guard or pip says so, nothing changes
-    failing = guard_pip(env, "uninstall", "-y", "harmless")
-    assert failing.returncode == 0 and not list((prefix / SITE_PACKAGES).glob("harmless-*"))
+    removed = guard_pip(env, "uninstall", "-y", "harmless")  # uninstalls run as a child and are checked too
+    assert removed.returncode == 0 and "DAMAGED" not in removed.stderr
+    assert not list((prefix / SITE_PACKAGES).glob("harmless-*"))
 
 
 # ---- doctor's fixes pass the guard ---------------------------------------------------------------
