@@ -136,6 +136,13 @@ def _same_dir(a: str, b: str) -> bool:
     return os.path.normcase(os.path.realpath(a)) == os.path.normcase(os.path.realpath(b))
 
 
+def _in_dir(path: str, directory: Path) -> bool:
+    """``path`` is in ``directory``, by its own name (a venv's ``bin/python`` links elsewhere) or
+    by what it links to (``/usr/local/bin/python3 -> /opt/conda/bin/python3.11``)."""
+    return (_same_dir(os.path.dirname(path), str(directory))
+            or _same_dir(os.path.dirname(os.path.realpath(path)), str(directory)))
+
+
 def _scripts_dir(prefix: Path) -> Path:
     return Path(prefix) / ("Scripts" if os.name == "nt" else "bin")
 
@@ -178,10 +185,10 @@ def real_pip_command(prefix: Path, environ: Mapping[str, str], name: str = "pip"
         except ValueError:
             cmd = None
         if (isinstance(cmd, list) and cmd and all(isinstance(c, str) for c in cmd)
-                and os.path.isabs(cmd[0]) and _same_dir(os.path.dirname(cmd[0]), str(scripts))):
+                and os.path.isabs(cmd[0]) and _in_dir(cmd[0], scripts)):
             return cmd
     real = environ.get("GUARD_REAL_PIP")
-    if real and _same_dir(os.path.dirname(os.path.abspath(real)), str(scripts)) and os.path.isfile(real):
+    if real and os.path.isfile(real) and _in_dir(os.path.abspath(real), scripts):
         return [os.path.abspath(real)]
     for entry in dict.fromkeys((name, "pip", "pip3")):
         script = scripts / entry

@@ -265,3 +265,32 @@ def test_guard_pip_in_a_non_conda_env_still_judges_a_prefix_into_a_conda_env(con
     assert proc.returncode == 1, proc.stdout + proc.stderr
     assert f"in {other}: pip would upgrade numpy" in proc.stderr
     assert numpy_files(other) == before
+
+
+def test_real_pip_command_is_always_the_envs_own(tmp_path):
+    from guard.action import NoPipError, real_pip_command
+
+    prefix, elsewhere = tmp_path / "env", tmp_path / "usr" / "bin"
+    (prefix / "bin").mkdir(parents=True)
+    elsewhere.mkdir(parents=True)
+    for exe in (prefix / "bin" / "python", elsewhere / "pip", elsewhere / "python3"):
+        exe.write_text("#!/bin/sh\n")
+        exe.chmod(0o755)
+    foreign = {"GUARD_REAL_PIP": str(elsewhere / "pip"), "GUARD_PIP_PYTHON": json.dumps([str(elsewhere / "python3"),
+                                                                                         "-m", "pip"])}
+    with pytest.raises(NoPipError, match="has no pip"):
+        real_pip_command(prefix, foreign)  # no pip in the env: nothing else runs in its place
+    site = prefix / "lib" / f"python{PY_MAJOR_MINOR}" / "site-packages" / "pip"
+    site.mkdir(parents=True)
+    (site / "__main__.py").write_text("")
+    assert real_pip_command(prefix, foreign) == [str(prefix / "bin" / "python"), "-m", "pip"]
+    (prefix / "bin" / "pip3").write_text("#!/bin/sh\n")
+    (prefix / "bin" / "pip3").chmod(0o755)
+    assert real_pip_command(prefix, foreign) == [str(prefix / "bin" / "pip3")]
+    # the hook's python -m pip and the shim's script are used when they are the env's
+    hooked = [str(prefix / "bin" / "python"), "-X", "utf8", "-m", "pip"]
+    assert real_pip_command(prefix, {"GUARD_PIP_PYTHON": json.dumps(hooked)}) == hooked
+    (elsewhere / "python-link").symlink_to(prefix / "bin" / "python")
+    linked = [str(elsewhere / "python-link"), "-m", "pip"]
+    assert real_pip_command(prefix, {"GUARD_PIP_PYTHON": json.dumps(linked)}) == linked
+    assert real_pip_command(prefix, {"GUARD_REAL_PIP": str(prefix / "bin" / "pip3")}) == [str(prefix / "bin" / "pip3")]
