@@ -129,7 +129,8 @@ def main(argv: Sequence[str]) -> int:
         prefix = target_prefix(environ, argv)
         pip_cmd = pip_for(prefix, environ, argv)
     except GuardError as exc:  # no env to judge, or no pip of its own: one line, pip does not run
-        _err(f"error: {exc}")
+        # guard pip has no --prefix of its own (pip's --prefix says where files go): name pip's --python
+        _err("error: " + str(exc).replace("or pass --prefix", "or give pip --python ENV/bin/python"))
         return exc.exit_code
     pip_env = action.pip_environ(environ)
     if command not in GUARDED or (command == "install" and _dry_run(argv)):

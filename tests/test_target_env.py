@@ -180,6 +180,8 @@ def test_a_non_conda_python_first_on_path_is_never_the_environment(layout, tmp_p
     proc = guard("check", "--", "numpy==2.0.0", env=env)
     assert proc.returncode == 2
     assert "no conda environment is active" in one_line_error(proc)
+    proc = guard("pip", "install", "numpy==2.0.0", env=env)  # no pip of another env runs either
+    assert proc.returncode == 2 and "no conda environment is active" in one_line_error(proc)
     # a conda env's python (conda-meta beside bin) is one
     (root.parent / "conda-meta").mkdir()
     assert default_prefix({"PATH": str(root)}) == root.parent
