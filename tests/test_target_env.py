@@ -170,11 +170,12 @@ def test_a_non_conda_python_first_on_path_is_never_the_environment(layout, tmp_p
     root = {"pyenv": tmp_path / ".pyenv" / "shims", "system": tmp_path / "usr" / "bin",
             "venv": tmp_path / "venv" / "bin"}[layout]
     root.mkdir(parents=True)
-    (root / "python").write_text("#!/bin/sh\nexec python3 \"$@\"\n")
-    (root / "python").chmod(0o755)
+    for name in ("python", "python3"):
+        (root / name).write_text("#!/bin/sh\nexec /usr/bin/env -i python3 \"$@\"\n")
+        (root / name).chmod(0o755)
     if layout == "venv":
         (root.parent / "pyvenv.cfg").write_text("home = /usr/bin\n")
-    with pytest.raises(EnvironmentReadError, match="is not in a conda environment"):
+    with pytest.raises(EnvironmentReadError, match=f"the python on PATH, {root}/python3, is not in a conda"):
         default_prefix({"PATH": str(root)})
     env = {"PATH": f"{root}{os.pathsep}{os.environ['PATH']}", "HOME": str(tmp_path), "PIP_CONFIG_FILE": os.devnull}
     proc = guard("check", "--", "numpy==2.0.0", env=env)
