@@ -133,7 +133,12 @@ def why_text(expl) -> str:
     """``guard why PKG``: the package's status, the paths that change it, and what to do."""
     name = expl["package"]
     command = " ".join(expl.get("command") or [])
+    # the environment's own damage blocks whatever the command changes: said apart, at the end
+    unreadable = [b for b in expl["blocked"] if b["rule"] == "unreadable-environment"]
+    expl = {**expl, "blocked": [b for b in expl["blocked"] if b["rule"] != "unreadable-environment"]}
     lines = [_status_line(expl["status"])]
+    if any(b["name"] == name for b in unreadable):
+        lines[0] += " But what the environment says about it cannot be read: it is treated as protected."
     items = {b["name"]: b for b in expl["blocked"] + expl["cuda_wheels"]}
     if command and expl.get("time"):
         lines.append(f"Last blocked command ({expl['time']}): {command}")
@@ -157,7 +162,7 @@ def why_text(expl) -> str:
     elif expl.get("change"):
         c = expl["change"]
         lines.append(f"{command} would {c['action']} {name} ({c.get('installed') or '-'} -> {c.get('proposed') or '-'}); "
-                     f"that is allowed.")
+                     + ("that alone would be allowed." if unreadable else "that is allowed."))
         for p in expl.get("change_paths") or ():
             from .why import edges_of, tree_lines
 
@@ -181,6 +186,10 @@ def why_text(expl) -> str:
         if shadows:
             text += f", shadowing conda's {', '.join(shadows)}"
         lines.append(text + ".")
+    if unreadable:
+        lines.append(f"{command} is blocked: the environment cannot be read safely:" if command
+                     else "Blocked: the environment cannot be read safely:")
+        lines.extend(f"  {b['message']}" for b in unreadable)
     options = why_options(expl)
     if options:
         lines.append("Options:")

@@ -119,6 +119,11 @@ def test_invalid_byte_in_numpys_record_blocks_with_the_file_and_the_override(con
     # the record, and numpy's dist-info that says INSTALLER=conda with no record listing it
     assert rules == {("numpy", "unreadable-environment")} and len(data["reasons"]) == 2
     assert any(str(record) in r["message"] for r in data["reasons"])
+    why = guard(tmp_path, "why", "numpy", "--prefix", str(prefix), "--", "install", "--no-index", "--find-links",
+                str(wheels), "rich")
+    assert_no_crash(why)
+    assert "is blocked: the environment cannot be read safely:" in why.stdout and "None" not in why.stdout, why.stdout
+    assert "it is treated as protected" in why.stdout.splitlines()[0]
 
 
 def test_guard_pip_does_not_install_over_numpy_with_a_damaged_record(conda_env, tmp_path, wheels):
