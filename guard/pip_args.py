@@ -666,13 +666,14 @@ def _defaults_with_config(parser: _Parser, config: Mapping[str, str]) -> optpars
             continue
         dest = option.dest
         val: Any = raw
+        shown = raw if raw.isprintable() else repr(raw)  # "0\n" from a file or PIP_*: one line
         try:
             if option.action in ("store_true", "store_false"):
                 try:
                     val = _strtobool(raw)
                 except ValueError:
                     raise UsageError(
-                        f"{raw} is not a valid value for {key} option, please specify a boolean "
+                        f"{shown} is not a valid value for {key} option, please specify a boolean "
                         "value like yes/no, true/false or 1/0 instead."
                     ) from None
             elif option.action == "count":
@@ -685,7 +686,7 @@ def _defaults_with_config(parser: _Parser, config: Mapping[str, str]) -> optpars
                         val = None
                 if not isinstance(val, int) or val < 0:
                     raise UsageError(
-                        f"{raw} is not a valid value for {key} option, please instead specify "
+                        f"{shown} is not a valid value for {key} option, please instead specify "
                         "either a non-negative integer or a boolean value like yes/no or "
                         "false/true which is equivalent to 1/0."
                     )

@@ -108,7 +108,8 @@ def parse_bool(value: str, name: str) -> bool:
     if lowered in _FALSE:
         return False
     raise UsageError(
-        f"{value} is not a valid value for {name} option, please specify a boolean value "
+        f"{value if value.isprintable() else repr(value)} is not a valid value for {name} option, "
+        "please specify a boolean value "
         "like yes/no, true/false or 1/0 instead."
     )
 
