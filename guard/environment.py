@@ -447,8 +447,10 @@ def _extract_record(path: Path) -> dict:
     elif not isinstance(requested, str):
         requested = None
     build = build if isinstance(build, str) else str(build)
-    if not build.isprintable() or not channel.isprintable() or not (requested is None or requested.isprintable()):
-        return {"problem": "'build', 'channel' or 'requested_spec' hold unprintable characters"}
+    if not build.isprintable() or not channel.isprintable():
+        return {"problem": "'build' or 'channel' hold unprintable characters"}
+    if requested is not None and not requested.isprintable():
+        requested = None  # only shown, never decided with
     return {
         "record": {
             "name": data["name"],

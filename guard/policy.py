@@ -83,7 +83,10 @@ UNREADABLE = "unreadable-environment"
 
 def blocking_anomalies(snapshot, policy: Policy) -> tuple[Anomaly, ...]:
     """The snapshot's anomalies that could hide a protected distribution: one of their names is
-    protected, or they cannot tell which names they hide."""
+    protected, or they cannot tell which names they hide. None outside a conda environment
+    (nothing there is conda's to protect)."""
+    if not getattr(snapshot, "is_conda", True):
+        return ()
     return tuple(a for a in getattr(snapshot, "anomalies", ()) or ()
                  if not a.names or any(policy.is_protected(n) for n in a.names))
 

@@ -246,6 +246,8 @@ def test_policy_blocks_protected_or_unknown_names_and_warns_for_the_rest():
     [reason] = evaluate(plan, Snap(), Policy()).reasons
     assert reason.rule == "unreadable-environment" and reason.name == "site-packages"
     assert reason.message.startswith("/p/lib/site-packages: cannot list") and OVERRIDE in reason.message
+    Snap.is_conda = False  # a plain venv: nothing there is conda's to protect
+    assert evaluate(plan, Snap(), Policy()).verdict == "allow"
 
 
 def test_a_warm_snapshot_still_reports_the_damage(conda_env, tmp_path):
