@@ -145,7 +145,7 @@ def simulate(argv: Sequence[str], ctx: Context, *, snap=None, policy=None, held=
     key = verdict_cache.cache_key(argv, ctx.prefix, ctx.cwd, ctx.environ) if use_cache else None
     if key is not None:
         cached = verdict_cache.lookup(ctx.cache_dir, key, ctx.prefix,
-                                      revalidate=lambda pages: _pages_unchanged(argv, ctx, pages))
+                                      revalidate=lambda pages, index: _pages_unchanged(argv, ctx, pages, index))
         if cached is not None:
             return cached
 
@@ -187,20 +187,26 @@ def simulate(argv: Sequence[str], ctx: Context, *, snap=None, policy=None, held=
     result = CheckResult(str(ctx.prefix), plan, verdict, stats)
     if key is not None:
         verdict_cache.store(ctx.cache_dir, key, ctx.prefix, result, files=inputs, fresh_until=fresh_until,
-                            pages=stats.pop("index_pages", {}))
+                            pages=stats.pop("index_pages", {}), index=stats.pop("index_settings", None))
     stats.pop("index_pages", None)
+    stats.pop("index_settings", None)
     return result
 
 
-def _pages_unchanged(argv, ctx: Context, pages) -> bool:
+def _pages_unchanged(argv, ctx: Context, pages, index=None) -> bool:
     """Whether the index pages a memoized verdict used still say what they said (conditional
-    requests, as pip would make them); any failure is a miss, and the full run says why."""
-    from .index import IndexClient
+    requests, as pip would make them); any failure is a miss, and the full run says why.
+    ``index``: the index settings the verdict was made with (valid while its inputs are
+    unchanged, which the verdict cache checked), else they are read again (snapshot, request)."""
+    from .index import IndexClient, deadline_from_environ, settings_from_memo
 
     try:
-        snap = load_snapshot(ctx)
-        request = parse_command(argv, snap, ctx)
-        with IndexClient(index_settings(request, snap, ctx.environ), cache_dir=ctx.cache_dir / "http") as client:
+        if index is not None:
+            settings = settings_from_memo(index, deadline=deadline_from_environ(ctx.environ))
+        else:
+            snap = load_snapshot(ctx)
+            settings = index_settings(parse_command(argv, snap, ctx), snap, ctx.environ)
+        with IndexClient(settings, cache_dir=ctx.cache_dir / "http") as client:
             return client.pages_unchanged(pages)
     except Exception:  # noqa: BLE001 - only a cache miss
         return False
@@ -208,7 +214,7 @@ def _pages_unchanged(argv, ctx: Context, pages) -> bool:
 
 def _simulate_install(request, snap, ctx: Context, argv, stats: dict, held, inputs: set) -> tuple[Plan, float]:
     """The plan, and until when it stays valid as far as index pages go."""
-    from .index import IndexClient
+    from .index import IndexClient, settings_memo
     from .simulate import simulate_install
 
     client = IndexClient(index_settings(request, snap, ctx.environ), cache_dir=ctx.cache_dir / "http")
@@ -218,6 +224,7 @@ def _simulate_install(request, snap, ctx: Context, argv, stats: dict, held, inpu
         if client.warnings:  # an index could not be reached: say how the answer was made instead
             plan = _with_warnings(plan, client.warnings)
         stats["index_pages"] = dict(client.pages_used)
+        stats["index_settings"] = settings_memo(client.settings)
     except NeedsPipFallback as why:
         plan = _pip_report_plan(request, snap, ctx, argv, str(why))
         fresh_until = 0.0  # pip's own answer depends on more than we track: never memoized

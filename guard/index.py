@@ -120,6 +120,22 @@ class IndexSettings:
         )
 
 
+def settings_memo(settings: IndexSettings) -> dict[str, Any] | None:
+    """``settings`` as JSON values, for a memoized answer to revalidate its pages with later
+    (the deadline is the later run's own); None when they hold what may be a credential (an
+    ``@`` in an index, find-links or proxy URL), which is never written to disk."""
+    texts = [settings.index_url or "", *settings.extra_index_urls, *settings.find_links, settings.proxy or ""]
+    if any("@" in text for text in texts):
+        return None
+    return {f.name: list(v) if isinstance(v := getattr(settings, f.name), tuple) else v
+            for f in fields(settings) if f.name != "deadline"}
+
+
+def settings_from_memo(values: Mapping[str, Any], *, deadline: float) -> IndexSettings:
+    """The inverse of :func:`settings_memo`; TypeError/ValueError for a memo it did not write."""
+    return IndexSettings(**{k: tuple(v) if isinstance(v, list) else v for k, v in values.items()}, deadline=deadline)
+
+
 def deadline_from_environ(environ: Mapping[str, str]) -> float:
     """``GUARD_DEADLINE`` (seconds, > 0) or the default; UsageError for anything else."""
     from guard.errors import UsageError
@@ -720,7 +736,19 @@ class _DiskCache:
 
 
 class _TransportError(Exception):
-    """A request failed before an HTTP status; ``str()`` is a short reason without URLs."""
+    """A request failed before an HTTP status; ``str()`` is a short reason without URLs.
+    ``slow``: it failed by running out of time (a timeout or the deadline), not at once."""
+
+    def __init__(self, reason: str, *, slow: bool = False) -> None:
+        super().__init__(reason)
+        self.slow = slow
+
+
+# Indexes that ran out of time in this process: (host, settings) -> (monotonic time, reason).
+# Until a deadline's length has passed they are not waited for again, so a silent index costs
+# one deadline per run, not one per client (the verdict cache's revalidation, then the
+# simulation) nor one per page asked after the first.
+_OUT_OF_TIME: dict[tuple[str, Any], tuple[float, str]] = {}
 
 
 class _Transport:
@@ -797,7 +825,7 @@ class _Transport:
         """Seconds left of the run's deadline; _TransportError once it has passed."""
         left = self._deadline_at - time.monotonic()
         if left <= 0:
-            raise _TransportError(self._deadline_reason())
+            raise _TransportError(self._deadline_reason(), slow=True)
         return left
 
     def _deadline_reason(self) -> str:
@@ -822,7 +850,7 @@ class _Transport:
 
         threading.Thread(target=run, name="guard-index-request", daemon=True).start()
         if not slot.done.wait(left):
-            raise _TransportError(self._deadline_reason())
+            raise _TransportError(self._deadline_reason(), slow=True)
         return slot.result()
 
     def get(self, url: str, headers: Mapping[str, str] | None = None, stream: bool = False) -> Any:
@@ -850,7 +878,8 @@ class _Transport:
         try:
             return self.bounded(request)
         except requests.exceptions.RequestException as err:
-            raise _TransportError(_describe(err, timeout)) from None
+            slow = isinstance(err, requests.exceptions.Timeout) or "timed out" in str(err)
+            raise _TransportError(_describe(err, timeout), slow=slow) from None
 
     def read_body(self, response: Any) -> bytes:
         """The body of a streamed response, counted; _TransportError if the connection fails
@@ -1369,9 +1398,15 @@ class IndexClient:
             if record.get("last_modified"):
                 headers["If-Modified-Since"] = record["last_modified"]
         shown = redact_url(page_url)
+        memo_key = (_netloc(plain_url), self.settings)
+        out_of_time = _OUT_OF_TIME.get(memo_key)
+        if out_of_time is not None and time.monotonic() - out_of_time[0] < self.settings.deadline:
+            return self._unreachable(record, plain_url, project, shown, out_of_time[1])
         try:
             response = self._transport.get(page_url, headers=headers)
         except _TransportError as err:
+            if err.slow:
+                _OUT_OF_TIME[memo_key] = (time.monotonic(), str(err))
             return self._unreachable(record, plain_url, project, shown, str(err))
 
         status = response.status_code

@@ -77,10 +77,11 @@ def _entry_path(cache_dir: Path, key: str) -> Path:
 
 
 def lookup(cache_dir: Path, key: str, prefix: Path,
-           revalidate: Callable[[dict], bool] | None = None) -> CheckResult | None:
+           revalidate: Callable[[dict, dict | None], bool] | None = None) -> CheckResult | None:
     """The stored result for ``key`` if everything it depended on is unchanged, else None.
-    ``revalidate(pages)`` says whether the remote index pages it used are unchanged (asked
-    last, after the cheap local checks); without it, an entry that used remote pages is a miss."""
+    ``revalidate(pages, index)`` says whether the remote index pages it used are unchanged
+    (asked last, after the cheap local checks; ``index``: the index settings stored with it, or
+    None); without it, an entry that used remote pages is a miss."""
     try:
         from .boundedjson import loads_bounded, read_bounded  # damaged: a miss, never a RecursionError
 
@@ -95,7 +96,7 @@ def lookup(cache_dir: Path, key: str, prefix: Path,
         pages = entry["pages"]
         if not isinstance(pages, dict):
             return None
-        if pages and (revalidate is None or not revalidate(pages)):
+        if pages and (revalidate is None or not revalidate(pages, entry.get("index"))):
             return None
         return _from_json(entry["result"])
     except (OSError, ValueError, KeyError, TypeError):
@@ -103,10 +104,11 @@ def lookup(cache_dir: Path, key: str, prefix: Path,
 
 
 def store(cache_dir: Path, key: str, prefix: Path, result: CheckResult, *, files: Iterable[str],
-          fresh_until: float, pages: Mapping[str, list] | None = None) -> None:
+          fresh_until: float, pages: Mapping[str, list] | None = None, index: Mapping | None = None) -> None:
     """Remember ``result``; ``files`` are the inputs it read, ``fresh_until`` until when it holds
     at most (0: never memoized), ``pages`` the remote index pages it used (plain URL ->
-    [content digest, project]; ``IndexClient.pages_used``), revalidated on every lookup.
+    [content digest, project]; ``IndexClient.pages_used``), revalidated on every lookup with
+    ``index``, the index settings (``guard.index.settings_memo``: None when they hold a credential).
     Failures to write are ignored (the cache is an optimisation).
     Credentials in the result are redacted before it is written (:mod:`guard.redact`)."""
     from .private_files import write_private
@@ -117,6 +119,7 @@ def store(cache_dir: Path, key: str, prefix: Path, result: CheckResult, *, files
     entry = {
         "fresh_until": min(fresh_until, time.time() + 86400),
         "pages": dict(pages or {}),
+        "index": dict(index) if index else None,
         "environment": environment_fingerprint(prefix),
         "files": {str(p): _stat(str(p)) for p in sorted(set(map(str, files)))},
         # what is shown and journaled, never what was typed: a direct URL's credentials stay out
