@@ -133,6 +133,17 @@ def project_metadata(path: Path):
     project = data.get("project")
     if not isinstance(project, dict) or "name" not in project:
         raise NeedsPipFallback(f"{_show(path)}: no static [project] table")
+    # PEP 621 types, checked before use (a build backend rejects such a file as well)
+    def str_list(value) -> bool:
+        return isinstance(value, list) and all(isinstance(v, str) for v in value)
+
+    bad = [k for k in ("name", "version", "requires-python") if k in project and not isinstance(project[k], str)]
+    bad += [k for k in ("dynamic", "dependencies") if not str_list(project.get(k, []))]
+    optional = project.get("optional-dependencies") or {}
+    if not isinstance(optional, dict) or not all(str_list(v) for v in optional.values()):
+        bad.append("optional-dependencies")
+    if bad:
+        raise UsageError(f"{_show(pyproject)}: invalid [project] table ({', '.join(bad)}: wrong type)")
     dynamic = set(project.get("dynamic", []))
     for key in ("version", "dependencies", "optional-dependencies", "requires-python"):
         if key in dynamic:
