@@ -509,6 +509,17 @@ def _dist_info_metadata_name(names: Iterable[str], project: str) -> str | None:
     return candidates[0] if len(candidates) == 1 else None
 
 
+def _damaged_archive() -> tuple[type[Exception], ...]:
+    """What zipfile and tarfile raise besides their own errors for a damaged or unusual archive:
+    an unsupported zip version, compression method or flag (NotImplementedError), an encrypted
+    member (RuntimeError), a corrupt compressed stream (zlib.error, lzma.LZMAError), bad offsets
+    (ValueError). A function: the hot path imports neither zlib nor lzma."""
+    import lzma
+    import zlib
+
+    return (NotImplementedError, RuntimeError, ValueError, zlib.error, lzma.LZMAError)
+
+
 def _metadata_from_wheel_file(fileobj: Any, f: DistFile) -> bytes:
     import zipfile
 
@@ -518,7 +529,7 @@ def _metadata_from_wheel_file(fileobj: Any, f: DistFile) -> bytes:
             if member is None:
                 raise NeedsPipFallback(f"{f.filename} has no .dist-info/METADATA")
             return zf.read(member)
-    except (zipfile.BadZipFile, OSError, EOFError) as err:
+    except (zipfile.BadZipFile, OSError, EOFError, *_damaged_archive()) as err:
         raise IndexUnavailable(f"{redact_url(f.url)}: not a readable wheel ({' '.join(str(err).split())})") from None
 
 
@@ -542,7 +553,7 @@ def _pkg_info_from_sdist(fileobj: Any, f: DistFile) -> bytes:
                         extracted = tf.extractfile(member)
                         if extracted is not None:
                             return extracted.read(_MAX_METADATA_BYTES + 1)
-    except (zipfile.BadZipFile, tarfile.TarError, OSError, EOFError) as err:
+    except (zipfile.BadZipFile, tarfile.TarError, OSError, EOFError, *_damaged_archive()) as err:
         # tarfile's "could not be opened" lists one line per method tried: one line here
         raise IndexUnavailable(f"{redact_url(f.url)}: not a readable sdist ({' '.join(str(err).split())})") from None
     raise NeedsPipFallback(f"{f.project} {f.version} is an sdist whose dependencies need a build")

@@ -95,7 +95,7 @@ def sdist_metadata(path: Path):
 
 def wheel_metadata(path: Path):
     """Core metadata of a local wheel file (its ``*.dist-info/METADATA``)."""
-    from .index import parse_core_metadata
+    from .index import _damaged_archive, parse_core_metadata
 
     try:
         name, version, _, _ = parse_wheel_filename(path.name)
@@ -104,7 +104,7 @@ def wheel_metadata(path: Path):
             if not wanted:
                 raise UsageError(f"{path.name}: not a wheel (no .dist-info/METADATA)")
             text = zf.read(wanted[0]).decode("utf-8", "replace")
-    except (zipfile.BadZipFile, OSError, ValueError) as exc:
+    except (zipfile.BadZipFile, OSError, *_damaged_archive()) as exc:  # encrypted, odd compression, ...
         raise UsageError(f"{path.name}: not a valid wheel ({exc})") from None
     try:
         meta = parse_core_metadata(text)
