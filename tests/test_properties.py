@@ -68,6 +68,7 @@ options = st.sampled_from([
     "--only-binary", "--trusted-host h", "--config-settings k=v", "--use-feature=fast-deps", "--require-hashes",
     "-Z", "--global-option=x", "--install-option=y", "-h", "--help", "--", "-", "'unterminated", '"x',
     "--no-binary=a,b,:all:", "-r ${X}", "-r file:///nonexistent", "-r https://example.invalid/r.txt",
+    "-r a\x00b", "-c \x00", "-f \x00", "-i file:///%00/", "-r sub", "-r .", "-e ./a\x00", "-f http://[::1",
 ])
 requirement = st.one_of(
     st.builds(lambda n, e, o, v, m: f"{n}{e}{o}{v}" + (f"; {m}" if m else ""), names, extras, operators, versions,
@@ -584,3 +585,162 @@ def test_site_packages_metadata_gives_a_snapshot_or_a_guard_error(plain_prefix, 
             shutil.rmtree(path)
         else:
             path.unlink()
+
+
+# ---- index options from the user, and distribution files on disk (guard/index.py) ----------------
+
+
+def _zip_bytes(members: dict[str, bytes], method: int) -> bytes:
+    import io
+
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", compression=method) as zf:
+        for name, body in members.items():
+            zf.writestr(name, body)
+    return buf.getvalue()
+
+
+def _tar_bytes(members: dict[str, bytes], mode: str) -> bytes:
+    import io
+    import tarfile
+
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode=mode) as tf:
+        for name, body in members.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(body)
+            tf.addfile(info, io.BytesIO(body))
+    return buf.getvalue()
+
+
+@st.composite
+def archives(draw, kind: str) -> bytes:
+    """A wheel or sdist: well formed, then maybe damaged (a slice overwritten, cut short)."""
+    body = draw(metadata_bodies())
+    if kind == "wheel":
+        name = draw(st.sampled_from(["pkg-1.0.dist-info/METADATA", "pkg-1.0.dist-info/RECORD", "other.dist-info/METADATA",
+                                     "pkg-1.0.dist-info/METADATA/x", "../pkg-1.0.dist-info/METADATA"]))
+        method = draw(st.sampled_from([zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED, zipfile.ZIP_BZIP2, zipfile.ZIP_LZMA]))
+        data = _zip_bytes({name: body}, method)
+    else:
+        name = draw(st.sampled_from(["pkg-1.0/PKG-INFO", "PKG-INFO", "pkg-1.0/sub/PKG-INFO", "./pkg-1.0/PKG-INFO"]))
+        data = _tar_bytes({name: body}, draw(st.sampled_from(["w:gz", "w:bz2", "w:xz", "w"])))
+    damage = draw(st.sampled_from(["none", "overwrite", "truncate", "garbage"]))
+    if damage == "overwrite" and data:
+        at = draw(st.integers(0, len(data) - 1))
+        patch = draw(st.binary(min_size=1, max_size=8))
+        data = data[:at] + patch + data[at + len(patch):]
+    elif damage == "truncate":
+        data = data[: draw(st.integers(0, len(data)))]
+    elif damage == "garbage":
+        data = draw(st.binary(max_size=64))
+    return data
+
+
+@FEWER
+@given(
+    wheel=archives("wheel"),
+    sdist=archives("sdist"),
+    index=st.sampled_from(["none", "file-index", "file:///%00/", "file:///a\x00b/", "https://[x/", "http://u:p@[::1/",
+                           "file:", "file:///nonexistent/"]),
+    find_links=st.lists(st.sampled_from(["links", "links/page.html", "\x00", "file:///%00", "http://[::1", "~/x",
+                                         "file://host/x", "links/pkg-1.0-py3-none-any.whl", "git+https://h/r", ""]),
+                        max_size=2),
+    page=st.lists(html_pieces, max_size=4).map("".join),
+)
+@example(wheel=b"", sdist=b"garbage", index="none", find_links=["links"], page="")
+def test_local_sources_give_files_and_metadata_or_a_guard_error(wheel, sdist, index, find_links, page) -> None:
+    """``-i``/``--find-links`` as the user wrote them (parse_pip_argv -> index settings ->
+    IndexClient), over find-links directories and pages whose distribution files may be damaged."""
+    from guard.check import index_settings
+    from guard.index import IndexClient
+
+    with tempfile.TemporaryDirectory() as tmp:
+        links = Path(tmp, "links")
+        links.mkdir()
+        Path(links, "pkg-1.0-py3-none-any.whl").write_bytes(wheel)
+        Path(links, "pkg-1.0.tar.gz").write_bytes(sdist)
+        Path(links, "pkg-2.0.zip").write_bytes(wheel)  # a zip sdist
+        Path(links, "page.html").write_text(page, encoding="utf-8", errors="surrogatepass")
+        Path(tmp, "simple", "pkg").mkdir(parents=True)
+        Path(tmp, "simple", "pkg", "index.html").write_text(
+            '<a href="../../links/pkg-1.0-py3-none-any.whl">w</a><a href="../../links/pkg-1.0.tar.gz">s</a>' + page,
+            encoding="utf-8", errors="surrogatepass")
+        argv = ["install", "pkg"]
+        if index == "none":
+            argv.append("--no-index")
+        else:
+            argv += ["-i", Path(tmp, "simple").as_uri() if index == "file-index" else index]
+        for location in find_links:
+            argv += ["--find-links", location]
+        try:
+            request = parse_pip_argv(argv, config={}, environ={"HOME": tmp}, cwd=tmp)
+            with IndexClient(index_settings(request, None), cache_dir=None, max_workers=1) as client:
+                files = client.project_files("pkg")
+                _use_files(files)
+                for f in files:
+                    try:
+                        client.metadata(f)
+                    except GuardError as err:
+                        _one_line(err)
+        except GuardError as err:
+            _one_line(err)
+
+
+# ---- a local project's pyproject.toml (guard/local_dist.py) -------------------------------------
+
+toml_values = st.one_of(
+    st.sampled_from(['"pkg"', '"1.0"', '"x"', '["six>=1", "a; python_version < \'3\'"]', "[1, 2]", '"six"', "1", "true",
+                     "{}", '{x = ["six"]}', '{x = "six"}', '{x = [1]}', '["version"]', '"version"', "[[1]]", '">=3.8"',
+                     '[">=3"]', '{name = "x"}', '"1..0"', '"a b"', "1979-05-27T07:32:00Z", "[]", '"\\u0000"']),
+    st.text(max_size=6).map(json.dumps),
+)
+
+
+@FAST
+@given(
+    keys=st.dictionaries(
+        st.sampled_from(["name", "version", "dependencies", "optional-dependencies", "requires-python", "dynamic"]),
+        toml_values, max_size=6),
+    raw=st.one_of(st.none(), st.binary(max_size=40), st.sampled_from([b"[project", b"[project]\nname =", b"\xff"])),
+)
+@example(keys={"name": '"pkg"', "version": '"1.0"', "dynamic": '"version"'}, raw=None)
+@example(keys={"name": '"pkg"', "version": '"1.0"', "optional-dependencies": '{x = "six"}'}, raw=None)
+@example(keys={"name": '"pkg"', "version": '"1.0"', "optional-dependencies": "[]"}, raw=None)
+@example(keys={"name": '"pkg"', "version": '"1.0"', "requires-python": "3"}, raw=None)
+def test_project_pyproject_gives_metadata_or_a_guard_error(keys: dict, raw) -> None:
+    """Static PEP 621 metadata of a local project: well-typed metadata, or a GuardError (a
+    NeedsPipFallback when a build decides, a UsageError for a pyproject.toml pip rejects)."""
+    from guard.local_dist import project_metadata
+
+    body = raw if raw is not None else ("[project]\n" + "".join(f"{k} = {v}\n" for k, v in keys.items())).encode()
+    with tempfile.TemporaryDirectory() as tmp:
+        Path(tmp, "pyproject.toml").write_bytes(body)
+        try:
+            meta = project_metadata(Path(tmp))
+        except GuardError as err:
+            _one_line(err)
+            return
+    assert isinstance(meta.name, str) and isinstance(meta.version, str)
+    assert all(isinstance(r, str) for r in meta.requires_dist)
+    assert meta.requires_python is None or isinstance(meta.requires_python, str)
+
+
+@FAST
+@given(wheel=archives("wheel"), sdist=archives("sdist"))
+def test_local_archives_give_metadata_or_a_guard_error(wheel: bytes, sdist: bytes) -> None:
+    """``pip install ./pkg-1.0-py3-none-any.whl`` / ``./pkg-1.0.tar.gz``: the archive's own
+    metadata, read and never executed, or a GuardError (damaged, or a build decides)."""
+    from guard.local_dist import sdist_metadata, wheel_metadata
+
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, body, read in (("pkg-1.0-py3-none-any.whl", wheel, wheel_metadata),
+                                 ("pkg-1.0.tar.gz", sdist, sdist_metadata)):
+            path = Path(tmp, name)
+            path.write_bytes(body)
+            try:
+                meta = read(path)
+            except GuardError as err:
+                _one_line(err)
+                continue
+            assert isinstance(meta.name, str) and all(isinstance(r, str) for r in meta.requires_dist)
