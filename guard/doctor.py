@@ -949,7 +949,7 @@ def module_name(dist: InstalledDist) -> str:
                 first = next((line.strip() for line in f if line.strip()), None)
             if first:
                 return first
-        except OSError:
+        except (OSError, UnicodeDecodeError):  # unreadable or not UTF-8: RECORD, then the name
             pass
         try:
             with open(os.path.join(dist.metadata_path, "RECORD"), encoding="utf-8", errors="replace") as f:
@@ -983,8 +983,8 @@ def probe_imports(snapshot: EnvironmentSnapshot, names: Sequence[str], *, gpu: b
                                   stdin=subprocess.DEVNULL)
         except subprocess.TimeoutExpired:
             return ImportResult(name, module, error=f"did not finish within {timeout:g} s")
-        except OSError as exc:
-            return ImportResult(name, module, error=f"cannot run {python}: {exc.strerror or exc}")
+        except (OSError, ValueError) as exc:  # ValueError: a NUL in the module name (damaged metadata)
+            return ImportResult(name, module, error=f"cannot run {python}: {getattr(exc, 'strerror', None) or exc}")
         line = next((ln for ln in reversed(proc.stdout.splitlines()) if ln.startswith(_MARK)), None)
         if line is None:
             last = next((ln.strip() for ln in reversed(proc.stderr.splitlines()) if ln.strip()), "")
