@@ -560,9 +560,17 @@ member_bodies = st.one_of(metadata_bodies(), st.binary(max_size=60),
 @settings(FEWER, max_examples=max(1, _SCALE // 4))  # a snapshot reads the whole env: ~0.3 s each
 @given(entry=dist_names, is_file=st.booleans(),
        members=st.dictionaries(st.sampled_from(["METADATA", "PKG-INFO", "INSTALLER", "RECORD", "direct_url.json",
-                                                "requires.txt", "REQUESTED"]), member_bodies, max_size=4))
+                                                "requires.txt", "REQUESTED", "top_level.txt"]),
+                               st.one_of(member_bodies, st.sampled_from([b"a\x00b\n", b"\xff\n", b"x-y\n", b"../x\n",
+                                                                         b"a\x00b/__init__.py,,\n",
+                                                                         b"-c/__init__.py,,\n"])),
+                               max_size=4))
 @example(entry="pkg-1.0.dist-info", is_file=False, members={"direct_url.json": b"[" * 100000})
+@example(entry="pkg-1.0.dist-info", is_file=False, members={"top_level.txt": b"\xff\n"})
+@example(entry="pkg-1.0.dist-info", is_file=False, members={"top_level.txt": b"a\x00b\n"})
+@example(entry="pkg-1.0.dist-info", is_file=False, members={"METADATA": b"Name: a\x00b\nVersion: 1\n"})
 def test_site_packages_metadata_gives_a_snapshot_or_a_guard_error(plain_prefix, entry, is_file, members) -> None:
+    from guard.doctor import module_name, probe_imports
     from guard.environment import snapshot
     from tests.support.conda_prefix import SITE_PACKAGES
 
@@ -578,6 +586,12 @@ def test_site_packages_metadata_gives_a_snapshot_or_a_guard_error(plain_prefix, 
         snap = snapshot(prefix, cache_dir=cache)
         for dist in snap.dists.values():
             assert isinstance(dist.name, str) and isinstance(dist.version, str)
+            # guard doctor imports it by this name, passed in a subprocess's argv
+            module = module_name(dist)
+            assert isinstance(module, str) and module
+            if "\0" in module:
+                [result] = probe_imports(snap, [dist.name], gpu=False, timeout=30).values()
+                assert result.error
     except GuardError as err:
         _one_line(err)
     finally:
