@@ -289,7 +289,11 @@ def read_environment_file(path: Path, shown: str) -> tuple[CondaSide, list[tuple
                         findings.append(Finding(shown, v.start_mark.line + 1, "pip: expected a list"))
                     else:
                         for entry in v.value:
-                            if isinstance(entry, yaml.ScalarNode):
+                            if isinstance(entry, yaml.ScalarNode) and any(
+                                    "\ud800" <= c <= "\udfff" for c in str(entry.value)):  # "\ud800" in YAML
+                                findings.append(Finding(shown, entry.start_mark.line + 1,
+                                                        "pip: entry is not valid text (a lone surrogate)"))
+                            elif isinstance(entry, yaml.ScalarNode):
                                 pip_entries.append((" ".join(str(entry.value).split()), entry.start_mark.line + 1))
                             else:
                                 findings.append(Finding(shown, entry.start_mark.line + 1,
