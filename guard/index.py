@@ -1156,6 +1156,9 @@ class IndexClient:
             items = [(str(url), str(v[0]), v[1]) for url, v in pages.items()]
         except (AttributeError, TypeError, IndexError, KeyError):
             return False
+        lean = self._lean_revalidation(items)
+        if lean is not None:
+            return lean
 
         def revalidate(item: tuple[str, str, Any]) -> None:
             url, _digest, project = item
@@ -1168,6 +1171,105 @@ class IndexClient:
         if self._offline or self._skipped:
             return False
         return all(self.pages_used.get(url, [None])[0] == digest for url, digest, _ in items)
+
+    def _lean_revalidation(self, items: list[tuple[str, str, Any]]) -> bool | None:
+        """The verdict cache's hot path: every page confirmed by a 304 to a conditional GET
+        sent with ``http.client`` (importing ``requests`` costs more than the requests
+        themselves). True when all answer 304 for the content remembered, False when one page
+        is known to have changed or the deadline passed; None wherever this lean path cannot
+        tell (a proxy, a client certificate, no validator, any other answer or error): then the
+        full client decides, as a simulation would."""
+        env_proxy = any(k.lower() in ("http_proxy", "https_proxy", "all_proxy") for k in os.environ)
+        if self.settings.proxy or self.settings.client_cert or env_proxy or not items:
+            return None
+        requests_to_send = []
+        for url, digest, _project in items:
+            parts = urlsplit(url)
+            if parts.scheme not in ("http", "https") or not parts.hostname:
+                return None
+            key = hashlib.sha256(url.encode()).hexdigest()
+            record = self._cache.load("pages", key)
+            if record is None or not isinstance(record.get("rows"), list):
+                return None
+            stored = record.get("digest") if isinstance(record.get("digest"), str) else _rows_digest(record["rows"])
+            if stored != digest:
+                return False  # the page cache already holds other content
+            if not (record.get("etag") or record.get("last_modified")):
+                return None
+            requests_to_send.append((url, parts, key, record))
+
+        import http.client
+
+        local = threading.local()
+        answers: dict[str, bool] = {}
+        cert = self.settings.cert
+
+        def connection(parts: Any, timeout: float) -> Any:
+            conns = local.__dict__.setdefault("conns", {})
+            ident = (parts.scheme, parts.netloc)
+            if ident not in conns:
+                if parts.scheme == "https":
+                    import ssl
+
+                    if self._transport.is_trusted(parts.geturl()):
+                        context = ssl._create_unverified_context()
+                    elif cert and os.path.isdir(cert):
+                        context = ssl.create_default_context(capath=cert)
+                    elif cert:
+                        context = ssl.create_default_context(cafile=cert)
+                    else:  # requests' default trust store
+                        import certifi
+
+                        context = ssl.create_default_context(cafile=certifi.where())
+                    conns[ident] = http.client.HTTPSConnection(parts.hostname, parts.port, timeout=timeout,
+                                                               context=context)
+                else:
+                    conns[ident] = http.client.HTTPConnection(parts.hostname, parts.port, timeout=timeout)
+            return conns[ident]
+
+        def ask(entry: tuple[str, Any, str, dict[str, Any]]) -> None:
+            url, parts, key, record = entry
+            headers = {"Accept": ACCEPT, "Cache-Control": "max-age=0", "Accept-Encoding": "identity",
+                       "User-Agent": "conda-pip-guard (index client; requests)"}
+            if record.get("etag"):
+                headers["If-None-Match"] = record["etag"]
+            if record.get("last_modified"):
+                headers["If-Modified-Since"] = record["last_modified"]
+            auth = self._transport.auth_for(url)
+            if auth is not None:
+                import base64
+
+                headers["Authorization"] = "Basic " + base64.b64encode(f"{auth[0]}:{auth[1]}".encode()).decode()
+            path = parts.path + (f"?{parts.query}" if parts.query else "")
+            conn = connection(parts, max(0.05, min(self.settings.timeout, self._transport.remaining())))
+            try:
+                conn.request("GET", path or "/", headers=headers)
+                response = conn.getresponse()
+                response.read()
+                self._count("requests")
+            except (OSError, http.client.HTTPException):
+                conn.close()
+                return
+            if response.status == 304:
+                answers[url] = True
+                record["fetched"] = time.time()
+                self._cache.store("pages", key, record)
+
+        def all_of_them() -> None:
+            self._parallel(ask, requests_to_send)
+            for conn in local.__dict__.get("conns", {}).values():
+                conn.close()
+
+        try:
+            self._transport.bounded(all_of_them)
+        except _TransportError as err:
+            for _url, parts, _key, _record in requests_to_send:
+                _OUT_OF_TIME[(parts.netloc.rpartition("@")[2].lower(), self.settings)] = (time.monotonic(), str(err))
+            return False
+        if len(answers) == len(requests_to_send):
+            self._count("pages_revalidated", len(answers))
+            return True
+        return None
 
     # ------------------------------------------------------------------ sources and pages
 

@@ -275,3 +275,20 @@ def test_requirement_file_bound_is_a_requirements_file_error(tmp_path):
 
     with pytest.raises(RequirementsFileError, match="not a regular file"):
         parse_pip_argv(["install", "-r", "/dev/zero"], config={}, environ={}, cwd=str(tmp_path))
+
+
+def test_revalidating_a_memoized_answer_is_one_conditional_request_per_page_without_requests(tmp_path):
+    # the verdict cache's hot path: 304s confirm the pages; importing requests would cost more
+    with LocalIndex() as index:
+        first = client(index.url, tmp_path)
+        first.prefetch_pages(["six", "idna", "rich"])
+        script = (
+            "import json, sys; from pathlib import Path; from guard.index import IndexClient, IndexSettings\n"
+            f"c = IndexClient(IndexSettings(index_url={index.url!r}), cache_dir=Path({str(tmp_path / 'cache')!r}))\n"
+            f"print(c.pages_unchanged(json.loads({json.dumps(json.dumps(first.pages_used))})), 'requests' in sys.modules)\n"
+        )
+        seen = len(index.requests)
+        out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60,
+                             cwd=Path(__file__).resolve().parent.parent)
+        assert out.stdout.split() == ["True", "False"], out.stderr
+        assert sorted(p for _, p, _ in index.requests[seen:]) == ["/simple/idna/", "/simple/rich/", "/simple/six/"]
