@@ -1194,8 +1194,8 @@ class IndexClient:
             stored = record.get("digest") if isinstance(record.get("digest"), str) else _rows_digest(record["rows"])
             if stored != digest:
                 return False  # the page cache already holds other content
-            if not (record.get("etag") or record.get("last_modified")):
-                return None
+            if not (record.get("etag") or record.get("last_modified")) and record.get("status") not in (404, 410):
+                return None  # a page without a validator: only a whole answer could tell
             requests_to_send.append((url, parts, key, record))
 
         import http.client
@@ -1250,10 +1250,10 @@ class IndexClient:
             except (OSError, http.client.HTTPException):
                 conn.close()
                 return
-            if response.status == 304:
+            gone = response.status in (404, 410) and record.get("status") in (404, 410)
+            if response.status == 304 or gone:  # still not there: as unchanged as a 304
                 answers[url] = True
-                record["fetched"] = time.time()
-                self._cache.store("pages", key, record)
+                self._note_seen(key)
 
         def all_of_them() -> None:
             self._parallel(ask, requests_to_send)
@@ -1525,7 +1525,12 @@ class IndexClient:
         status = response.status_code
         if status == 304 and record is not None:
             self._count("pages_revalidated")
-            self._remember(record, response, now, key)
+            same = all(response.headers.get(h) in (None, record.get(f))
+                       for h, f in (("ETag", "etag"), ("Last-Modified", "last_modified")))
+            if same and self._page_max_age == 0:
+                self._note_seen(key)  # not the whole page again: a big one takes longer to write than to ask
+            else:
+                self._remember(record, response, now, key)
             self._used(plain_url, record, project)
             return record["rows"]
         if status in (404, 410):
@@ -1564,12 +1569,19 @@ class IndexClient:
             raise _IndexUnreachable(f"{shown}: {reason}")
         self._count("pages_offline")
         host = _netloc(plain_url)
+        seen = self._cache.load("seen", hashlib.sha256(plain_url.encode()).hexdigest()) or {}
+        confirmed = max(record["fetched"], seen["at"] if isinstance(seen.get("at"), (int, float)) else 0)
         with self._lock:
             self.fresh_until = 0.0  # an answer from an unconfirmed page is never memoized
-            noted = self._offline.setdefault(host, [reason, record["fetched"]])
-            noted[1] = min(noted[1], record["fetched"])
+            noted = self._offline.setdefault(host, [reason, confirmed])
+            noted[1] = min(noted[1], confirmed)
         self._used(plain_url, record, project)
         return record["rows"]
+
+    def _note_seen(self, key: str) -> None:
+        """The index confirmed its page now (a 304): when it is later unreachable, the age
+        shown is counted from here."""
+        self._cache.store("seen", key, {"at": time.time()})
 
     def _used(self, plain_url: str, record: Mapping[str, Any], project: str | None) -> None:
         digest = record.get("digest")

@@ -292,3 +292,18 @@ def test_revalidating_a_memoized_answer_is_one_conditional_request_per_page_with
                              cwd=Path(__file__).resolve().parent.parent)
         assert out.stdout.split() == ["True", "False"], out.stderr
         assert sorted(p for _, p, _ in index.requests[seen:]) == ["/simple/idna/", "/simple/rich/", "/simple/six/"]
+
+
+def test_offline_age_counts_from_the_last_confirmation(tmp_path):
+    with LocalIndex() as index:
+        client(index.url, tmp_path).project_files("six")
+        for path in (tmp_path / "cache" / "pages-v1").rglob("*.json"):  # fetched two hours ago...
+            record = json.loads(path.read_text())
+            record["fetched"] -= 7200
+            path.write_text(json.dumps(record))
+        client(index.url, tmp_path).project_files("six")  # ...confirmed by a 304 just now
+        url = index.url
+    offline = client(url, tmp_path)
+    offline.project_files("six")
+    [warning] = offline.warnings
+    assert " s old" in warning, warning

@@ -323,6 +323,9 @@ class LocalIndex:
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+    # socketserver's default backlog of 5 drops the SYNs of a client opening 16 connections at
+    # once, which then wait 1 s to retry: no real index does that
+    request_queue_size = 128
     index: LocalIndex
 
     def handle_error(self, request, client_address) -> None:
@@ -331,6 +334,9 @@ class _Server(ThreadingHTTPServer):
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # Headers and body go out in two writes: without TCP_NODELAY the body waits for the client's
+    # delayed ACK (40 ms) on every reused keep-alive connection, which no real index does.
+    disable_nagle_algorithm = True
     server: _Server
     server_version = "LocalIndex/1"
 
