@@ -758,3 +758,113 @@ def test_local_archives_give_metadata_or_a_guard_error(wheel: bytes, sdist: byte
                 _one_line(err)
                 continue
             assert isinstance(meta.name, str) and all(isinstance(r, str) for r in meta.requires_dist)
+
+
+# ---- end to end: guard check over a requirements file, in process ------------------------------
+
+
+@pytest.fixture(scope="module")
+def local_wheels(tmp_path_factory):
+    from tests.support.wheels import build_wheel
+
+    links = tmp_path_factory.mktemp("props-links")
+    build_wheel(links, "pkg", "1.0", requires_dist=["six>=1.0", 'other; extra == "x"'])
+    build_wheel(links, "pkg", "2.0", requires_dist=["six>=99"], requires_python=">=3.8")
+    build_wheel(links, "six", "1.16.0")
+    build_wheel(links, "other", "0.1", requires_dist=["pkg<2"])
+    return links
+
+
+wheel_requirements = st.builds(
+    lambda n, e, o, v, m: f"{n}{e}{o}{v}" + (f"; {m}" if m else ""),
+    st.sampled_from(["pkg", "six", "other", "Six", "PKG", "missing"]), st.sampled_from(["", "[x]", "[y]"]),
+    st.sampled_from(["", "==", ">=", "<", "!=", "~=", "==="]), st.sampled_from(["", "1.0", "2.0", "1.16.0", "1.*", "0"]),
+    st.sampled_from(["", 'python_version >= "3"', 'extra == "x"', "os_name == 'nt'"]),
+).map(lambda r: r if r[-1:].isalnum() or r.endswith(("]", "*", ")", "'", '"')) else r.rstrip("=<>!~"))
+check_files = st.one_of(
+    st.lists(st.one_of(wheel_requirements, st.sampled_from([
+        "--pre", "--prefer-binary", "-c other.txt", "--only-binary :all:", "--no-binary :all:", "-e ./sub", "# c",
+        "six \\", "--hash=sha256:" + "0" * 64, "-r ${X}", "--require-hashes", "--no-deps", "-f ./sub",
+    ])), max_size=5).map(lambda ls: "\n".join(ls).encode()),
+    requirement_files(),
+)
+check_args = st.lists(st.sampled_from(["pkg", "six==1.16.0", "-U", "--force-reinstall", "-I", "--no-deps", "--pre",
+                                       "-c other.txt", "--user", "--target t", "--upgrade-strategy eager",
+                                       "--only-binary :all:", "--ignore-installed", "--dry-run", "--root r",
+                                       "--python-version 3.8", "--no-build-isolation", "--require-hashes"]),
+                      max_size=3).map(" ".join)
+
+
+@settings(FEWER, max_examples=max(1, _SCALE // 4))  # a whole guard check each
+@given(main=check_files, line=st.one_of(check_args, lines()))
+@example(main=b"pkg[x]\nsix==1.16.0 --hash=sha256:00\n", line="-r other.txt")
+def test_guard_check_gives_a_verdict_or_one_line(plain_prefix, local_wheels, main: bytes, line: str) -> None:
+    """``guard check -- -r req.txt LINE`` offline (--no-index, a find-links directory of real
+    wheels): a verdict or one ``guard: error:`` line with a documented exit code; never an internal
+    error (GUARD_DEBUG=1 lets one escape here as the exception it is)."""
+    import shlex
+    from unittest import mock
+
+    from guard.cli import main as cli_main
+
+    prefix, _cache = plain_prefix
+    with tempfile.TemporaryDirectory() as tmp:
+        Path(tmp, "req.txt").write_bytes(main)
+        Path(tmp, "other.txt").write_bytes(b"six\n")
+        Path(tmp, "sub").mkdir()
+        try:
+            words = shlex.split(line)
+        except ValueError:
+            words = line.split()
+        environ = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": tmp, "PIP_CONFIG_FILE": os.devnull,
+                   "GUARD_CACHE_DIR": str(Path(tmp, "cache")), "XDG_CONFIG_HOME": tmp, "XDG_STATE_HOME": tmp,
+                   "GUARD_DEBUG": "1", "LANG": "C.UTF-8", "X": "other.txt"}
+        argv = ["check", "--prefix", str(prefix), "--", "--no-index", "--find-links", str(local_wheels),
+                "-r", "req.txt", *words]
+        cwd = os.getcwd()
+        with mock.patch.dict(os.environ, environ, clear=True):
+            os.chdir(tmp)
+            try:
+                cli_main(argv)
+                code = 0
+            except SystemExit as done:
+                code = done.code
+            finally:
+                os.chdir(cwd)
+        assert code in (0, 1, 2, 3, None), code
+
+
+env_pip_entries = st.one_of(wheel_requirements, st.sampled_from([
+    "-r other.txt", "-c other.txt", "--requirement=other.txt", "-r \\x00", "--index-url http://127.0.0.1:9/", "-e .",
+    "\\ud800", "six \\\\", "# c", "--pre", "-r file:///nonexistent", "-r ../../../../etc/passwd-none",
+]), st.text(max_size=8))
+
+
+@settings(FEWER, max_examples=max(1, _SCALE // 4))  # a hook run each
+@given(deps=st.lists(st.one_of(conda_specs.map(json.dumps), st.sampled_from(['"python=3.11"', '"numpy=1.26"'])),
+                     max_size=3),
+       pip=st.lists(env_pip_entries.map(lambda e: json.dumps(e, ensure_ascii=True)), max_size=3),
+       req=check_files)
+@example(deps=['"python=3.11"'], pip=['"\\ud800"'], req=b"six\n")
+def test_requirements_hook_gives_findings_never_an_exception(index_server, deps, pip, req) -> None:
+    """The pre-commit hook over environment.yml (conda specs and a ``pip:`` section) and a
+    requirements file: an exit status and finding lines; never an exception. (The index knows
+    no project: resolution findings are about what cannot be found.)"""
+    index_server[0].routes = {}
+    from unittest import mock
+
+    from guard.hooks.requirements import main as hook_main
+
+    body = "dependencies:\n" + "".join(f"  - {d}\n" for d in deps)
+    if pip:
+        body += "  - pip:\n" + "".join(f"    - {p}\n" for p in pip)
+    with tempfile.TemporaryDirectory() as tmp:
+        Path(tmp, "environment.yml").write_text(body, encoding="utf-8")
+        Path(tmp, "requirements.txt").write_bytes(req)
+        Path(tmp, "other.txt").write_text("six\n")
+        environ = {"HOME": tmp, "PIP_CONFIG_FILE": os.devnull, "GUARD_CACHE_DIR": str(Path(tmp, "cache")),
+                   "PATH": os.environ.get("PATH", "/usr/bin:/bin")}
+        with mock.patch.dict(os.environ, environ, clear=True):
+            code = hook_main(["--environment", "environment.yml", "--index-url", index_server[1] + "/simple",
+                              "requirements.txt", "environment.yml"], environ=environ, cwd=tmp)
+        assert code in (0, 1, 2, 3)
