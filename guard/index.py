@@ -1037,6 +1037,7 @@ class IndexClient:
         self.local_paths: set[str] = set()
         self._offline: dict[str, list] = {}  # index host -> [reason, oldest fetch time]
         self._skipped: dict[str, str] = {}  # unreachable index (shown) -> reason, no cached page
+        self._down: dict[str, str] = {}  # host -> why it failed (after pip's retries) in this run
 
     @property
     def warnings(self) -> tuple[str, ...]:
@@ -1202,6 +1203,7 @@ class IndexClient:
 
         local = threading.local()
         answers: dict[str, bool] = {}
+        failed: list[str] = []
         cert = self.settings.cert
 
         def connection(parts: Any, timeout: float) -> Any:
@@ -1247,8 +1249,12 @@ class IndexClient:
                 response = conn.getresponse()
                 response.read()
                 self._count("requests")
-            except (OSError, http.client.HTTPException):
+            except (OSError, http.client.HTTPException) as err:
                 conn.close()
+                import socket
+
+                if isinstance(err, (ConnectionError, TimeoutError, socket.gaierror)):
+                    failed.append(url)  # not reachable; anything else (TLS...): the full client asks
                 return
             gone = response.status in (404, 410) and record.get("status") in (404, 410)
             if response.status == 304 or gone:  # still not there: as unchanged as a 304
@@ -1269,7 +1275,10 @@ class IndexClient:
         if len(answers) == len(requests_to_send):
             self._count("pages_revalidated", len(answers))
             return True
-        return None
+        # an index that cannot be reached cannot confirm anything: a miss, and the simulation
+        # answers from the cached pages with a warning (asking again with retries here first
+        # would only double the wait)
+        return False if failed else None
 
     # ------------------------------------------------------------------ sources and pages
 
@@ -1515,9 +1524,14 @@ class IndexClient:
         out_of_time = _OUT_OF_TIME.get(memo_key)
         if out_of_time is not None and time.monotonic() - out_of_time[0] < self.settings.deadline:
             return self._unreachable(record, plain_url, project, shown, out_of_time[1])
+        down = self._down.get(memo_key[0])
+        if down is not None:  # it failed after its retries in this run: not asked again
+            return self._unreachable(record, plain_url, project, shown, down)
         try:
             response = self._transport.get(page_url, headers=headers)
         except _TransportError as err:
+            with self._lock:
+                self._down.setdefault(memo_key[0], str(err))
             if err.slow:
                 _OUT_OF_TIME[memo_key] = (time.monotonic(), str(err))
             return self._unreachable(record, plain_url, project, shown, str(err))

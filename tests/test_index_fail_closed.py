@@ -215,7 +215,9 @@ def test_guard_check_offline_answers_from_cached_pages(prefix, tmp_path):
     with LocalIndex() as index:
         env = guard_env(tmp_path, index.url)
         assert check(prefix, env, "rich").returncode == 0
-    proc = check(prefix, env, "rich")  # the index is gone
+    started = time.monotonic()
+    proc = check(prefix, {**env, "PIP_RETRIES": "0"}, "rich")  # the index is gone (and pip's retries: --retries 0)
+    assert time.monotonic() - started < 10
     assert proc.returncode == 0, proc.stderr
     warnings = json.loads(proc.stdout)["warnings"]
     assert any("could not be reached" in w and "answered from its cached pages, up to" in w for w in warnings), warnings
@@ -224,7 +226,7 @@ def test_guard_check_offline_answers_from_cached_pages(prefix, tmp_path):
 def test_guard_check_with_unreachable_primary_and_working_extra_index(prefix, tmp_path):
     dead = dead_url()
     with LocalIndex() as index:
-        proc = check(prefix, guard_env(tmp_path, dead, PIP_EXTRA_INDEX_URL=index.url), "rich")
+        proc = check(prefix, guard_env(tmp_path, dead, PIP_EXTRA_INDEX_URL=index.url, PIP_RETRIES="0"), "rich")
     assert proc.returncode == 0, proc.stderr
     warnings = json.loads(proc.stdout)["warnings"]
     assert any(w.startswith(f"index {dead} could not be reached") for w in warnings), warnings
