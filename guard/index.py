@@ -1,7 +1,11 @@
 """Package index client: the files a project offers and their core metadata, with a disk cache.
 
-This is the hot path of the product, so it is built to answer from its cache without a network
-request and without importing ``requests`` (about 60 ms of imports) when the cache is fresh.
+This is the hot path of the product. Index pages are as fresh as pip's own: pip revalidates
+every index page on every run (``Cache-Control: max-age=0``), so a cached page here costs one
+conditional request too (``If-None-Match``/``If-Modified-Since``; a 304 has no body). Metadata
+is content-addressed and answered from the cache without a request. Confirming the pages of a
+memoized verdict (``pages_unchanged``) uses ``http.client`` and never imports ``requests``
+(about 60-140 ms of imports).
 
 Sources are collected the way pip's ``PackageFinder`` collects them (``--index-url``,
 ``--extra-index-url``, ``--find-links``; PEP 503 HTML and PEP 691 JSON pages; ``file://`` index
@@ -9,17 +13,23 @@ trees and local find-links directories). Metadata comes from, fastest first: the
 ``<file>.metadata`` (advertised, or probed once per host when not advertised), HTTP range requests
 on the wheel's zip directory (what uv does), and as a last resort the whole file.
 
+Time: pip's ``--timeout`` per socket operation and ``--retries`` (urllib3 ``Retry``, pip's
+statuses and backoff), and one deadline for all requests of a run (``GUARD_DEADLINE``, 60 s),
+which also ends an index that drip-feeds its answer. An index that cannot be reached is
+answered from its cached pages with a warning saying how old they are; without any, it is
+skipped when another index answered (pip's behaviour), else IndexUnavailable.
+
 The disk cache (``cache_dir``): ``pages-v1/`` holds parsed pages as JSON rows with their ETag,
-Last-Modified, fetch time and lifetime (``Cache-Control: max-age``, else 600 s; ``no-cache``
-revalidates every time, ``no-store`` is not stored), and parsed local pages under their stat
-signature; ``metadata-v1/`` holds parsed core metadata under the file's sha256 (kept forever)
-or, without one, its URL. Writes go through a temporary file and ``os.replace``; an entry that
-does not parse or validate is a miss.
+Last-Modified, fetch time, a digest of their content and lifetime (``Cache-Control: max-age``,
+else 600 s; used only with ``page_max_age=None``; ``no-store`` is not stored), and parsed local
+pages under their stat signature; ``seen-v1/`` when the index last confirmed a page (a 304);
+``metadata-v1/`` holds parsed core metadata under the file's sha256 (kept forever) or, without
+one, its URL. Writes go through a temporary file and ``os.replace``; an entry that does not
+parse or validate is a miss.
 
 Only frozen dataclasses leave this module; no resolver logic lives here. Transport failures
 become :class:`~guard.errors.IndexUnavailable` here, at the edge, with credentials redacted.
 """
-
 from __future__ import annotations
 
 import hashlib
