@@ -27,7 +27,6 @@ from packaging.version import InvalidVersion, Version
 from .errors import SimulationError
 from .models import Change, Edge, Plan
 
-TIMEOUT_S = 1800
 
 
 def pip_dry_run_argv(argv: Sequence[str], report: str) -> list[str]:
@@ -62,10 +61,15 @@ def run_pip_report(python: str, argv: Sequence[str], environ: Mapping[str, str],
             env.pop("PIP_PYTHON", None)
             pip = [sys.executable, "-m", "pip", "--python", python]
         cmd = [*pip, *pip_dry_run_argv(argv, report)]
+        # the run's one deadline (GUARD_DEADLINE) bounds pip's dry run too: the guard never hangs
+        from .index import deadline_from_environ
+
+        limit = deadline_from_environ(environ)
         try:
-            proc = subprocess.run(cmd, env=env, cwd=cwd, capture_output=True, text=True, timeout=TIMEOUT_S)
+            proc = _run_bounded(cmd, env, cwd, limit)
         except subprocess.TimeoutExpired:
-            raise SimulationError(f"pip --dry-run did not finish in {TIMEOUT_S} s") from None
+            raise SimulationError(f"pip --dry-run did not finish within the {limit:g}s deadline "
+                                  "(GUARD_DEADLINE)") from None
         except OSError as exc:
             raise SimulationError(f"cannot run pip in the environment: {exc}") from None
         if proc.returncode != 0:
@@ -74,6 +78,25 @@ def run_pip_report(python: str, argv: Sequence[str], environ: Mapping[str, str],
             return json.loads(Path(report).read_text(encoding="utf-8"))
         except (OSError, ValueError) as exc:
             raise SimulationError(f"pip --dry-run wrote no readable report ({exc})") from None
+
+
+def _run_bounded(cmd: list[str], env: Mapping[str, str], cwd: str | None, limit: float):
+    """Run ``cmd`` in its own process group; past ``limit`` seconds the whole group (pip and any
+    build it started, which would otherwise keep the output pipes open) is killed."""
+    import signal
+
+    proc = subprocess.Popen(cmd, env=dict(env), cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, start_new_session=True)
+    try:
+        out, err = proc.communicate(timeout=limit)
+    except BaseException:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except OSError:
+            pass
+        proc.communicate()
+        raise
+    return subprocess.CompletedProcess(cmd, proc.returncode, out, err)
 
 
 #: pip's closing advice after a failure ("note: This error originates from a subprocess ...",

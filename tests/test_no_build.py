@@ -385,3 +385,21 @@ def test_pip_error_summary_keeps_the_real_error():
         "ERROR: Could not find a version that satisfies the requirement zz (from versions: none) | "
         "ERROR: No matching distribution found for zz")
     assert pip_error_summary("", "", 2) == "exit status 2"
+
+
+def test_a_build_that_hangs_ends_at_the_deadline(prefix, env, tmp_path, links, marker):
+    """pip's dry run is bounded by the run's one deadline (GUARD_DEADLINE), builds included: a
+    backend that never returns ends in exit 3 naming the deadline, and no process is left behind."""
+    proj = dynamic_project(tmp_path, marker)
+    backend = proj / "backend.py"
+    backend.write_text("import time\n" + backend.read_text().replace(
+        "def prepare_metadata_for_build_wheel(metadata_directory, config_settings=None):\n",
+        "def prepare_metadata_for_build_wheel(metadata_directory, config_settings=None):\n"
+        "    time.sleep(600)\n"))
+    proc = run_guard("check", "--prefix", str(prefix), "--allow-build", "--", "--no-index", "--find-links",
+                     str(links), str(proj), env={**env, "GUARD_DEADLINE": "4"}, timeout=60)
+    assert proc.returncode == 3, proc.stdout + proc.stderr
+    assert "deadline" in proc.stderr and "GUARD_DEADLINE" in proc.stderr and "Traceback" not in proc.stderr
+    assert marker.exists()  # the build really started (and was stopped)
+    leftover = subprocess.run(["pgrep", "-f", str(proj)], capture_output=True, text=True)
+    assert leftover.stdout.strip() == "", leftover.stdout
