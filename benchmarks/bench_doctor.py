@@ -28,10 +28,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from guard import remembered  # noqa: E402
-from guard.config import load_policy  # noqa: E402
-from guard.doctor import collect_evidence, diagnose, report_text  # noqa: E402
-from guard.environment import snapshot  # noqa: E402
+from guard.environment import remembered  # noqa: E402
+from guard.policy.config import load_policy  # noqa: E402
+from guard.doctor.diagnose import collect_evidence, diagnose, report_text  # noqa: E402
+from guard.environment.snapshot import snapshot  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_snapshot import timed  # noqa: E402  (median of repeated runs, shared by the benchmarks)

@@ -29,7 +29,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from guard import shims  # noqa: E402
+from guard.integrate import shims  # noqa: E402
 from tests.support.conda_prefix import PLAIN_ENV, SITE_PACKAGES, clean_pip_env  # noqa: E402
 from tests.support.wheels import build_wheel  # noqa: E402
 

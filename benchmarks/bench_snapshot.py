@@ -22,8 +22,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from guard.environment import snapshot  # noqa: E402
-from guard.interpreter import find_interpreter, probe  # noqa: E402
+from guard.environment.snapshot import snapshot  # noqa: E402
+from guard.environment.interpreter import find_interpreter, probe  # noqa: E402
 
 PY = f"python{sys.version_info.major}.{sys.version_info.minor}"
 SITE = f"lib/{PY}/site-packages"
@@ -111,7 +111,7 @@ def main() -> None:
 
 def _snapshot_probe_cached_only(prefix: Path, cache: Path):
     """conda-meta parsed every time (no record cache), interpreter probe cached."""
-    import guard.environment as environment
+    import guard.environment.snapshot as environment
 
     real_probe = environment.probe
     environment.probe = lambda python, cache_dir: real_probe(python, cache_dir=cache)

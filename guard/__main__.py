@@ -1,5 +1,5 @@
 """``python -m guard``: the same as the ``guard`` command."""
 
-from .entry import main
+from guard.entry import main
 
 main()

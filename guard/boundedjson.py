@@ -18,7 +18,7 @@ import json
 import re
 from itertools import accumulate
 
-from .errors import GuardError
+from guard.errors import GuardError
 
 MAX_BYTES = 64 * 1024 * 1024
 """The largest file read (the biggest real conda-meta records, CUDA libraries and pytorch with

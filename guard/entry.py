@@ -84,10 +84,10 @@ def main(argv=None) -> None:
     try:
         argv = list(sys.argv[1:] if argv is None else argv)
         if argv[:1] == ["pip"]:
-            from .guarded_pip import main as guarded_pip_main
+            from guard.act.guarded_pip import main as guarded_pip_main
 
             sys.exit(guarded_pip_main(argv[1:]))
-        from .cli import main as cli_main
+        from guard.cli.main import main as cli_main
 
         cli_main(argv)
     except Interrupted as sig:

@@ -18,14 +18,14 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from guard import remembered
-from guard.cli import cli
-from guard.config import load_policy
-from guard.doctor import (
+from guard.environment import remembered
+from guard.cli.main import cli
+from guard.policy.config import load_policy
+from guard.doctor.diagnose import (
     VersionFile, collect_evidence, conda_variant, diagnose, gpu_present, installed_variant, probe_imports,
     read_version_file)
-from guard.environment import CondaRecord, snapshot
-from guard.status import ACTIVATE_SCRIPT
+from guard.environment.snapshot import CondaRecord, snapshot
+from guard.doctor.status import ACTIVATE_SCRIPT
 from tests.support.conda_prefix import (
     CPU_ENV, ML_CUDA_ENV, PLAIN_ENV, PY_MAJOR_MINOR, PYTORCH_CHANNEL_ENV, SITE_PACKAGES, Dist, clean_pip_env,
     pip_install_into, write_pip_installed_dist)

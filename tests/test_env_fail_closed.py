@@ -23,10 +23,10 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from guard.boundedjson import JSONInputError, loads_bounded, nesting_depth
-from guard.environment import _extract_record, read_conda_meta, snapshot
+from guard.environment.snapshot import _extract_record, read_conda_meta, snapshot
 from guard.errors import GuardError
 from guard.models import Anomaly, Plan
-from guard.policy import Policy, evaluate
+from guard.policy.rules import Policy, evaluate
 from tests.support.conda_prefix import SITE_PACKAGES, clean_pip_env
 from tests.support.wheels import build_wheel
 
@@ -225,7 +225,7 @@ def test_pytorch_record_unreadable_hides_torch(tmp_path):
     by_file = {Path(a.path).name: a for a in anomalies}
     assert by_file["pytorch-2.5.1-cuda126_mkl_py311_0.json"].names == ("pytorch", "torch")
     assert by_file["zlib-1.3-0.json"].names == ("zlib",)
-    from guard.action import safety_constraints_from_conda_meta
+    from guard.act.action import safety_constraints_from_conda_meta
 
     # the safety net's fallback pins torch from the file name when the record cannot be read
     assert safety_constraints_from_conda_meta(tmp_path, Policy()) == ["torch==2.5.1"]

@@ -16,9 +16,9 @@ from pathlib import Path
 import pytest
 from packaging import markers, tags
 
-from guard.environment import default_prefix, load_paths_data, normalize_channel, snapshot
+from guard.environment.snapshot import default_prefix, load_paths_data, normalize_channel, snapshot
 from guard.errors import EnvironmentReadError
-from guard.interpreter import find_interpreter, probe
+from guard.environment.interpreter import find_interpreter, probe
 from tests.support.conda_prefix import (
     PY_MAJOR_MINOR, PYTORCH_CHANNEL_ENV, SITE_PACKAGES, clean_pip_env, pip_install_into)
 from tests.support.wheels import build_wheel
@@ -187,7 +187,7 @@ def test_record_cache_follows_file_changes(conda_env, tmp_path: Path, mocker) ->
     prefix = conda_env("plain")
     cache = tmp_path / "cache"
     cold = snapshot(prefix, cache_dir=cache)
-    extract = mocker.spy(sys.modules["guard.environment"], "_extract_record")
+    extract = mocker.spy(sys.modules["guard.environment.snapshot"], "_extract_record")
     warm = snapshot(prefix, cache_dir=cache)
     assert extract.call_count == 0
     assert warm.conda_records == cold.conda_records and warm.dists == cold.dists
@@ -290,11 +290,11 @@ def test_probe_is_cached_until_the_interpreter_or_its_pip_changes(conda_env, tmp
     python = find_interpreter(prefix)
     cache = tmp_path / "cache"
     first = probe(python, cache_dir=cache)
-    run = mocker.patch("guard.interpreter.subprocess.run", side_effect=AssertionError("no subprocess when warm"))
+    run = mocker.patch("guard.environment.interpreter.subprocess.run", side_effect=AssertionError("no subprocess when warm"))
     assert probe(python, cache_dir=cache) == first
     assert run.call_count == 0
     mocker.stopall()
-    spy = mocker.spy(sys.modules["guard.interpreter"].subprocess, "run")
+    spy = mocker.spy(sys.modules["guard.environment.interpreter"].subprocess, "run")
     # pip appearing in site-packages changes the answer: probed again
     (prefix / SITE_PACKAGES / "pip").mkdir()
     (prefix / SITE_PACKAGES / "pip" / "__init__.py").write_text("__version__ = '99.0'\n")

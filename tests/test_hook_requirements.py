@@ -17,7 +17,7 @@ import pytest
 import yaml
 from packaging.specifiers import SpecifierSet
 
-from guard.conda_names import conda_forge_name_for_pypi, is_conda_cuda_runtime, pypi_name_for_conda
+from guard.policy.conda_names import conda_forge_name_for_pypi, is_conda_cuda_runtime, pypi_name_for_conda
 from guard.hooks.requirements import conda_version_to_specifier, interpreter_for, main, parse_conda_spec
 from tests.support.index_server import LocalIndex
 

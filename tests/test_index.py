@@ -26,7 +26,7 @@ from pathlib import Path
 import pytest
 
 from guard.errors import IndexUnavailable, NeedsPipFallback
-from guard.index import CoreMetadata, DistFile, IndexClient, IndexSettings, redact_url
+from guard.index.client import CoreMetadata, DistFile, IndexClient, IndexSettings, redact_url
 from tests.support.index_server import LocalIndex
 from tests.support.wheels import build_wheel
 

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from guard.errors import IndexUnavailable, RequirementsFileError
-from guard.index import IndexClient, IndexSettings
+from guard.index.client import IndexClient, IndexSettings
 from tests.support.conda_prefix import ML_CUDA_ENV
 from tests.support.index_server import LocalIndex
 from tests.support.wheels import build_wheel
@@ -255,7 +255,7 @@ def test_requirement_file_that_is_no_bounded_file_is_refused(prefix, tmp_path, k
 
 
 def test_a_long_requirements_file_builds_its_line_parser_once(tmp_path, monkeypatch):
-    from guard import pip_args
+    from guard.request import pip_args
 
     path = tmp_path / "many.txt"
     path.write_text("".join(f"pkg{i}>=1.{i % 7}\n" for i in range(20_000)) + "extra-pkg --hash=sha256:" + "0" * 64 + "\n")
@@ -273,7 +273,7 @@ def test_a_long_requirements_file_builds_its_line_parser_once(tmp_path, monkeypa
 
 
 def test_requirement_file_bound_is_a_requirements_file_error(tmp_path):
-    from guard.pip_args import parse_pip_argv
+    from guard.request.pip_args import parse_pip_argv
 
     with pytest.raises(RequirementsFileError, match="not a regular file"):
         parse_pip_argv(["install", "-r", "/dev/zero"], config={}, environ={}, cwd=str(tmp_path))

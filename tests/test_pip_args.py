@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from guard.errors import GuardError, RequirementsFileError, UsageError
-from guard.pip_args import (
+from guard.request.pip_args import (
     OPTION_EFFECTS,
     InstallRequest,
     OtherCommand,

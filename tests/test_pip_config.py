@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-import guard.pip_config
+import guard.request.pip_config
 from guard.errors import UsageError
-from guard.check import own_pip_default_index
-from guard.pip_config import PipConfig, load_pip_config
+from guard.pipeline import own_pip_default_index
+from guard.request.pip_config import PipConfig, load_pip_config
 
 # Prints the option values pip's own parser gives `pip install` with this environment.
 PIP_ORACLE = """

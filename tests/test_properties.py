@@ -27,7 +27,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from guard.errors import GuardError
-from guard.pip_args import parse_pip_argv
+from guard.request.pip_args import parse_pip_argv
 
 # GUARD_PROPERTY_EXAMPLES=2000 for a longer hunt (the default keeps the file to a few seconds)
 _SCALE = int(os.environ.get("GUARD_PROPERTY_EXAMPLES", "60"))
@@ -191,7 +191,7 @@ config_lines = st.one_of(
     isolated=st.booleans(),
 )
 def test_pip_config_files_give_values_or_a_guard_error(body: bytes, env: dict, isolated: bool) -> None:
-    from guard.pip_config import load_pip_config
+    from guard.request.pip_config import load_pip_config
 
     with tempfile.TemporaryDirectory() as tmp:
         Path(tmp, "pip.conf").write_bytes(body)
@@ -225,7 +225,7 @@ yaml_docs = st.one_of(
 @example(body=b"1: a\nx: b\n")
 @example(body=b"[" * 1200)  # past the recursion limit; the YAML scanner is slow on more
 def test_guard_config_gives_a_policy_or_a_guard_error(body: bytes) -> None:
-    from guard.config import load_policy
+    from guard.policy.config import load_policy
 
     with tempfile.TemporaryDirectory() as tmp:
         Path(tmp, "guard.yaml").write_bytes(body)
@@ -278,7 +278,7 @@ def test_conda_specs_of_pip_specifiers(spec: str) -> None:
     version spec, or NotExpressible (a ValueError the redirect explains)."""
     from packaging.specifiers import InvalidSpecifier, SpecifierSet
 
-    from guard.conda_specs import NotExpressible, conda_version_spec, match_spec
+    from guard.policy.conda_specs import NotExpressible, conda_version_spec, match_spec
 
     try:
         specifier = SpecifierSet(spec)
@@ -345,7 +345,7 @@ def metadata_bodies(draw) -> bytes:
 @given(body=metadata_bodies())
 @example(body=b"Metadata-Version: 2.1\nName: pkg\nVersion: 1.0\nRequires-Python: >>3\n")
 def test_wheel_metadata_gives_metadata_or_a_guard_error(body: bytes) -> None:
-    from guard.local_dist import wheel_metadata
+    from guard.resolve.local_dist import wheel_metadata
 
     with tempfile.TemporaryDirectory() as tmp:
         wheel = Path(tmp, "pkg-1.0-py3-none-any.whl")
@@ -397,7 +397,7 @@ def index_server():
 
 
 def _client(index_url: str):
-    from guard.index import IndexClient, IndexSettings
+    from guard.index.client import IndexClient, IndexSettings
 
     return IndexClient(IndexSettings(index_url=index_url, timeout=5.0, retries=0), cache_dir=None, max_workers=1)
 
@@ -443,7 +443,7 @@ def _use_files(files) -> None:
     Requires-Python."""
     from packaging.specifiers import SpecifierSet
 
-    from guard.finder import TargetPython, applicable_files
+    from guard.resolve.finder import TargetPython, applicable_files
 
     target = TargetPython.from_tags("3.11.4", ["py3-none-any", "py311-none-any"])
     applicable_files(files, SpecifierSet(""), target=target)
@@ -570,8 +570,8 @@ member_bodies = st.one_of(metadata_bodies(), st.binary(max_size=60),
 @example(entry="pkg-1.0.dist-info", is_file=False, members={"top_level.txt": b"a\x00b\n"})
 @example(entry="pkg-1.0.dist-info", is_file=False, members={"METADATA": b"Name: a\x00b\nVersion: 1\n"})
 def test_site_packages_metadata_gives_a_snapshot_or_a_guard_error(plain_prefix, entry, is_file, members) -> None:
-    from guard.doctor import module_name, probe_imports
-    from guard.environment import snapshot
+    from guard.doctor.diagnose import module_name, probe_imports
+    from guard.environment.snapshot import snapshot
     from tests.support.conda_prefix import SITE_PACKAGES
 
     prefix, cache = plain_prefix
@@ -666,8 +666,8 @@ def archives(draw, kind: str) -> bytes:
 def test_local_sources_give_files_and_metadata_or_a_guard_error(wheel, sdist, index, find_links, page) -> None:
     """``-i``/``--find-links`` as the user wrote them (parse_pip_argv -> index settings ->
     IndexClient), over find-links directories and pages whose distribution files may be damaged."""
-    from guard.check import index_settings
-    from guard.index import IndexClient
+    from guard.pipeline import index_settings
+    from guard.index.client import IndexClient
 
     with tempfile.TemporaryDirectory() as tmp:
         links = Path(tmp, "links")
@@ -725,7 +725,7 @@ toml_values = st.one_of(
 def test_project_pyproject_gives_metadata_or_a_guard_error(keys: dict, raw) -> None:
     """Static PEP 621 metadata of a local project: well-typed metadata, or a GuardError (a
     NeedsPipFallback when a build decides, a UsageError for a pyproject.toml pip rejects)."""
-    from guard.local_dist import project_metadata
+    from guard.resolve.local_dist import project_metadata
 
     body = raw if raw is not None else ("[project]\n" + "".join(f"{k} = {v}\n" for k, v in keys.items())).encode()
     with tempfile.TemporaryDirectory() as tmp:
@@ -745,7 +745,7 @@ def test_project_pyproject_gives_metadata_or_a_guard_error(keys: dict, raw) -> N
 def test_local_archives_give_metadata_or_a_guard_error(wheel: bytes, sdist: bytes) -> None:
     """``pip install ./pkg-1.0-py3-none-any.whl`` / ``./pkg-1.0.tar.gz``: the archive's own
     metadata, read and never executed, or a GuardError (damaged, or a build decides)."""
-    from guard.local_dist import sdist_metadata, wheel_metadata
+    from guard.resolve.local_dist import sdist_metadata, wheel_metadata
 
     with tempfile.TemporaryDirectory() as tmp:
         for name, body, read in (("pkg-1.0-py3-none-any.whl", wheel, wheel_metadata),
@@ -805,7 +805,7 @@ def test_guard_check_gives_a_verdict_or_one_line(plain_prefix, local_wheels, mai
     import shlex
     from unittest import mock
 
-    from guard.cli import main as cli_main
+    from guard.cli.main import main as cli_main
 
     prefix, _cache = plain_prefix
     with tempfile.TemporaryDirectory() as tmp:

@@ -10,12 +10,12 @@ from __future__ import annotations
 import pytest
 from packaging.version import Version
 
-from guard.environment import CondaRecord, EnvironmentSnapshot, InstalledDist
+from guard.environment.snapshot import CondaRecord, EnvironmentSnapshot, InstalledDist
 from guard.errors import ResolutionImpossible
-from guard.index import CoreMetadata, DistFile
-from guard.interpreter import Interpreter
-from guard.pip_args import parse_pip_argv
-from guard.simulate import simulate_install
+from guard.index.client import CoreMetadata, DistFile
+from guard.environment.interpreter import Interpreter
+from guard.request.pip_args import parse_pip_argv
+from guard.resolve.simulate import simulate_install
 
 TAGS = ("cp311-cp311-manylinux_2_17_x86_64", "cp311-abi3-manylinux_2_17_x86_64", "py3-none-manylinux2014_x86_64",
         "py3-none-any")
@@ -193,7 +193,7 @@ def test_installed_candidate_needs_no_metadata():
 
 
 def test_edges_carry_specifiers_for_chains():
-    from guard.explain import chains_to
+    from guard.explain.paths import chains_to
 
     _, plan = run(["transformers[torch]"])
     chains = chains_to(plan.edges, "nvidia-cublas-cu12")
@@ -202,7 +202,7 @@ def test_edges_carry_specifiers_for_chains():
 
 
 def test_policy_blocks_protected_and_cuda_wheels():
-    from guard.policy import evaluate
+    from guard.policy.rules import evaluate
 
     installed = dict(BASE_ENV)
     snap = snapshot_with(installed, ("numpy", "torch"))
@@ -251,7 +251,7 @@ def test_index_metadata_file_of_an_sdist_is_used_as_pip_uses_it(tmp_path):
     pip 26.3 takes for any distribution (the local index advertises one for every file). Only with
     hashes required does pip fetch the sdist itself."""
     from guard.errors import NeedsPipFallback
-    from guard.index import IndexClient, IndexSettings
+    from guard.index.client import IndexClient, IndexSettings
     from tests.support.index_server import LocalIndex
 
     sha = "f224469b4168294902bb1efa80a8bf7855f24c99aef99cbefc1bcd3cce77881b"

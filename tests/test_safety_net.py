@@ -14,10 +14,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-from guard import verify
-from guard.environment import snapshot
-from guard.journal import read
-from guard.policy import Policy
+from guard.act import verify
+from guard.environment.snapshot import snapshot
+from guard.act.journal import read
+from guard.policy.rules import Policy
 from tests.support.conda_prefix import ML_CUDA_ENV, PLAIN_ENV, SITE_PACKAGES, clean_pip_env, pip_install_into
 from tests.support.wheels import build_wheel
 

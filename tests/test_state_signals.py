@@ -25,7 +25,7 @@ from pathlib import Path
 
 import pytest
 
-from guard import journal
+from guard.act import journal
 from guard.redact import redact, redact_argv
 from tests.support.conda_prefix import PLAIN_ENV, SITE_PACKAGES, clean_pip_env
 from tests.support.index_server import LocalIndex

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from guard.environment import default_prefix
+from guard.environment.snapshot import default_prefix
 from guard.errors import EnvironmentReadError
 from tests.support.conda_prefix import (PY_MAJOR_MINOR, SITE_PACKAGES, Scenario, clean_pip_env,
                                         python_packages)
@@ -271,7 +271,7 @@ def test_guard_pip_in_a_non_conda_env_still_judges_a_prefix_into_a_conda_env(con
 
 
 def test_real_pip_command_is_always_the_envs_own(tmp_path):
-    from guard.action import NoPipError, real_pip_command
+    from guard.act.action import NoPipError, real_pip_command
 
     prefix, elsewhere = tmp_path / "env", tmp_path / "usr" / "bin"
     (prefix / "bin").mkdir(parents=True)

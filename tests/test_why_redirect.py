@@ -15,13 +15,13 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from guard import journal
-from guard.check import Context, load_snapshot, simulate
-from guard.cli import cli
-from guard.conda_specs import conda_forge_name, conda_version_spec, match_spec, variant_of
-from guard.config import load_policy
+from guard.act import journal
+from guard.pipeline import Context, load_snapshot, simulate
+from guard.cli.main import cli
+from guard.policy.conda_specs import conda_forge_name, conda_version_spec, match_spec, variant_of
+from guard.policy.config import load_policy
 from guard.models import Edge
-from guard.why import paths_to, tree_lines
+from guard.explain.why import paths_to, tree_lines
 from tests.support.conda_prefix import (
     ML_CUDA_ENV, NUMPY, PLAIN_ENV, PYTORCH_CHANNEL_ENV, SITE_PACKAGES, Channel, Dist, run_pip,
 )
@@ -262,7 +262,7 @@ ML_COMMANDS = [["transformers[torch]"], ["diffusers", "transformers[torch]"], ["
 
 
 def test_every_suggested_alternative_is_allowed(ml_prefix, index, home):
-    from guard.alternative import find_alternative
+    from guard.explain.alternative import find_alternative
 
     env = environ_for(index, home)
     ctx = ctx_for(ml_prefix, env)
@@ -330,7 +330,7 @@ def test_redirect_runs_conda_then_the_guarded_pip(conda_env, conda_channel_root,
 
 
 def test_failed_conda_step_runs_no_pip(conda_env, conda_channel_root, index, home, tmp_path):
-    from guard.redirect import run_redirect
+    from guard.act.redirect import run_redirect
 
     prefix = conda_env(PLAIN_ENV, with_pip=True)
     channel = Channel(conda_channel_root, PLAIN_ENV.packages)  # no numpy 2.0.0 there: conda fails
@@ -356,7 +356,7 @@ def test_failed_conda_step_runs_no_pip(conda_env, conda_channel_root, index, hom
 
 
 def test_redirect_plan_and_instead_line(ml_prefix, index, home):
-    from guard.redirect import detect_frontend, instead_line, plan_redirect
+    from guard.act.redirect import detect_frontend, instead_line, plan_redirect
 
     env = environ_for(index, home)
     ctx = ctx_for(ml_prefix, env)
@@ -373,7 +373,7 @@ def test_redirect_plan_and_instead_line(ml_prefix, index, home):
 
 
 def test_frontend_detection_order(tmp_path):
-    from guard.redirect import detect_frontend
+    from guard.act.redirect import detect_frontend
 
     for name in ("conda", "mamba", "micromamba", "my-conda"):
         (tmp_path / name).write_text("#!/bin/sh\n")

@@ -44,9 +44,9 @@ from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
-from guard.conda_names import conda_forge_name_for_pypi, is_conda_cuda_runtime, pypi_name_for_conda
+from guard.policy.conda_names import conda_forge_name_for_pypi, is_conda_cuda_runtime, pypi_name_for_conda
 from guard.errors import GuardError, IndexUnavailable, NeedsPipFallback, ResolutionImpossible
-from guard.names import DEFAULT_PROTECTED, is_pypi_cuda_wheel
+from guard.policy.names import DEFAULT_PROTECTED, is_pypi_cuda_wheel
 
 EXIT_OK, EXIT_FINDINGS = 0, 1
 ENV_FILE_NAMES = ("environment.yml", "environment.yaml")
@@ -305,7 +305,7 @@ def read_environment_file(path: Path, shown: str) -> tuple[CondaSide, list[tuple
 
 def conda_side_from_prefix(prefix: Path, cache_dir: Path | None) -> CondaSide:
     """The conda packages of a real environment, each held to its installed version."""
-    from guard.environment import snapshot
+    from guard.environment.snapshot import snapshot
 
     snap = snapshot(prefix, cache_dir=cache_dir)
     deps = []
@@ -332,8 +332,8 @@ def interpreter_for(python_version: str | None, label: str):
     from packaging import tags
     from packaging.markers import default_environment
 
-    from guard.check import own_pip_default_index
-    from guard.interpreter import Interpreter
+    from guard.pipeline import own_pip_default_index
+    from guard.environment.interpreter import Interpreter
 
     running = ".".join(map(str, sys.version_info[:3]))
     full = running
@@ -359,7 +359,7 @@ def interpreter_for(python_version: str | None, label: str):
 
 def empty_snapshot(interpreter, label: str):
     """An environment with nothing installed by pip: conda's packages enter as holds."""
-    from guard.environment import EnvironmentSnapshot
+    from guard.environment.snapshot import EnvironmentSnapshot
 
     return EnvironmentSnapshot(prefix=label, interpreter=interpreter, dists=MappingProxyType({}),
                                duplicates=MappingProxyType({}), conda_records=MappingProxyType({}), is_conda=True,
@@ -391,7 +391,7 @@ class CondaProvidedSource:
     def project_files(self, name: str) -> list:
         if name not in self._provided:
             return self._source.project_files(name)
-        from guard.index import DistFile
+        from guard.index.client import DistFile
 
         out = []
         for v in self.versions(name):
@@ -404,7 +404,7 @@ class CondaProvidedSource:
     def metadata(self, f):
         if f.source != "conda":
             return self._source.metadata(f)
-        from guard.index import CoreMetadata
+        from guard.index.client import CoreMetadata
 
         return CoreMetadata(name=f.project, version=str(f.version), requires_dist=(), requires_python=None,
                             provides_extra=())
@@ -470,8 +470,8 @@ class _Options:
 
 
 def _parse_request(src: _Source, opts: _Options, interpreter):
-    from guard.pip_args import parse_pip_argv
-    from guard.pip_config import load_pip_config
+    from guard.request.pip_args import parse_pip_argv
+    from guard.request.pip_config import load_pip_config
 
     # an environment described by a file has no pip.conf of its own yet: os.devnull stands for
     # a prefix that holds none (the user's global/user files and PIP_* variables still apply)
@@ -593,7 +593,7 @@ def _chain_up(edges, start_label: str) -> tuple[list[str], str | None]:
 def resolution_findings(request, items, src: _Source, snap, client, opts: _Options) -> list[Finding]:
     """(b)/(c): resolve with conda's packages held; explain an impossible held resolution with
     the free one; report CUDA wheels the held resolution would add beside conda's CUDA."""
-    from guard.simulate import simulate_install
+    from guard.resolve.simulate import simulate_install
 
     conda = src.conda
     provided = conda.provided()
@@ -783,8 +783,8 @@ def _sources(filenames, environment, prefix, opts: _Options, tmpdir: str) -> tup
 
 
 def _run_sources(sources: list[_Source], opts: _Options) -> list[Finding]:
-    from guard.check import index_settings
-    from guard.index import IndexClient
+    from guard.pipeline import index_settings
+    from guard.index.client import IndexClient
 
     findings: list[Finding] = []
     skipped: str | None = None
@@ -853,7 +853,7 @@ def main(argv: Sequence[str] | None = None, *, environ: Mapping[str, str] | None
          cwd: str | None = None) -> int:
     """Entry point (``guard check-requirements``, pre-commit hook ``guard-requirements``).
     Prints one line per finding; returns 1 when any is an error (or skipped, with --strict)."""
-    from guard.check import default_cache_dir
+    from guard.pipeline import default_cache_dir
 
     args = _parser().parse_args(argv)
     environ = dict(os.environ if environ is None else environ)

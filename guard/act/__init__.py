@@ -1,0 +1,1 @@
+"""Actions: run pip (with the safety net), block, redirect; journal, verdict cache, post-run verification."""

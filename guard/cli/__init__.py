@@ -1,0 +1,1 @@
+"""The click commands: thin faces over the stages."""

@@ -1,0 +1,1 @@
+"""Diagnosis of an env pip already changed; the status report."""

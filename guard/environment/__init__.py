@@ -1,0 +1,1 @@
+"""The environment snapshot: conda-meta records, site-packages, the interpreter."""

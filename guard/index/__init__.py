@@ -1,0 +1,1 @@
+"""The package index client: transport, pages, metadata, range reads, cache."""

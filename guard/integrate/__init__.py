@@ -1,0 +1,1 @@
+"""Integration with the user's env: shims, activation scripts, the python -m pip hook."""

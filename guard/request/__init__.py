@@ -1,0 +1,1 @@
+"""The installer's argv and requirement files, parsed once, with the user's pip configuration as defaults."""

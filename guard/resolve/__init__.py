@@ -1,0 +1,1 @@
+"""Resolution: candidates, finder, the resolvelib provider, and the plan against what is installed."""

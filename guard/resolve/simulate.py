@@ -1,0 +1,263 @@
+"""Resolution and plan: what ``pip install ...`` / ``pip uninstall ...`` would change in the env.
+
+``simulate_install`` resolves the request with :class:`guard.provider.GuardProvider` over an
+index client and diffs the result against the environment snapshot exactly as pip decides what
+to (re)install (``pip/_internal/resolution/resolvelib/resolver.py``). When the fast path cannot
+be exact it raises :class:`guard.errors.NeedsPipFallback`; the caller then asks pip itself
+(:mod:`guard.pip_report`).
+"""
+
+from __future__ import annotations
+
+from typing import Iterable
+
+from packaging.requirements import Requirement as PepRequirement
+from packaging.utils import canonicalize_name
+from packaging.version import Version
+from resolvelib import BaseReporter, Resolver
+from resolvelib.resolvers import ResolutionImpossible as RLImpossible, ResolutionTooDeep
+
+from guard.resolve import local_dist
+from guard.errors import NeedsPipFallback, ResolutionImpossible
+from guard.resolve.finder import FormatControl, TargetPython
+from guard.models import Change, Edge, Plan
+from guard.resolve.provider import REQUIRES_PYTHON, Constraint, GuardProvider, ResolveOptions
+
+MAX_ROUNDS = 200_000  # pip's limit
+
+
+def resolve_options(request) -> ResolveOptions:
+    """pip's ``install`` command: the strategy is ``to-satisfy-only`` unless ``--upgrade``."""
+    return ResolveOptions(
+        upgrade_strategy=request.upgrade_strategy if request.upgrade else "to-satisfy-only",
+        force_reinstall=request.force_reinstall,
+        ignore_installed=request.ignore_installed or request.target is not None,
+        no_deps=request.no_deps,
+        prereleases=True if request.pre else None,
+        format_control=FormatControl(frozenset(request.only_binary), frozenset(request.no_binary)),
+        prefer_binary=request.prefer_binary,
+        ignore_requires_python=request.ignore_requires_python,
+        require_hashes=request.require_hashes,
+    )
+
+
+def simulate_install(request, snapshot, source, *, held: dict | None = None) -> tuple[Plan, object]:
+    """Resolve ``request`` (an :class:`guard.pip_args.InstallRequest`) in ``snapshot`` with
+    metadata from ``source``. Returns the plan and the raw resolvelib result (for ``why``).
+
+    ``held`` maps extra names to specifiers that are added as constraints (used to look for an
+    alternative that keeps conda's packages).
+    """
+    if request.unmodeled:
+        raise NeedsPipFallback("; ".join(request.unmodeled))
+    interp = snapshot.interpreter
+    target = TargetPython.from_tags(interp.version, interp.tags)
+    options = resolve_options(request)
+    markers = dict(interp.markers)
+
+    constraints: dict = {}
+    for item in request.constraints:
+        _add_constraint(constraints, item, markers)
+    for name, spec in (held or {}).items():
+        c = constraints.setdefault(name, Constraint())
+        c.specifier &= spec
+
+    provider = GuardProvider(
+        source=source,
+        installed=snapshot.dists,
+        target=target,
+        markers=markers,
+        options=options,
+        constraints=constraints,
+        user_requested={},
+    )
+    roots, user_requested, requested = _root_requirements(request, provider, source)
+    provider._user_requested = user_requested
+    provider.prefetch(roots)
+
+    resolver = Resolver(provider, BaseReporter())
+    try:
+        result = resolver.resolve(roots, max_rounds=MAX_ROUNDS)
+    except RLImpossible as exc:
+        raise ResolutionImpossible(_impossible_message(exc, provider)) from None
+    except ResolutionTooDeep:
+        raise ResolutionImpossible("resolution too deep: pip would give up on this request too") from None
+    finally:
+        provider.close()
+
+    changes = _changes(result, snapshot, options, request)
+    edges = _edges(result)
+    warnings = (f"--target {request.target}: pip installs into that directory, not into the environment",) \
+        if request.target else ()
+    return Plan("install", tuple(changes), edges=tuple(edges), requested=tuple(requested),
+                warnings=warnings, target=request.target), result
+
+
+def simulate_uninstall(request, snapshot) -> Plan:
+    """``pip uninstall`` removes each named distribution that is installed."""
+    changes, warnings, seen = [], [], set()
+    for item in request.requirements:
+        if item.requirement is None:
+            raise NeedsPipFallback(f"uninstall of {item.text!r} (not a plain name)")
+        name = canonicalize_name(item.requirement.name)
+        if name in seen:
+            continue
+        seen.add(name)
+        dist = snapshot.dists.get(name)
+        if dist is None:
+            warnings.append(f"Skipping {item.requirement.name} as it is not installed.")
+            continue
+        changes.append(Change(name, dist.version, None, "remove", dist.owner, _record_json(dist)))
+    return Plan("uninstall", tuple(changes), requested=tuple(sorted(seen)), warnings=tuple(warnings))
+
+
+# ---- building the root requirements ------------------------------------------------------------
+
+
+def _add_constraint(constraints: dict, item, markers) -> None:
+    req = item.requirement
+    if req is None or req.url:
+        raise NeedsPipFallback(f"constraint {item.text!r} is not a plain name and specifier")
+    if req.marker is not None and not req.marker.evaluate({**markers, "extra": ""}):
+        return
+    c = constraints.setdefault(canonicalize_name(req.name), Constraint())
+    c.specifier &= req.specifier
+    for h in item.hashes:
+        algo, _, digest = h.partition(":")
+        c.hashes.setdefault(algo, frozenset())
+        c.hashes[algo] = c.hashes[algo] | {digest}
+
+
+def _root_requirements(request, provider: GuardProvider, source) -> tuple[list, dict, list]:
+    roots: list = []
+    user_requested: dict = {}
+    requested: list = []
+    for i, item in enumerate(request.requirements):
+        reqs = _requirements_for_item(item, provider, source)
+        if not reqs:
+            continue
+        template = reqs[0]
+        if item.user_supplied and template.name not in user_requested:
+            user_requested[template.name] = i
+        if template.project not in requested:
+            requested.append(template.project)
+        roots.extend(reqs)
+    roots.sort(key=lambda r: r.name != r.project)  # pip: requirements with extras last
+    return roots, user_requested, requested
+
+
+def _requirements_for_item(item, provider: GuardProvider, source) -> list:
+    if item.kind == "vcs":
+        raise NeedsPipFallback(f"VCS requirement {item.text!r}")
+    req: PepRequirement | None = item.requirement
+    if item.kind == "named" and req is not None and not req.url and not item.editable:
+        return provider.requirements_from_pep508(req)
+    if req is not None and req.marker is not None and not provider._markers_match(req, ()):
+        return []
+    direct = local_dist.direct_source(item, source)
+    project = canonicalize_name(direct.metadata.name)
+    if req is not None and canonicalize_name(req.name) != project:
+        raise NeedsPipFallback(f"{item.text!r} names {req.name} but the distribution is {direct.metadata.name}")
+    extras = req.extras if req is not None else ()
+    cand = provider.direct_candidate(project, direct, extras)
+    return provider.requirements_from_candidate(cand, text=item.text)
+
+
+# ---- from a resolution to a plan -------------------------------------------------------------
+
+
+def _record_json(dist) -> dict | None:
+    rec = dist.conda_record
+    if rec is None:
+        return None
+    return rec.summary()
+
+
+def _changes(result, snapshot, options: ResolveOptions, request) -> list[Change]:
+    """pip's rule for what it installs: a candidate that is not the installed distribution, and
+    differs from it in version, or is forced, editable or a local sdist/directory."""
+    changes = []
+    # --target installs into a directory of its own: nothing in the environment is replaced
+    installed_dists = {} if request.target else snapshot.dists
+    for cand in result.mapping.values():
+        if cand.kind in ("python", "extras", "installed"):
+            continue
+        dist = installed_dists.get(cand.project)
+        proposed = str(cand.version)
+        source = cand.file.filename if cand.kind == "index" else cand.direct.url
+        if dist is None:
+            changes.append(Change(cand.project, None, proposed, "install", None, None, source))
+            continue
+        installed = Version(dist.version) if _valid(dist.version) else None
+        editable = cand.kind == "direct" and cand.direct.editable
+        if options.ignore_installed or options.force_reinstall or installed != cand.version or editable \
+                or _is_editable_install(dist):
+            pass
+        elif cand.kind == "direct" and cand.direct.url.startswith("file:") and not cand.direct.is_local_wheel:
+            pass  # a local sdist or project directory is always reinstalled
+        else:
+            continue
+        if installed is None or installed == cand.version:
+            action = "reinstall"
+        elif cand.version > installed:
+            action = "upgrade"
+        else:
+            action = "downgrade"
+        changes.append(Change(cand.project, dist.version, proposed, action, dist.owner, _record_json(dist), source))
+    return sorted(changes, key=lambda c: c.name)
+
+
+def _valid(version: str) -> bool:
+    try:
+        Version(version)
+        return True
+    except Exception:  # noqa: BLE001
+        return False
+
+
+def _is_editable_install(dist) -> bool:
+    direct = getattr(dist, "direct_url", None) or {}
+    return bool((direct.get("dir_info") or {}).get("editable"))
+
+
+def _label(cand) -> str:
+    return f"{cand.name}=={cand.version}"
+
+
+def _edges(result) -> list[Edge]:
+    """Every requirement edge of the final resolution, specifier included (for ``why``)."""
+    edges = []
+    for identifier, criterion in result.criteria.items():
+        if identifier == REQUIRES_PYTHON:
+            continue
+        for info in criterion.information:
+            req, parent = info.requirement, info.parent
+            if parent is not None and result.mapping.get(parent.name) is not parent:
+                continue
+            if parent is not None and parent.kind == "extras" and req.kind == "explicit" \
+                    and req.candidate is parent.base:
+                continue  # the extras candidate's link to its own base is bookkeeping, not a need
+            edges.append(Edge(_label(parent) if parent is not None else None, req.project, req.text or req.name))
+    return _dedupe(edges)
+
+
+def _dedupe(items: Iterable) -> list:
+    seen, out = set(), []
+    for item in items:
+        if item not in seen:
+            seen.add(item)
+            out.append(item)
+    return out
+
+
+def _impossible_message(exc: RLImpossible, provider: GuardProvider) -> str:
+    for info in exc.causes:
+        missing = provider.why_no_candidates(info.requirement)
+        if missing is not None:
+            return f"pip would fail: {missing}"
+    parts = []
+    for info in exc.causes:
+        who = f"{info.parent.name} {info.parent.version}" if info.parent is not None else "the request"
+        parts.append(f"{who} requires {info.requirement.text or info.requirement.name}")
+    detail = "; ".join(_dedupe(parts)) or "no candidates"
+    return f"pip would fail: conflicting requirements ({detail})"
