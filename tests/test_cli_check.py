@@ -233,7 +233,7 @@ def test_a_plain_venv_is_said_to_be_no_conda_env(env, tmp_path):
 
 
 def test_blocked_uninstall_says_nothing_was_removed(prefix, env):
-    from guard.pipeline import Context, simulate
+    from guard.pipeline.check import Context, simulate
     from guard.explain.render import block_text
 
     ctx = Context(prefix=prefix, environ=env, cwd=str(prefix), cache_dir=Path(env["GUARD_CACHE_DIR"]))

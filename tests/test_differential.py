@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from guard.pipeline import Context, simulate
+from guard.pipeline.check import Context, simulate
 from tests.support.conda_prefix import ML_CUDA_ENV, PYTORCH_CHANNEL_ENV
 from tests.support.index_server import LocalIndex
 

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from guard.environment import remembered
+from guard.act import remembered
 from guard.cli.main import cli
 from guard.policy.config import load_policy
 from guard.doctor.diagnose import (

@@ -370,7 +370,7 @@ hint: See above for details.
 
 
 def test_pip_error_summary_keeps_the_real_error():
-    from guard.resolve.pip_report import pip_error_summary
+    from guard.pipeline.pip_report import pip_error_summary
 
     text = pip_error_summary(PIP_BUILD_FAILURE)
     assert text.split(" | ") == [

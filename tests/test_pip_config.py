@@ -14,7 +14,7 @@ import pytest
 
 import guard.request.pip_config
 from guard.errors import UsageError
-from guard.pipeline import own_pip_default_index
+from guard.pipeline.check import own_pip_default_index
 from guard.request.pip_config import PipConfig, load_pip_config
 
 # Prints the option values pip's own parser gives `pip install` with this environment.

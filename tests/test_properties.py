@@ -345,7 +345,7 @@ def metadata_bodies(draw) -> bytes:
 @given(body=metadata_bodies())
 @example(body=b"Metadata-Version: 2.1\nName: pkg\nVersion: 1.0\nRequires-Python: >>3\n")
 def test_wheel_metadata_gives_metadata_or_a_guard_error(body: bytes) -> None:
-    from guard.resolve.local_dist import wheel_metadata
+    from guard.index.local_dist import wheel_metadata
 
     with tempfile.TemporaryDirectory() as tmp:
         wheel = Path(tmp, "pkg-1.0-py3-none-any.whl")
@@ -666,7 +666,7 @@ def archives(draw, kind: str) -> bytes:
 def test_local_sources_give_files_and_metadata_or_a_guard_error(wheel, sdist, index, find_links, page) -> None:
     """``-i``/``--find-links`` as the user wrote them (parse_pip_argv -> index settings ->
     IndexClient), over find-links directories and pages whose distribution files may be damaged."""
-    from guard.pipeline import index_settings
+    from guard.pipeline.check import index_settings
     from guard.index.client import IndexClient
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -725,7 +725,7 @@ toml_values = st.one_of(
 def test_project_pyproject_gives_metadata_or_a_guard_error(keys: dict, raw) -> None:
     """Static PEP 621 metadata of a local project: well-typed metadata, or a GuardError (a
     NeedsPipFallback when a build decides, a UsageError for a pyproject.toml pip rejects)."""
-    from guard.resolve.local_dist import project_metadata
+    from guard.index.local_dist import project_metadata
 
     body = raw if raw is not None else ("[project]\n" + "".join(f"{k} = {v}\n" for k, v in keys.items())).encode()
     with tempfile.TemporaryDirectory() as tmp:
@@ -745,7 +745,7 @@ def test_project_pyproject_gives_metadata_or_a_guard_error(keys: dict, raw) -> N
 def test_local_archives_give_metadata_or_a_guard_error(wheel: bytes, sdist: bytes) -> None:
     """``pip install ./pkg-1.0-py3-none-any.whl`` / ``./pkg-1.0.tar.gz``: the archive's own
     metadata, read and never executed, or a GuardError (damaged, or a build decides)."""
-    from guard.resolve.local_dist import sdist_metadata, wheel_metadata
+    from guard.index.local_dist import sdist_metadata, wheel_metadata
 
     with tempfile.TemporaryDirectory() as tmp:
         for name, body, read in (("pkg-1.0-py3-none-any.whl", wheel, wheel_metadata),

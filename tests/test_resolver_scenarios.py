@@ -193,7 +193,7 @@ def test_installed_candidate_needs_no_metadata():
 
 
 def test_edges_carry_specifiers_for_chains():
-    from guard.explain.paths import chains_to
+    from guard.policy.chains import chains_to
 
     _, plan = run(["transformers[torch]"])
     chains = chains_to(plan.edges, "nvidia-cublas-cu12")

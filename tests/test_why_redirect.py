@@ -16,7 +16,7 @@ import pytest
 from click.testing import CliRunner
 
 from guard.act import journal
-from guard.pipeline import Context, load_snapshot, simulate
+from guard.pipeline.check import Context, load_snapshot, simulate
 from guard.cli.main import cli
 from guard.policy.conda_specs import conda_forge_name, conda_version_spec, match_spec, variant_of
 from guard.policy.config import load_policy

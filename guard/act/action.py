@@ -42,7 +42,7 @@ def safety_constraints_from_conda_meta(prefix: Path, policy) -> list[str]:
     metadata directory the conda record lists; for a record that cannot be read, from its file
     name (``numpy-1.26.4-py311_0.json``: a wrong pin makes pip fail, never change numpy)."""
     from guard.environment.snapshot import read_conda_meta
-    from guard.environment.remembered import dist_of_dir
+    from guard.act.remembered import dist_of_dir
 
     pins = {}
     records, anomalies = read_conda_meta(Path(prefix))

@@ -144,7 +144,7 @@ def main(argv: Sequence[str]) -> int:
 
 
 def _guarded(prefix: Path, environ, argv, command, pip_cmd, pip_env, flags=frozenset()) -> int:
-    from guard.pipeline import Context, default_cache_dir, load_snapshot, simulate
+    from guard.pipeline.check import Context, default_cache_dir, load_snapshot, simulate
     from guard.policy.config import load_policy
     from guard.errors import GuardError, ResolutionImpossible
     from guard.explain.render import block_text
@@ -245,7 +245,7 @@ def _one_line(exc: BaseException) -> str:
 def _remember(snap, policy, ctx) -> None:
     """Keep a copy of the protected conda records before pip runs (``guard doctor`` reads it)."""
     try:
-        from guard.environment.remembered import remember
+        from guard.act.remembered import remember
 
         remember(snap, policy, ctx.prefix, ctx.environ)
     except Exception:  # noqa: BLE001 - remembering must never stop an install

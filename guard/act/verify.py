@@ -92,7 +92,7 @@ def baseline(prefix: Path, records: Iterable[CondaRecord], policy) -> tuple[Watc
     """The protected conda-owned distributions of ``prefix`` and the state of their files, taken
     just before pip runs. Only metadata directories present now are watched (one already gone is
     not this command's damage)."""
-    from guard.environment.remembered import dist_of_dir
+    from guard.act.remembered import dist_of_dir
 
     out = []
     for record in sorted(records, key=lambda r: r.name):
@@ -159,7 +159,7 @@ def pip_installed(damage: Damage) -> tuple[str, bool] | None:
     rewrote it (pip reinstalled the same version in place), ``(project name, False)`` when another
     metadata directory of the same project stands beside the gone one; None when pip left no copy
     (conda's reinstall alone repairs it)."""
-    from guard.environment.remembered import dist_of_dir
+    from guard.act.remembered import dist_of_dir
 
     w_dir = damage.metadata_dir
     if os.path.isdir(w_dir):

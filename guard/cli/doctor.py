@@ -27,7 +27,7 @@ def _prefix_option(f):
 
 def _environment(prefix: Path | None):
     """(prefix, environ, the cache dir, whether the prefix is the active environment)."""
-    from guard.pipeline import default_cache_dir
+    from guard.pipeline.check import default_cache_dir
     from guard.environment.snapshot import default_prefix
 
     environ = dict(os.environ)
@@ -57,7 +57,7 @@ def doctor(prefix, as_json, deep, do_import):
     \b
     Exit status: 0 healthy (warnings alone too), 1 problems found, 2 bad input.
     """
-    from guard.environment import remembered
+    from guard.act import remembered
     from guard.policy.config import load_policy
     from guard.doctor.diagnose import collect_evidence, diagnose, report_json, report_text
     from guard.environment.snapshot import snapshot
@@ -80,7 +80,7 @@ def doctor(prefix, as_json, deep, do_import):
 def status(prefix, as_json):
     """Show the protected packages (owner, version, build, channel, CUDA/CPU), whether the shims
     and the `python -m pip` guard are installed, and the configuration files in force."""
-    from guard.environment import remembered
+    from guard.act import remembered
     from guard.policy.config import load_policy
     from guard.doctor.diagnose import read_version_files
     from guard.environment.snapshot import snapshot

@@ -34,7 +34,7 @@ def _context(prefix: Path | None, pip_args=()):
     """The environment to judge: ``--prefix``, else that of pip's own ``--python`` in ``pip_args``
     (pip runs there), else the active conda env (``environment.default_prefix``: one line when
     there is none; a pyenv, system or venv ``python`` first on PATH is never taken for one)."""
-    from guard.pipeline import Context, default_cache_dir
+    from guard.pipeline.check import Context, default_cache_dir
 
     environ = dict(os.environ)
     if prefix is None and pip_args:
@@ -136,7 +136,7 @@ def check(prefix, as_json, verbose, allow_build, pip_args):
     Exit status: 0 allowed, 1 blocked, 2 bad input, 3 could not simulate.
     """
     from guard.explain import render
-    from guard.pipeline import pip_argv_for_check, simulate
+    from guard.pipeline.check import pip_argv_for_check, simulate
 
     if not pip_args:
         raise click.UsageError("nothing to check: give pip install arguments, e.g. guard check -- numpy==2.0.0")

@@ -38,7 +38,7 @@ def install_cmd(prefix, guard_exe):
     Conda environments only: for a prefix without conda-meta/ (a plain venv) it refuses with exit
     status 2 and writes nothing, since nothing there is conda's to protect (`guard pip` runs plain
     pip in such an env) and a venv's activate script never runs conda's activation hooks."""
-    from guard.pipeline import default_cache_dir
+    from guard.pipeline.check import default_cache_dir
     from guard.integrate.shims import SHIMS_DIR, install
 
     prefix = _prefix(prefix)
@@ -76,7 +76,7 @@ def status_cmd(prefix):
     Exit status: 0 installed and current; 1 not installed, or files missing or out of date."""
     import sys
 
-    from guard.pipeline import default_cache_dir
+    from guard.pipeline.check import default_cache_dir
     from guard.integrate.shims import status
 
     prefix = _prefix(prefix)

@@ -38,7 +38,7 @@ def why(prefix, as_json, redirect, yes, no_alternative, allow_build, package, pi
     from guard.act import journal
     from guard.explain import render
     from guard.explain import why as why_mod
-    from guard.pipeline import load_snapshot, pip_argv_for_check, simulate
+    from guard.pipeline.check import load_snapshot, pip_argv_for_check, simulate
     from guard.policy.config import load_policy
     from guard.errors import GuardError
     from guard.redact import redact  # what is shown never holds a credential

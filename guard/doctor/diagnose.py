@@ -69,7 +69,7 @@ from guard.errors import EnvironmentReadError
 from guard.environment.interpreter import write_cache_file
 from guard.policy.names import canonical_name, conda_cuda_runtime_names, is_pypi_cuda_wheel
 from guard.policy.rules import Policy, conda_cuda_runtime
-from guard.environment.remembered import RememberedRecord, conda_removals, dist_of_dir, protected_records
+from guard.act.remembered import RememberedRecord, conda_removals, dist_of_dir, protected_records
 
 SCHEMA = 1
 PROBLEM, WARNING = "problem", "warning"

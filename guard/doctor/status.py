@@ -16,7 +16,7 @@ from guard.doctor.diagnose import VARIANT_DISTS, VersionFile, conda_variant, ins
 from guard.environment.snapshot import CondaRecord, EnvironmentSnapshot
 from guard.policy.names import is_pypi_cuda_wheel
 from guard.policy.rules import Policy, blocking_anomalies, conda_cuda_runtime
-from guard.environment.remembered import RememberedRecord, dist_of_dir
+from guard.act.remembered import RememberedRecord, dist_of_dir
 
 SCHEMA = 1
 ACTIVATE_SCRIPT = "etc/conda/activate.d/conda-pip-guard.sh"

@@ -56,7 +56,7 @@ class Alternative:
 def find_alternative(argv: Sequence[str], ctx, snapshot, policy, blocked: Sequence[str] = ()) -> Alternative:
     """Look for a verified rewrite of ``pip argv`` that leaves conda's protected packages alone.
     ``blocked`` names the protected packages the original command would change (for messages)."""
-    from guard.pipeline import parse_command, simulate
+    from guard.pipeline.check import parse_command, simulate
 
     keep = protected_conda_versions(snapshot, policy)
     held = {n: SpecifierSet(f"=={v}") for n, v in keep.items()}
@@ -153,7 +153,7 @@ def _bounded(item, version: str, upper: Version | None) -> str | None:
 
 def _next_release(ctx, request, snapshot, item, version: str) -> Version | None:
     """The first release after ``version`` on the request's indexes (None: it is the newest)."""
-    from guard.pipeline import index_settings
+    from guard.pipeline.check import index_settings
     from guard.index.client import IndexClient
 
     name = canonicalize_name(item.requirement.name)

@@ -15,8 +15,8 @@ from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
 from guard.policy.conda_specs import variant_of
-from guard.explain.paths import paths_to as _paths_to
-from guard.explain.paths import project_of
+from guard.policy.chains import paths_to as _paths_to
+from guard.policy.chains import project_of
 from guard.models import Edge
 from guard.policy.names import conda_equivalent_of_cuda_wheel
 

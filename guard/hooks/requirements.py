@@ -332,7 +332,7 @@ def interpreter_for(python_version: str | None, label: str):
     from packaging import tags
     from packaging.markers import default_environment
 
-    from guard.pipeline import own_pip_default_index
+    from guard.pipeline.check import own_pip_default_index
     from guard.environment.interpreter import Interpreter
 
     running = ".".join(map(str, sys.version_info[:3]))
@@ -783,7 +783,7 @@ def _sources(filenames, environment, prefix, opts: _Options, tmpdir: str) -> tup
 
 
 def _run_sources(sources: list[_Source], opts: _Options) -> list[Finding]:
-    from guard.pipeline import index_settings
+    from guard.pipeline.check import index_settings
     from guard.index.client import IndexClient
 
     findings: list[Finding] = []
@@ -853,7 +853,7 @@ def main(argv: Sequence[str] | None = None, *, environ: Mapping[str, str] | None
          cwd: str | None = None) -> int:
     """Entry point (``guard check-requirements``, pre-commit hook ``guard-requirements``).
     Prints one line per finding; returns 1 when any is an error (or skipped, with --strict)."""
-    from guard.pipeline import default_cache_dir
+    from guard.pipeline.check import default_cache_dir
 
     args = _parser().parse_args(argv)
     environ = dict(os.environ if environ is None else environ)

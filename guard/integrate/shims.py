@@ -258,7 +258,7 @@ def _remember(prefix: Path, cache_dir: Path | None) -> None:
     """Keep a copy of the env's protected conda records (``guard.remembered``, when present), so
     that ``guard doctor`` can tell later what conda had installed."""
     try:
-        from guard.environment import remembered
+        from guard.act import remembered
         from guard.policy.config import load_policy
         from guard.environment.snapshot import snapshot
 

@@ -25,7 +25,7 @@ import os
 from dataclasses import dataclass
 
 
-from guard.explain.paths import chains_to
+from guard.policy.chains import chains_to
 from guard.models import Anomaly, Plan, Reason, Verdict
 from guard.policy.names import canonical_name, DEFAULT_PROTECTED, conda_cuda_runtime_names, is_pypi_cuda_wheel
 

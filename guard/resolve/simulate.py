@@ -17,7 +17,7 @@ from packaging.version import Version
 from resolvelib import BaseReporter, Resolver
 from resolvelib.resolvers import ResolutionImpossible as RLImpossible, ResolutionTooDeep
 
-from guard.resolve import local_dist
+from guard.index import local_dist
 from guard.errors import NeedsPipFallback, ResolutionImpossible
 from guard.resolve.finder import FormatControl, TargetPython
 from guard.models import Change, Edge, Plan

@@ -139,7 +139,7 @@ def simulate(argv: Sequence[str], ctx: Context, *, snap=None, policy=None, held=
 
     A result whose inputs are all unchanged is served from :mod:`guard.verdict_cache` (not with
     ``held`` constraints, which only the alternative search uses)."""
-    from guard.act import verdict_cache
+    from guard.pipeline import verdict_cache
 
     use_cache = use_cache and held is None
     key = verdict_cache.cache_key(argv, ctx.prefix, ctx.cwd, ctx.environ) if use_cache else None
@@ -238,7 +238,7 @@ def _pip_report_plan(request, snap, ctx: Context, argv, why: str) -> Plan:
     project, VCS checkout and sdist without static metadata it meets to learn its dependencies,
     which runs that package's code (``setup.py``, its build backend)."""
     from guard.errors import BuildNotAllowed
-    from guard.resolve.pip_report import plan_from_report, run_pip_report
+    from guard.pipeline.pip_report import plan_from_report, run_pip_report
 
     if not ctx.allow_build:
         raise BuildNotAllowed(f"cannot judge this without pip's own dry run, which may run package code (a "
