@@ -403,3 +403,15 @@ def test_a_build_that_hangs_ends_at_the_deadline(prefix, env, tmp_path, links, m
     assert marker.exists()  # the build really started (and was stopped)
     leftover = subprocess.run(["pgrep", "-f", str(proj)], capture_output=True, text=True)
     assert leftover.stdout.strip() == "", leftover.stdout
+
+
+def test_pip_crash_summary_names_the_cause():
+    """pip's own crash ("ERROR: Exception:" and a traceback) is summarised with the exception that
+    caused it, not the bare headline."""
+    from guard.pipeline.pip_report import pip_error_summary
+
+    stderr = ("ERROR: Exception:\nTraceback (most recent call last):\n"
+              '  File "/x/pip/_internal/cli/base_command.py", line 105, in _run_wrapper\n'
+              "    status = _inner_run()\n"
+              "ModuleNotFoundError: No module named 'setuptools'\n")
+    assert pip_error_summary(stderr) == "ERROR: Exception: | ModuleNotFoundError: No module named 'setuptools'"

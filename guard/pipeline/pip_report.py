@@ -31,11 +31,11 @@ from guard.models import Change, Edge, Plan
 
 def pip_dry_run_argv(argv: Sequence[str], report: str) -> list[str]:
     """``argv`` with ``--dry-run --report FILE`` inserted right after the ``install`` word."""
-    from guard.act.action import insert_after_subcommand
+    from guard.request.command import PipCommand
 
     if "install" not in argv:
         raise SimulationError("pip fallback needs an install command")
-    return insert_after_subcommand(argv, ["--dry-run", "--report", report, "--no-input"])
+    return PipCommand.parse(argv).with_options_after_subcommand(["--dry-run", "--report", report, "--no-input"])
 
 
 def run_pip_report(python: str, argv: Sequence[str], environ: Mapping[str, str], cwd: str | None = None, *,
@@ -62,7 +62,7 @@ def run_pip_report(python: str, argv: Sequence[str], environ: Mapping[str, str],
             pip = [sys.executable, "-m", "pip", "--python", python]
         cmd = [*pip, *pip_dry_run_argv(argv, report)]
         # the run's one deadline (GUARD_DEADLINE) bounds pip's dry run too: the guard never hangs
-        from guard.index.client import deadline_from_environ
+        from guard.index.settings import deadline_from_environ
 
         limit = deadline_from_environ(environ)
         try:
@@ -118,6 +118,13 @@ def pip_error_summary(stderr: str, stdout: str = "", returncode: int = 1) -> str
             inside = [ln for ln in lines[max(0, i - 50):i] if ln]
             if inside and not inside[-1].startswith("\u2570"):  # "╰─> [N lines of output]" with no output
                 picked.append(inside[-1])
+    if "ERROR: Exception:" in picked:
+        # pip crashed: the cause is the last line of its traceback ("ModuleNotFoundError: ...")
+        after = lines[lines.index("ERROR: Exception:") + 1:]
+        cause = [ln for ln in after if ln and not ln.startswith(("Traceback", "File ", "^", "~")) and
+                 not ln.startswith(_ADVICE) and ":" in ln and not ln.startswith(("ERROR:", "error:"))]
+        if cause:
+            picked.append(cause[-1])
     picked = list(dict.fromkeys(picked))
     if not picked:
         rest = [ln for ln in lines if ln and not ln.startswith(_ADVICE)]
