@@ -23,7 +23,8 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from guard.boundedjson import JSONInputError, loads_bounded, nesting_depth
-from guard.environment.snapshot import _extract_record, read_conda_meta, snapshot
+from guard.environment.conda_meta import _extract_record, read_conda_meta
+from guard.environment.snapshot import snapshot
 from guard.errors import GuardError
 from guard.models import Anomaly, Plan
 from guard.policy.rules import Policy, evaluate

@@ -16,7 +16,8 @@ from pathlib import Path
 import pytest
 from packaging import markers, tags
 
-from guard.environment.snapshot import default_prefix, load_paths_data, normalize_channel, snapshot
+from guard.environment.conda_meta import load_paths_data, normalize_channel
+from guard.environment.snapshot import default_prefix, snapshot
 from guard.errors import EnvironmentReadError
 from guard.environment.interpreter import find_interpreter, probe
 from tests.support.conda_prefix import (
@@ -187,7 +188,7 @@ def test_record_cache_follows_file_changes(conda_env, tmp_path: Path, mocker) ->
     prefix = conda_env("plain")
     cache = tmp_path / "cache"
     cold = snapshot(prefix, cache_dir=cache)
-    extract = mocker.spy(sys.modules["guard.environment.snapshot"], "_extract_record")
+    extract = mocker.spy(sys.modules["guard.environment.conda_meta"], "_extract_record")
     warm = snapshot(prefix, cache_dir=cache)
     assert extract.call_count == 0
     assert warm.conda_records == cold.conda_records and warm.dists == cold.dists

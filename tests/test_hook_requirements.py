@@ -17,8 +17,10 @@ import pytest
 import yaml
 from packaging.specifiers import SpecifierSet
 
-from guard.policy.conda_names import conda_forge_name_for_pypi, is_conda_cuda_runtime, pypi_name_for_conda
-from guard.hooks.requirements import conda_version_to_specifier, interpreter_for, main, parse_conda_spec
+from guard.hooks.requirements import main
+from guard.hooks.resolution import interpreter_for
+from guard.policy.conda import conda_forge_name as conda_forge_name_for_pypi
+from guard.policy.conda import conda_version_to_specifier, is_conda_cuda_runtime, parse_conda_spec, pypi_name_for_conda
 from tests.support.index_server import LocalIndex
 
 REPO_ROOT = Path(__file__).resolve().parent.parent

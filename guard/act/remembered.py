@@ -26,7 +26,9 @@ from types import MappingProxyType
 from typing import Mapping
 
 from guard.boundedjson import JSONInputError, loads_bounded, read_bounded
-from guard.environment.snapshot import CondaRecord, EnvironmentSnapshot, canonical_name
+from guard.environment.conda_meta import CondaRecord
+from guard.environment.snapshot import EnvironmentSnapshot
+from guard.policy.names import canonical_name
 from guard.environment.interpreter import write_cache_file
 from guard.act.journal import state_dir
 from guard.policy.rules import Policy

@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable
 
-from guard.environment.snapshot import CondaRecord, load_paths_data
+from guard.environment.conda_meta import CondaRecord, load_paths_data
 from guard.errors import EnvironmentReadError
 
 #: ``guard pip``'s exit status when pip ran and a protected conda-owned distribution changed.

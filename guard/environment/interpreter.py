@@ -14,10 +14,10 @@ import os
 import platform
 import subprocess
 import tempfile
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
-from typing import Mapping
 
 import packaging
 
@@ -162,8 +162,18 @@ def probe(python: Path, *, cache_dir: Path | None, timeout: float = DEFAULT_TIME
     except OSError as exc:
         raise EnvironmentReadError(f"cannot read interpreter {python}: {exc.strerror or exc}") from None
     # the kernel release and version are marker values too (platform_release, platform_version)
-    key = json.dumps([_PROBE_FORMAT, str(python), real, st.st_mtime_ns, st.st_size, packaging.__version__,
-                      platform.release(), platform.version()])
+    key = json.dumps(
+        [
+            _PROBE_FORMAT,
+            str(python),
+            real,
+            st.st_mtime_ns,
+            st.st_size,
+            packaging.__version__,
+            platform.release(),
+            platform.version(),
+        ]
+    )
     cache_file = None
     if cache_dir is not None:
         cache_file = Path(cache_dir) / "interpreters" / (hashlib.sha256(key.encode()).hexdigest()[:32] + ".json")

@@ -6,7 +6,7 @@ chains (:func:`chains_to`) and ``guard why``'s trees (:func:`paths_to`).
 from __future__ import annotations
 
 from collections import defaultdict, deque
-from typing import Iterable
+from collections.abc import Iterable
 
 from guard.models import Edge
 from guard.policy.names import canonical_name
@@ -42,7 +42,7 @@ def paths_to(edges: Iterable[Edge], name: str, limit: int = 3) -> list[tuple[Edg
     for e in dedupe_edges(edges):
         parents[e.child].append(e)
     found: list[tuple[Edge, ...]] = []
-    queue = deque([(name, (), frozenset([name]))])
+    queue: deque[tuple[str, tuple[Edge, ...], frozenset[str]]] = deque([(name, (), frozenset([name]))])
     while queue and len(found) < limit:
         node, below, seen = queue.popleft()
         for e in parents.get(node, ()):
@@ -60,5 +60,7 @@ def paths_to(edges: Iterable[Edge], name: str, limit: int = 3) -> list[tuple[Edg
 def chains_to(edges: Iterable[Edge], name: str, limit: int = 3) -> list[tuple[str, ...]]:
     """:func:`paths_to` as text: the user's requirement first (``transformers[torch]``), then one
     ``parent==version -> requirement`` step per edge."""
-    return [(path[0].requirement,) + tuple(f"{e.parent} -> {e.requirement}" for e in path[1:])
-            for path in paths_to(edges, name, limit)]
+    return [
+        (path[0].requirement,) + tuple(f"{e.parent} -> {e.requirement}" for e in path[1:])
+        for path in paths_to(edges, name, limit)
+    ]

@@ -15,12 +15,11 @@ Keys: ``protect`` (extra names to protect), ``unprotect`` (names to stop protect
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Mapping
-
 
 from guard.errors import UsageError
-from guard.policy.names import canonical_name, DEFAULT_PROTECTED
+from guard.policy.names import DEFAULT_PROTECTED, canonical_name
 from guard.policy.rules import Policy
 
 CHOICES = {"conda_owned": ("warn", "block"), "on_block": ("block", "redirect")}

@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import json
 import re
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
-
 
 _NAME_RUN = re.compile(r"[-_.]+")
 
@@ -22,18 +21,18 @@ def canonical_name(name: str) -> str:
 DEFAULT_PROTECTED = frozenset({"torch", "torchvision", "torchaudio", "triton", "numpy"})
 
 
-@lru_cache(maxsize=None)
+@cache
 def _cuda_data() -> dict:
     return json.loads((Path(__file__).resolve().parents[1] / "data" / "cuda.json").read_text(encoding="utf-8"))
 
 
-@lru_cache(maxsize=None)
+@cache
 def conda_cuda_runtime_names() -> frozenset:
     """conda package names that make up a CUDA runtime (cudatoolkit, cuda-cudart, libcublas, ...)."""
     return frozenset(_cuda_data()["conda_cuda_runtime"])
 
 
-@lru_cache(maxsize=None)
+@cache
 def _wheel_pattern():
     return re.compile(_cuda_data()["pypi_cuda_wheel_pattern"])
 

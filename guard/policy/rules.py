@@ -23,14 +23,19 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from typing import Any
 
-
-from guard.policy.chains import chains_to
 from guard.models import Anomaly, Plan, Reason, Verdict
-from guard.policy.names import canonical_name, DEFAULT_PROTECTED, conda_cuda_runtime_names, is_pypi_cuda_wheel
+from guard.policy.chains import chains_to
+from guard.policy.names import DEFAULT_PROTECTED, canonical_name, conda_cuda_runtime_names, is_pypi_cuda_wheel
 
-VERBS = {"upgrade": "upgrade", "downgrade": "downgrade", "reinstall": "reinstall", "remove": "remove",
-         "install": "install"}
+VERBS = {
+    "upgrade": "upgrade",
+    "downgrade": "downgrade",
+    "reinstall": "reinstall",
+    "remove": "remove",
+    "install": "install",
+}
 
 
 @dataclass(frozen=True)
@@ -48,12 +53,16 @@ class Policy:
 def protected_conda_versions(snapshot, policy: Policy) -> dict[str, str]:
     """Every protected conda-owned distribution of the env at its installed version (what the
     safety net pins and the alternative search holds)."""
-    return {name: d.version for name, d in sorted(snapshot.dists.items())
-            if d.owner == "conda" and policy.is_protected(name)}
+    return {
+        name: d.version
+        for name, d in sorted(snapshot.dists.items())
+        if d.owner == "conda" and policy.is_protected(name)
+    }
 
 
-def conda_cuda_runtime(snapshot) -> object | None:
-    """The conda record that stands for the env's CUDA runtime (cuda-cudart first), if any."""
+def conda_cuda_runtime(snapshot) -> Any:
+    """The conda record (a ``CondaRecord``: ``name``, ``version``...) that stands for the env's CUDA
+    runtime (cuda-cudart first), None when there is none."""
     runtime = conda_cuda_runtime_names()
     records = getattr(snapshot, "conda_records", {}) or {}
     for preferred in ("cuda-cudart", "cudatoolkit", "cuda-runtime", "pytorch-cuda", "cuda-version"):
@@ -87,25 +96,31 @@ def blocking_anomalies(snapshot, policy: Policy) -> tuple[Anomaly, ...]:
     (nothing there is conda's to protect)."""
     if not getattr(snapshot, "is_conda", True):
         return ()
-    return tuple(a for a in getattr(snapshot, "anomalies", ()) or ()
-                 if not a.names or any(policy.is_protected(n) for n in a.names))
+    return tuple(
+        a
+        for a in getattr(snapshot, "anomalies", ()) or ()
+        if not a.names or any(policy.is_protected(n) for n in a.names)
+    )
 
 
 def anomaly_reason(anomaly: Anomaly, policy: Policy) -> Reason:
     """The block reason for an anomaly: the file, the problem, what it could hide, the override."""
     hidden = [n for n in anomaly.names if policy.is_protected(n)]
     what = f"protected {', '.join(hidden)}" if hidden else "any package, protected ones too"
-    message = (f"{anomaly.message}: the environment cannot be read safely; this could hide {what}, so it is "
-               "treated as protected (repair or remove it; override: GUARD_DISABLE=1)")
-    return Reason(hidden[0] if hidden else os.path.basename(anomaly.path.rstrip("/")) or anomaly.path,
-                  UNREADABLE, message)
+    message = (
+        f"{anomaly.message}: the environment cannot be read safely; this could hide {what}, so it is "
+        "treated as protected (repair or remove it; override: GUARD_DISABLE=1)"
+    )
+    return Reason(
+        hidden[0] if hidden else os.path.basename(anomaly.path.rstrip("/")) or anomaly.path, UNREADABLE, message
+    )
 
 
 def evaluate(plan: Plan, snapshot, policy: Policy = Policy()) -> Verdict:
     """Judge ``plan`` for the environment ``snapshot`` under ``policy``."""
     reasons: list[Reason] = []
     warnings: list[str] = []
-    protected_names = set()
+    protected_names: set[str] = set()
     if plan.target is not None:
         return Verdict("allow")  # pip --target: nothing in the environment changes
     for anomaly in blocking_anomalies(snapshot, policy):
@@ -116,8 +131,11 @@ def evaluate(plan: Plan, snapshot, policy: Policy = Policy()) -> Verdict:
         verb = VERBS[change.action]
         if change.owner == "conda":
             rec = change.conda_record
-            what = (f"{change.installed} -> {change.proposed}" if change.proposed and change.action != "reinstall"
-                    else change.installed)
+            what = (
+                f"{change.installed} -> {change.proposed}"
+                if change.proposed and change.action != "reinstall"
+                else change.installed
+            )
             msg = f"pip would {verb} {change.name} {what} (conda: {describe_record(rec)})"
             if policy.is_protected(change.name):
                 protected_names.add(change.name)
@@ -126,10 +144,16 @@ def evaluate(plan: Plan, snapshot, policy: Policy = Policy()) -> Verdict:
                 reasons.append(Reason(change.name, "conda-owned", msg, _chain(plan, change.name)))
             else:
                 warnings.append(f"{msg}: conda's records will disagree with site-packages")
-        elif change.action == "install" and cuda is not None and is_pypi_cuda_wheel(change.name) \
-                and change.name not in policy.unprotected:
-            msg = (f"pip would add {change.name} {change.proposed} beside conda's CUDA runtime "
-                   f"({cuda.name} {cuda.version})")
+        elif (
+            change.action == "install"
+            and cuda is not None
+            and is_pypi_cuda_wheel(change.name)
+            and change.name not in policy.unprotected
+        ):
+            msg = (
+                f"pip would add {change.name} {change.proposed} beside conda's CUDA runtime "
+                f"({cuda.name} {cuda.version})"
+            )
             reasons.append(Reason(change.name, "cuda-wheel-beside-conda-cuda", msg, _chain(plan, change.name)))
     order = {"protected-conda-package": 0, "conda-owned": 1, "cuda-wheel-beside-conda-cuda": 2, UNREADABLE: 3}
     reasons.sort(key=lambda r: order.get(r.rule, 3))
