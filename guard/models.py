@@ -1,17 +1,75 @@
-"""Frozen data that crosses the pipeline's stages after resolution: the plan and the verdict.
+"""Frozen data that crosses the pipeline's stages: the index's files and core metadata (read by
+:mod:`guard.index`, judged by :mod:`guard.resolve`), a distribution named directly with its
+metadata, the plan and the verdict.
 
-The request (:mod:`guard.pip_args`), the environment snapshot (:mod:`guard.environment`) and the
-index files (:mod:`guard.index`) have their own dataclasses next to the code that makes them.
+The request (:mod:`guard.request`) and the environment snapshot (:mod:`guard.environment`) have
+their own dataclasses next to the code that makes them.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Mapping
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # a string annotation: the warm path does not import packaging for it
+    from packaging.version import Version
 
 SCHEMA_VERSION = 1
 
 ACTIONS = ("install", "upgrade", "downgrade", "reinstall", "remove")
+
+
+@dataclass(frozen=True)
+class DistFile:
+    """One file a project offers on an index or find-links location.
+
+    ``url`` is absolute and may carry credentials: never print it, use
+    :func:`guard.index.urls.redact_url`.
+    Hashing uses the URL only, so files can be set members and dict keys.
+    """
+
+    project: str  # PEP 503-normalized
+    filename: str
+    url: str
+    version: Version
+    is_wheel: bool
+    wheel_tags: frozenset[str]  # expanded tag triples; empty for sdists
+    requires_python: str | None
+    yanked: str | None  # None = not yanked; reason ("" when none given) = yanked (PEP 592)
+    hashes: Mapping[str, str]
+    metadata_hashes: Mapping[str, str] | None  # PEP 658/714; None = not advertised
+    source: str  # the index or find-links URL it came from (redacted)
+
+    def __hash__(self) -> int:
+        return hash(self.url)
+
+
+@dataclass(frozen=True)
+class CoreMetadata:
+    """The fields of a distribution's core metadata the resolver needs."""
+
+    name: str
+    version: str
+    requires_dist: tuple[str, ...]
+    requires_python: str | None
+    provides_extra: tuple[str, ...]
+    dynamic: tuple[str, ...] = ()
+    # An sdist whose PKG-INFO alone would need a build (PEP 643) but whose core metadata the
+    # index serves as a PEP 658 file: pip reads that file and builds nothing, unless hashes are
+    # required (then pip fetches the sdist itself). The reason, for the provider to decide.
+    build_needed: str | None = None
+
+
+@dataclass(frozen=True)
+class DirectSource:
+    """A distribution named by URL or path (a local wheel, sdist or project directory, a wheel
+    or sdist URL), with its metadata already read by the index stage."""
+
+    url: str
+    metadata: CoreMetadata
+    is_local_wheel: bool = False
+    editable: bool = False
 
 
 @dataclass(frozen=True)
@@ -145,5 +203,6 @@ class CheckResult:
         """The plan's and the verdict's warnings, less those that a block reason already states
         (a damaged file that blocks is said once, as the reason)."""
         stated = [r.message for r in self.verdict.reasons if r.rule == "unreadable-environment"]
-        return [w for w in (*self.plan.warnings, *self.verdict.warnings)
-                if not any(m.startswith(w + ":") for m in stated)]
+        return [
+            w for w in (*self.plan.warnings, *self.verdict.warnings) if not any(m.startswith(w + ":") for m in stated)
+        ]

@@ -15,11 +15,10 @@ import zipfile
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
-
 from packaging.utils import canonicalize_name, parse_wheel_filename
 
 from guard.errors import NeedsPipFallback, UsageError
-from guard.resolve.provider import DirectSource
+from guard.models import CoreMetadata, DirectSource, DistFile
 
 
 def direct_source(item, source) -> DirectSource:
@@ -43,7 +42,7 @@ def direct_source(item, source) -> DirectSource:
         return DirectSource(p.resolve().as_uri(), sdist_metadata(p))
     plain = url.split("#")[0]
     if plain.endswith(".whl") and url.startswith(("http://", "https://")):
-        from guard.index.client import dist_file_for_url
+        from guard.index.pages import dist_file_for_url
 
         f = dist_file_for_url(url)
         return DirectSource(url, source.metadata(f))
@@ -56,46 +55,61 @@ def direct_source(item, source) -> DirectSource:
 
 
 def _sdist_file(url: str, filename: str):
-    """A :class:`guard.index.DistFile` for an sdist named ``filename`` (``name-version.tar.gz``
+    """A :class:`guard.models.DistFile` for an sdist named ``filename`` (``name-version.tar.gz``
     or ``.zip``), or None when the name is not an sdist's."""
     from packaging.utils import InvalidSdistFilename, parse_sdist_filename
-
-    from guard.index.client import DistFile
 
     try:
         name, version = parse_sdist_filename(filename)
     except InvalidSdistFilename:
         return None
-    return DistFile(project=str(name), filename=filename, url=url, version=version, is_wheel=False,
-                    wheel_tags=frozenset(), requires_python=None, yanked=None, hashes={}, metadata_hashes=None,
-                    source=url)
+    return DistFile(
+        project=str(name),
+        filename=filename,
+        url=url,
+        version=version,
+        is_wheel=False,
+        wheel_tags=frozenset(),
+        requires_python=None,
+        yanked=None,
+        hashes={},
+        metadata_hashes=None,
+        source=url,
+    )
 
 
 def sdist_metadata(path: Path):
     """Core metadata of a local sdist from its PKG-INFO, read and never executed, when it is
     reliable (PEP 643: Metadata-Version 2.2+, dependencies not Dynamic); else NeedsPipFallback."""
     from guard.errors import IndexUnavailable
-    from guard.index.client import _core_metadata, _matches, _parse_core_metadata, _pkg_info_from_sdist, _sdist_check
+    from guard.index.metadata import (
+        core_metadata_from_record,
+        metadata_matches,
+        parse_metadata_fields,
+        pkg_info_from_sdist,
+        sdist_check,
+    )
 
     f = _sdist_file(path.resolve().as_uri(), path.name)
     if f is None:
         raise NeedsPipFallback(f"local archive {path.name} needs a build to know its dependencies")
     try:
         with open(path, "rb") as fh:
-            meta = _parse_core_metadata(_pkg_info_from_sdist(fh, f))
+            meta = parse_metadata_fields(pkg_info_from_sdist(fh, f))
     except (IndexUnavailable, OSError, ValueError) as exc:
         detail = str(exc).partition("not a readable sdist ")[2] if isinstance(exc, IndexUnavailable) else f"({exc})"
         raise UsageError(f"{path.name}: not a readable sdist {detail}".rstrip()) from None
-    if not _matches(meta, f):
-        raise NeedsPipFallback(f"local archive {path.name}: its PKG-INFO names {meta['name']} {meta['version']} "
-                               "(a build decides)")
-    _sdist_check(meta, f)
-    return _core_metadata(meta, f)
+    if not metadata_matches(meta, f):
+        raise NeedsPipFallback(
+            f"local archive {path.name}: its PKG-INFO names {meta['name']} {meta['version']} (a build decides)"
+        )
+    sdist_check(meta, f)
+    return core_metadata_from_record(meta, f)
 
 
 def wheel_metadata(path: Path):
     """Core metadata of a local wheel file (its ``*.dist-info/METADATA``)."""
-    from guard.index.client import _damaged_archive, parse_core_metadata
+    from guard.index.metadata import damaged_archive, parse_core_metadata
 
     try:
         name, version, _, _ = parse_wheel_filename(path.name)
@@ -104,7 +118,7 @@ def wheel_metadata(path: Path):
             if not wanted:
                 raise UsageError(f"{path.name}: not a wheel (no .dist-info/METADATA)")
             text = zf.read(wanted[0]).decode("utf-8", "replace")
-    except (zipfile.BadZipFile, OSError, *_damaged_archive()) as exc:  # encrypted, odd compression, ...
+    except damaged_archive(zipfile.BadZipFile, OSError) as exc:  # encrypted, odd compression, ...
         raise UsageError(f"{path.name}: not a valid wheel ({exc})") from None
     try:
         meta = parse_core_metadata(text)
@@ -117,8 +131,6 @@ def wheel_metadata(path: Path):
 
 def project_metadata(path: Path):
     """Static PEP 621 metadata of a project directory, or NeedsPipFallback when a build decides."""
-    from guard.index.client import CoreMetadata
-
     pyproject = path / "pyproject.toml"
     if not pyproject.is_file():
         raise NeedsPipFallback(f"{_show(path)} has no pyproject.toml (setup.py decides its metadata)")
@@ -133,6 +145,7 @@ def project_metadata(path: Path):
     project = data.get("project")
     if not isinstance(project, dict) or "name" not in project:
         raise NeedsPipFallback(f"{_show(path)}: no static [project] table")
+
     # PEP 621 types, checked before use (a build backend rejects such a file as well)
     def str_list(value) -> bool:
         return isinstance(value, list) and all(isinstance(v, str) for v in value)

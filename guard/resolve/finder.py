@@ -16,8 +16,8 @@ pip's rules reproduced here (``pip/_internal/index/package_finder.py``):
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Iterable, Mapping, Sequence
 
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.utils import parse_wheel_filename
@@ -52,7 +52,7 @@ class TargetPython:
     tag_priority: Mapping[str, int]  # "cp311-cp311-manylinux_2_17_x86_64" -> rank (0 = best)
 
     @classmethod
-    def from_tags(cls, version: str, tags: Sequence[str]) -> "TargetPython":
+    def from_tags(cls, version: str, tags: Sequence[str]) -> TargetPython:
         return cls(Version(version), {t: i for i, t in enumerate(tags)})
 
 

@@ -1,27 +1,29 @@
 """Resolution and plan: what ``pip install ...`` / ``pip uninstall ...`` would change in the env.
 
-``simulate_install`` resolves the request with :class:`guard.provider.GuardProvider` over an
+``simulate_install`` resolves the request with :class:`guard.resolve.provider.GuardProvider` over an
 index client and diffs the result against the environment snapshot exactly as pip decides what
 to (re)install (``pip/_internal/resolution/resolvelib/resolver.py``). When the fast path cannot
 be exact it raises :class:`guard.errors.NeedsPipFallback`; the caller then asks pip itself
-(:mod:`guard.pip_report`).
+(:mod:`guard.pipeline.pip_report`).
 """
 
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 from packaging.requirements import Requirement as PepRequirement
 from packaging.utils import canonicalize_name
 from packaging.version import Version
 from resolvelib import BaseReporter, Resolver
-from resolvelib.resolvers import ResolutionImpossible as RLImpossible, ResolutionTooDeep
+from resolvelib.resolvers import ResolutionImpossible as RLImpossible
+from resolvelib.resolvers import ResolutionTooDeep
 
-from guard.index import local_dist
 from guard.errors import NeedsPipFallback, ResolutionImpossible
-from guard.resolve.finder import FormatControl, TargetPython
 from guard.models import Change, Edge, Plan
-from guard.resolve.provider import REQUIRES_PYTHON, Constraint, GuardProvider, ResolveOptions
+from guard.resolve.candidates import REQUIRES_PYTHON, Constraint
+from guard.resolve.finder import FormatControl, TargetPython
+from guard.resolve.options import ResolveOptions
+from guard.resolve.provider import GuardProvider
 
 MAX_ROUNDS = 200_000  # pip's limit
 
@@ -42,7 +44,7 @@ def resolve_options(request) -> ResolveOptions:
 
 
 def simulate_install(request, snapshot, source, *, held: dict | None = None) -> tuple[Plan, object]:
-    """Resolve ``request`` (an :class:`guard.pip_args.InstallRequest`) in ``snapshot`` with
+    """Resolve ``request`` (an :class:`guard.request.model.InstallRequest`) in ``snapshot`` with
     metadata from ``source``. Returns the plan and the raw resolvelib result (for ``why``).
 
     ``held`` maps extra names to specifiers that are added as constraints (used to look for an
@@ -72,7 +74,7 @@ def simulate_install(request, snapshot, source, *, held: dict | None = None) -> 
         user_requested={},
     )
     roots, user_requested, requested = _root_requirements(request, provider, source)
-    provider._user_requested = user_requested
+    provider.set_user_requested(user_requested)
     provider.prefetch(roots)
 
     resolver = Resolver(provider, BaseReporter())
@@ -87,10 +89,19 @@ def simulate_install(request, snapshot, source, *, held: dict | None = None) -> 
 
     changes = _changes(result, snapshot, options, request)
     edges = _edges(result)
-    warnings = (f"--target {request.target}: pip installs into that directory, not into the environment",) \
-        if request.target else ()
-    return Plan("install", tuple(changes), edges=tuple(edges), requested=tuple(requested),
-                warnings=warnings, target=request.target), result
+    warnings = (
+        (f"--target {request.target}: pip installs into that directory, not into the environment",)
+        if request.target
+        else ()
+    )
+    return Plan(
+        "install",
+        tuple(changes),
+        edges=tuple(edges),
+        requested=tuple(requested),
+        warnings=warnings,
+        target=request.target,
+    ), result
 
 
 def simulate_uninstall(request, snapshot) -> Plan:
@@ -152,9 +163,9 @@ def _requirements_for_item(item, provider: GuardProvider, source) -> list:
     req: PepRequirement | None = item.requirement
     if item.kind == "named" and req is not None and not req.url and not item.editable:
         return provider.requirements_from_pep508(req)
-    if req is not None and req.marker is not None and not provider._markers_match(req, ()):
+    if req is not None and req.marker is not None and not provider.markers_match(req):
         return []
-    direct = local_dist.direct_source(item, source)
+    direct = source.direct_source(item)  # the index stage reads it; resolving does no I/O
     project = canonicalize_name(direct.metadata.name)
     if req is not None and canonicalize_name(req.name) != project:
         raise NeedsPipFallback(f"{item.text!r} names {req.name} but the distribution is {direct.metadata.name}")
@@ -190,8 +201,13 @@ def _changes(result, snapshot, options: ResolveOptions, request) -> list[Change]
             continue
         installed = Version(dist.version) if _valid(dist.version) else None
         editable = cand.kind == "direct" and cand.direct.editable
-        if options.ignore_installed or options.force_reinstall or installed != cand.version or editable \
-                or _is_editable_install(dist):
+        if (
+            options.ignore_installed
+            or options.force_reinstall
+            or installed != cand.version
+            or editable
+            or _is_editable_install(dist)
+        ):
             pass
         elif cand.kind == "direct" and cand.direct.url.startswith("file:") and not cand.direct.is_local_wheel:
             pass  # a local sdist or project directory is always reinstalled
@@ -234,8 +250,12 @@ def _edges(result) -> list[Edge]:
             req, parent = info.requirement, info.parent
             if parent is not None and result.mapping.get(parent.name) is not parent:
                 continue
-            if parent is not None and parent.kind == "extras" and req.kind == "explicit" \
-                    and req.candidate is parent.base:
+            if (
+                parent is not None
+                and parent.kind == "extras"
+                and req.kind == "explicit"
+                and req.candidate is parent.base
+            ):
                 continue  # the extras candidate's link to its own base is bookkeeping, not a need
             edges.append(Edge(_label(parent) if parent is not None else None, req.project, req.text or req.name))
     return _dedupe(edges)

@@ -1,0 +1,118 @@
+"""The disk cache of the index client: JSON records in files, written atomically (a temporary
+file and ``os.replace``), an entry that does not parse or validate is a miss; and how long a
+page stays fresh (``Cache-Control``/``Age``).
+
+Layout under ``cache_dir``: ``pages-v1/`` parsed pages as rows with their ETag, Last-Modified,
+fetch time, content digest and lifetime, and parsed local pages under their stat signature;
+``seen-v1/`` when the index last confirmed a page (a 304); ``metadata-v1/`` parsed core metadata
+under the file's sha256 (kept forever) or, without one, its URL.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import threading
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+DEFAULT_MAX_AGE = 600.0  # seconds a page stays fresh when the server does not say
+_CACHE_VERSION = 1
+
+
+def cache_lifetime(headers: Mapping[str, str]) -> tuple[float, bool, bool]:
+    """``(max_age, no_cache, no_store)`` from Cache-Control and Age."""
+    max_age: float | None = None
+    no_cache = no_store = False
+    for directive in headers.get("Cache-Control", "").lower().split(","):
+        name, _, value = directive.strip().partition("=")
+        if name == "no-cache":
+            no_cache = True
+        elif name == "no-store":
+            no_store = True
+        elif name == "max-age":
+            try:
+                max_age = float(value.strip().strip('"'))
+            except ValueError:
+                pass
+    if max_age is None:
+        max_age = DEFAULT_MAX_AGE
+    try:
+        max_age -= float(headers.get("Age", 0) or 0)
+    except ValueError:
+        pass
+    return max(max_age, 0.0), no_cache, no_store
+
+
+class DiskCache:
+    """JSON records in files; atomic writes (tmp + os.replace); unreadable entries are misses."""
+
+    def __init__(self, root: Path | None) -> None:
+        self.root = root
+
+    def _path(self, kind: str, key: str) -> Path | None:
+        if self.root is None:
+            return None
+        return self.root / f"{kind}-v{_CACHE_VERSION}" / key.rpartition("-")[2][:2] / f"{key}.json"
+
+    def load(self, kind: str, key: str) -> dict[str, Any] | None:
+        path = self._path(kind, key)
+        if path is None:
+            return None
+        from guard.boundedjson import loads_bounded, read_bounded  # damaged: a miss, never a RecursionError
+
+        try:
+            record = loads_bounded(read_bounded(path))
+        except (OSError, ValueError):
+            return None
+        return record if isinstance(record, dict) else None
+
+    def store(self, kind: str, key: str, record: Mapping[str, Any]) -> None:
+        path = self._path(kind, key)
+        if path is None:
+            return
+        try:
+            from guard.private_files import FILE_MODE, private_dir
+
+            private_dir(path.parent)  # 0700: the cache is the user's alone
+            tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+            try:
+                with open(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE), "w", encoding="utf-8") as fh:
+                    json.dump(record, fh, separators=(",", ":"))
+                os.replace(tmp, path)  # readers see the old entry or the new one, never half
+            finally:
+                if tmp.exists():
+                    tmp.unlink()
+        except OSError:
+            pass  # the cache is an optimization; a read-only disk only makes us slower
+
+
+def rows_digest(rows: Any) -> str:
+    """What a page said, for telling whether it changed (whatever the server's ETag scheme)."""
+    return hashlib.sha256(json.dumps(rows, separators=(",", ":")).encode()).hexdigest()
+
+
+def valid_rows(rows: Any, width: int) -> bool:
+    return isinstance(rows, list) and all(isinstance(r, list) and len(r) == width for r in rows)
+
+
+def valid_page_record(record: Mapping[str, Any], url: str, width: int) -> bool:
+    return (
+        record.get("url") == url
+        and isinstance(record.get("fetched"), (int, float))
+        and isinstance(record.get("max_age"), (int, float))
+        and valid_rows(record.get("rows"), width)
+    )
+
+
+def valid_metadata_record(record: Mapping[str, Any]) -> bool:
+    if "needs_build" in record:
+        return isinstance(record["needs_build"], str)
+    return (
+        isinstance(record.get("name"), str)
+        and isinstance(record.get("version"), str)
+        and isinstance(record.get("requires_dist"), list)
+        and isinstance(record.get("provides_extra"), list)
+    )

@@ -1,0 +1,149 @@
+"""Core metadata: METADATA / PKG-INFO parsed into the fields the resolver needs, the PEP 643
+rule for when an sdist's PKG-INFO can be trusted, and reading the metadata member out of a
+wheel or sdist archive (never executing anything)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from packaging.version import InvalidVersion, Version
+
+from guard.errors import IndexUnavailable, NeedsPipFallback
+from guard.index.urls import redact_url
+from guard.models import CoreMetadata, DistFile
+from guard.policy.names import canonical_name
+
+MAX_METADATA_BYTES = 16 * 1024 * 1024
+
+
+def parse_metadata_fields(data: bytes) -> dict[str, Any]:
+    """The header fields of a METADATA / PKG-INFO file. Raises ValueError if not metadata."""
+    from email.parser import HeaderParser
+
+    if len(data) > MAX_METADATA_BYTES:
+        raise ValueError("metadata too large")
+    text = data.decode("utf-8", errors="replace")
+    msg = HeaderParser().parsestr(text)
+
+    def clean(value: Any) -> str:
+        return re.sub(r"\r?\n[ \t]+", " ", str(value)).strip()
+
+    name, version = msg.get("Name"), msg.get("Version")
+    if not name or not version or not msg.get("Metadata-Version"):
+        raise ValueError("no Metadata-Version, Name or Version")
+    requires_python = msg.get("Requires-Python")
+    return {
+        "metadata_version": clean(msg["Metadata-Version"]),
+        "name": clean(name),
+        "version": clean(version),
+        "requires_dist": [clean(v) for v in msg.get_all("Requires-Dist") or ()],
+        "requires_python": clean(requires_python) if requires_python else None,
+        "provides_extra": [clean(v) for v in msg.get_all("Provides-Extra") or ()],
+        "dynamic": [clean(v) for v in msg.get_all("Dynamic") or ()],
+    }
+
+
+def metadata_matches(meta: Mapping[str, Any], f: DistFile) -> bool:
+    try:
+        return canonical_name(meta["name"]) == f.project and Version(meta["version"]) == f.version
+    except InvalidVersion:
+        return False
+
+
+# Fields whose change at build time would change the resolution (PEP 643).
+_BUILD_SENSITIVE = ("requires-dist", "requires-python", "provides-extra")
+
+
+def sdist_check(meta: Mapping[str, Any], f: DistFile) -> None:
+    """PEP 643: an sdist's PKG-INFO is usable only from Metadata-Version 2.2 on, and only for
+    fields not listed as Dynamic."""
+    try:
+        metadata_version = Version(meta.get("metadata_version") or "0")
+    except InvalidVersion:
+        metadata_version = Version("0")
+    dynamic = {d.lower() for d in meta.get("dynamic", ())}
+    if metadata_version < Version("2.2") or dynamic.intersection(_BUILD_SENSITIVE):
+        raise NeedsPipFallback(f"{f.project} {f.version} is an sdist whose dependencies need a build")
+
+
+def dist_info_metadata_name(names: Iterable[str], project: str) -> str | None:
+    """The top-level ``<name>-<version>.dist-info/METADATA`` member for ``project``."""
+    candidates = [n for n in names if n.count("/") == 1 and n.endswith(".dist-info/METADATA")]
+    for member in candidates:
+        if canonical_name(member.split("/", 1)[0][: -len(".dist-info")].split("-", 1)[0]) == project:
+            return member
+    return candidates[0] if len(candidates) == 1 else None
+
+
+def damaged_archive(*own: type[Exception]) -> tuple[type[Exception], ...]:
+    """``own`` (the archive module's own errors) and what zipfile and tarfile raise besides them
+    for a damaged or unusual archive:
+    an unsupported zip version, compression method or flag (NotImplementedError), an encrypted
+    member (RuntimeError), a corrupt compressed stream (zlib.error, lzma.LZMAError), bad offsets
+    (ValueError). A function, called in the ``except`` clause: the hot path imports neither zlib
+    nor lzma."""
+    import lzma
+    import zlib
+
+    return (*own, NotImplementedError, RuntimeError, ValueError, zlib.error, lzma.LZMAError)
+
+
+def metadata_from_wheel_file(fileobj: Any, f: DistFile) -> bytes:
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(fileobj) as zf:
+            member = dist_info_metadata_name(zf.namelist(), f.project)
+            if member is None:
+                raise NeedsPipFallback(f"{f.filename} has no .dist-info/METADATA")
+            return zf.read(member)
+    except damaged_archive(zipfile.BadZipFile, OSError, EOFError) as err:
+        raise IndexUnavailable(f"{redact_url(f.url)}: not a readable wheel ({' '.join(str(err).split())})") from None
+
+
+def pkg_info_from_sdist(fileobj: Any, f: DistFile) -> bytes:
+    import tarfile
+    import zipfile
+
+    def top_level_pkg_info(name: str) -> bool:
+        return name.count("/") == 1 and name.endswith("/PKG-INFO")
+
+    try:
+        if f.filename.lower().endswith(".zip"):
+            with zipfile.ZipFile(fileobj) as zf:
+                for name in zf.namelist():
+                    if top_level_pkg_info(name):
+                        return zf.read(name)
+        else:
+            with tarfile.open(fileobj=fileobj, mode="r:*") as tf:
+                for member in tf:
+                    if member.isfile() and top_level_pkg_info(member.name.removeprefix("./")):
+                        extracted = tf.extractfile(member)
+                        if extracted is not None:
+                            return extracted.read(MAX_METADATA_BYTES + 1)
+    except damaged_archive(zipfile.BadZipFile, tarfile.TarError, OSError, EOFError) as err:
+        # tarfile's "could not be opened" lists one line per method tried: one line here
+        raise IndexUnavailable(f"{redact_url(f.url)}: not a readable sdist ({' '.join(str(err).split())})") from None
+    raise NeedsPipFallback(f"{f.project} {f.version} is an sdist whose dependencies need a build")
+
+
+def core_metadata_from_record(record: Mapping[str, Any], f: DistFile) -> CoreMetadata:
+    if "needs_build" in record:
+        raise NeedsPipFallback(record["needs_build"])
+    return CoreMetadata(
+        name=record["name"],
+        version=record["version"],
+        requires_dist=tuple(record["requires_dist"]),
+        requires_python=record.get("requires_python"),
+        provides_extra=tuple(record["provides_extra"]),
+        build_needed=record.get("build_needed"),
+        dynamic=tuple(record.get("dynamic") or ()),
+    )
+
+
+def parse_core_metadata(data: bytes | str) -> CoreMetadata:
+    """A METADATA / PKG-INFO text as :class:`CoreMetadata`; ValueError if it is not metadata."""
+    raw = data.encode("utf-8") if isinstance(data, str) else data
+    return core_metadata_from_record(parse_metadata_fields(raw), None)  # type: ignore[arg-type]
