@@ -19,7 +19,8 @@ from pathlib import Path
 import pytest
 
 from guard.errors import IndexUnavailable, RequirementsFileError
-from guard.index.client import IndexClient, IndexSettings
+from guard.index.client import IndexClient
+from guard.index.settings import IndexSettings
 from tests.support.conda_prefix import ML_CUDA_ENV
 from tests.support.index_server import LocalIndex
 from tests.support.wheels import build_wheel
@@ -285,7 +286,7 @@ def test_revalidating_a_memoized_answer_is_one_conditional_request_per_page_with
         first = client(index.url, tmp_path)
         first.prefetch_pages(["six", "idna", "rich"])
         script = (
-            "import json, sys; from pathlib import Path; from guard.index import IndexClient, IndexSettings\n"
+            "import json, sys; from pathlib import Path; from guard.index.client import IndexClient; from guard.index.settings import IndexSettings\n"
             f"c = IndexClient(IndexSettings(index_url={index.url!r}), cache_dir=Path({str(tmp_path / 'cache')!r}))\n"
             f"print(c.pages_unchanged(json.loads({json.dumps(json.dumps(first.pages_used))})), 'requests' in sys.modules)\n"
         )

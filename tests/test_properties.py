@@ -323,7 +323,7 @@ def test_environment_files_give_a_conda_side_or_a_finding(body: bytes) -> None:
             assert "\n" not in f.render()
 
 
-# ---- METADATA: local wheels and index metadata (guard/index.py, guard/local_dist.py) -------------
+# ---- METADATA: local wheels and index metadata (guard/index/, guard/index/local_dist.py) --------
 
 metadata_headers = st.sampled_from([
     "Metadata-Version: 2.1", "Metadata-Version: 2.4", "Metadata-Version: x", "Name: pkg", "Name: other",
@@ -397,7 +397,8 @@ def index_server():
 
 
 def _client(index_url: str):
-    from guard.index.client import IndexClient, IndexSettings
+    from guard.index.client import IndexClient
+    from guard.index.settings import IndexSettings
 
     return IndexClient(IndexSettings(index_url=index_url, timeout=5.0, retries=0), cache_dir=None, max_workers=1)
 
@@ -701,7 +702,7 @@ def test_local_sources_give_files_and_metadata_or_a_guard_error(wheel, sdist, in
             _one_line(err)
 
 
-# ---- a local project's pyproject.toml (guard/local_dist.py) -------------------------------------
+# ---- a local project's pyproject.toml (guard/index/local_dist.py) -------------------------------
 
 toml_values = st.one_of(
     st.sampled_from(['"pkg"', '"1.0"', '"x"', '["six>=1", "a; python_version < \'3\'"]', "[1, 2]", '"six"', "1", "true",

@@ -12,7 +12,7 @@ from packaging.version import Version
 
 from guard.environment.snapshot import CondaRecord, EnvironmentSnapshot, InstalledDist
 from guard.errors import ResolutionImpossible
-from guard.index.client import CoreMetadata, DistFile
+from guard.models import CoreMetadata, DistFile
 from guard.environment.interpreter import Interpreter
 from guard.request.pip_args import parse_pip_argv
 from guard.resolve.simulate import simulate_install
@@ -251,7 +251,8 @@ def test_index_metadata_file_of_an_sdist_is_used_as_pip_uses_it(tmp_path):
     pip 26.3 takes for any distribution (the local index advertises one for every file). Only with
     hashes required does pip fetch the sdist itself."""
     from guard.errors import NeedsPipFallback
-    from guard.index.client import IndexClient, IndexSettings
+    from guard.index.client import IndexClient
+    from guard.index.settings import IndexSettings
     from tests.support.index_server import LocalIndex
 
     sha = "f224469b4168294902bb1efa80a8bf7855f24c99aef99cbefc1bcd3cce77881b"

@@ -97,7 +97,7 @@ def index_settings(request, snap, environ: Mapping[str, str] | None = None):
     """Where pip would look: the request's (CLI + config) index options, else pip's default;
     pip's ``--timeout``/``--retries``; the run's deadline from ``GUARD_DEADLINE`` in ``environ``
     (default: this process's environment)."""
-    from guard.index.client import IndexSettings, deadline_from_environ
+    from guard.index.settings import IndexSettings, deadline_from_environ
 
     index_url = request.index_url
     if index_url is None and not request.no_index:
@@ -198,7 +198,8 @@ def _pages_unchanged(argv, ctx: Context, pages, index=None) -> bool:
     requests, as pip would make them); any failure is a miss, and the full run says why.
     ``index``: the index settings the verdict was made with (valid while its inputs are
     unchanged, which the verdict cache checked), else they are read again (snapshot, request)."""
-    from guard.index.client import IndexClient, deadline_from_environ, settings_from_memo
+    from guard.index.client import IndexClient
+    from guard.index.settings import deadline_from_environ, settings_from_memo
 
     try:
         if index is not None:
@@ -214,7 +215,8 @@ def _pages_unchanged(argv, ctx: Context, pages, index=None) -> bool:
 
 def _simulate_install(request, snap, ctx: Context, argv, stats: dict, held, inputs: set) -> tuple[Plan, float]:
     """The plan, and until when it stays valid as far as index pages go."""
-    from guard.index.client import IndexClient, settings_memo
+    from guard.index.client import IndexClient
+    from guard.index.settings import settings_memo
     from guard.resolve.simulate import simulate_install
 
     client = IndexClient(index_settings(request, snap, ctx.environ), cache_dir=ctx.cache_dir / "http")

@@ -108,7 +108,7 @@ def store(cache_dir: Path, key: str, prefix: Path, result: CheckResult, *, files
     """Remember ``result``; ``files`` are the inputs it read, ``fresh_until`` until when it holds
     at most (0: never memoized), ``pages`` the remote index pages it used (plain URL ->
     [content digest, project]; ``IndexClient.pages_used``), revalidated on every lookup with
-    ``index``, the index settings (``guard.index.settings_memo``: None when they hold a credential).
+    ``index``, the index settings (``guard.index.settings.settings_memo``: None when they hold a credential).
     Failures to write are ignored (the cache is an optimisation).
     Credentials in the result are redacted before it is written (:mod:`guard.redact`)."""
     from guard.private_files import write_private
