@@ -26,7 +26,10 @@ from pathlib import Path
 import pytest
 
 from guard.errors import IndexUnavailable, NeedsPipFallback
-from guard.index.client import CoreMetadata, DistFile, IndexClient, IndexSettings, redact_url
+from guard.index.client import IndexClient
+from guard.index.settings import IndexSettings
+from guard.index.urls import redact_url
+from guard.models import CoreMetadata, DistFile
 from tests.support.index_server import LocalIndex
 from tests.support.wheels import build_wheel
 
@@ -468,7 +471,7 @@ def test_warm_run_does_not_import_requests(tmp_path):
     with LocalIndex() as index:
         client(index.url, tmp_path).metadata(client(index.url, tmp_path).project_files("six")[-1])
         script = (
-            "import sys; from pathlib import Path; from guard.index import IndexClient, IndexSettings\n"
+            "import sys; from pathlib import Path; from guard.index.client import IndexClient; from guard.index.settings import IndexSettings\n"
             f"c = IndexClient(IndexSettings(index_url={index.url!r}), cache_dir=Path({str(tmp_path / 'cache')!r}),"
             " page_max_age=None)\n"
             "c.metadata(c.project_files('six')[-1])\n"
@@ -521,19 +524,33 @@ def test_prefetch_fills_pages_and_metadata_in_parallel(tmp_path):
         assert len(index.requests) == fetched + len(files)
 
 
+def settings_from_pip_values(values, *, default_index):
+    """Index settings built the one way the product builds them: pip's configuration values
+    parsed with the command (the request stage), then ``guard.pipeline.check.index_settings``
+    with an interpreter whose pip names ``default_index`` as its default."""
+    from types import SimpleNamespace
+
+    from guard.pipeline.check import index_settings
+    from guard.request.parse import parse_pip_argv
+
+    request = parse_pip_argv(["install", "x"], config=values, environ={}, cwd="/")
+    snap = SimpleNamespace(interpreter=SimpleNamespace(pip_default_index=default_index))
+    return index_settings(request, snap, environ={})
+
+
 def test_distfile_is_hashable_and_settings_follow_pip_values():
     f = DistFile("a", "a-1.tar.gz", "https://h/a-1.tar.gz", __import__("packaging.version").version.Version("1"),
                  False, frozenset(), None, None, {"sha256": "x"}, None, "https://h/simple")  # fmt: skip
     assert {f: 1}[f] == 1
-    settings = IndexSettings.from_pip_values(
+    settings = settings_from_pip_values(
         {"extra-index-url": "file:///a  https://b/simple\n", "timeout": "180", "trusted-host": "b", "no-index": "no"},
         default_index="https://default.invalid/simple",
     )
     assert settings.index_url == "https://default.invalid/simple"
     assert settings.extra_index_urls == ("file:///a", "https://b/simple")
     assert (settings.timeout, settings.retries, settings.trusted_hosts) == (180.0, 5, ("b",))
-    assert IndexSettings.from_pip_values({"no-index": "yes", "index-url": "https://x"},
-                                         default_index="https://d.invalid/simple").index_url is None
+    assert settings_from_pip_values({"no-index": "yes", "index-url": "https://x"},
+                                    default_index="https://d.invalid/simple").index_url is None
 
 
 def test_cache_writes_are_atomic_under_concurrency(tmp_path):
