@@ -30,7 +30,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from guard.act import remembered  # noqa: E402
 from guard.policy.config import load_policy  # noqa: E402
-from guard.doctor.diagnose import collect_evidence, diagnose, report_text  # noqa: E402
+from guard.doctor.diagnose import diagnose  # noqa: E402
+from guard.doctor.evidence import collect_evidence  # noqa: E402
+from guard.doctor.render import report_text  # noqa: E402
 from guard.environment.snapshot import snapshot  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))

@@ -21,10 +21,12 @@ from click.testing import CliRunner
 from guard.act import remembered
 from guard.cli.main import cli
 from guard.policy.config import load_policy
-from guard.doctor.diagnose import (
-    VersionFile, collect_evidence, conda_variant, diagnose, gpu_present, installed_variant, probe_imports,
-    read_version_file)
-from guard.environment.snapshot import CondaRecord, snapshot
+from guard.doctor.diagnose import diagnose
+from guard.doctor.evidence import collect_evidence, gpu_present, probe_imports, read_version_file
+from guard.doctor.models import VersionFile
+from guard.doctor.variants import conda_variant, installed_variant
+from guard.environment.conda_meta import CondaRecord
+from guard.environment.snapshot import snapshot
 from guard.doctor.status import ACTIVATE_SCRIPT
 from tests.support.conda_prefix import (
     CPU_ENV, ML_CUDA_ENV, PLAIN_ENV, PY_MAJOR_MINOR, PYTORCH_CHANNEL_ENV, SITE_PACKAGES, Dist, clean_pip_env,

@@ -8,15 +8,17 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping, Sequence
 
-from guard.doctor.diagnose import VARIANT_DISTS, VersionFile, conda_variant, installed_variant
-from guard.environment.snapshot import CondaRecord, EnvironmentSnapshot
+from guard.act.remembered import RememberedRecord, dist_of_dir
+from guard.doctor.models import VersionFile
+from guard.doctor.variants import VARIANT_DISTS, conda_variant, installed_variant
+from guard.environment.conda_meta import CondaRecord
+from guard.environment.snapshot import EnvironmentSnapshot
 from guard.policy.names import is_pypi_cuda_wheel
 from guard.policy.rules import Policy, blocking_anomalies, conda_cuda_runtime
-from guard.act.remembered import RememberedRecord, dist_of_dir
 
 SCHEMA = 1
 ACTIVATE_SCRIPT = "etc/conda/activate.d/conda-pip-guard.sh"
@@ -43,9 +45,14 @@ class ProtectedStatus:
 
     def to_json(self) -> dict:
         rec = self.record
-        return {"name": self.name, "version": self.version, "owner": self.owner, "installer": self.installer,
-                "conda": None if rec is None else {**rec.summary(), "source": self.record_source},
-                "variant": self.variant}
+        return {
+            "name": self.name,
+            "version": self.version,
+            "owner": self.owner,
+            "installer": self.installer,
+            "conda": None if rec is None else {**rec.summary(), "source": self.record_source},
+            "variant": self.variant,
+        }
 
 
 @dataclass(frozen=True)
@@ -73,14 +80,19 @@ class GuardStatus:
     def to_json(self) -> dict:
         rt = self.cuda_runtime
         return {
-            "schema": SCHEMA, "prefix": self.prefix, "conda": self.is_conda, "python": self.python,
+            "schema": SCHEMA,
+            "prefix": self.prefix,
+            "conda": self.is_conda,
+            "python": self.python,
             "protected": [p.to_json() for p in self.protected],
-            "cuda_runtime": None if rt is None else {"name": rt.name, "version": rt.version, "build": rt.build,
-                                                     "channel": rt.channel},
+            "cuda_runtime": None
+            if rt is None
+            else {"name": rt.name, "version": rt.version, "build": rt.build, "channel": rt.channel},
             "cuda_wheels": list(self.cuda_wheels),
             "shims": {"installed": self.shims is not None, "path": self.shims},
             "pip_guard": {"installed": bool(self.pip_guard), "paths": list(self.pip_guard)},
-            "config_files": list(self.config_files), "protected_names": list(self.protected_names),
+            "config_files": list(self.config_files),
+            "protected_names": list(self.protected_names),
             "remembered": {"path": self.remembered_file, "records": self.remembered},
             "unreadable": [{"message": m, "blocks": b} for m, b in self.unreadable],
         }
@@ -91,17 +103,25 @@ def guard_files(snapshot: EnvironmentSnapshot) -> tuple[str | None, tuple[str, .
     site directories)."""
     script = Path(snapshot.prefix) / ACTIVATE_SCRIPT
     pth = []
-    for site in dict.fromkeys((snapshot.interpreter.purelib, snapshot.interpreter.platlib,
-                               *snapshot.interpreter.site_dirs)):
+    for site in dict.fromkeys(
+        (snapshot.interpreter.purelib, snapshot.interpreter.platlib, *snapshot.interpreter.site_dirs)
+    ):
         if site and site != snapshot.interpreter.user_site and os.path.isdir(site):
             pth += sorted(str(p) for pattern in PTH_GLOBS for p in Path(site).glob(pattern))
     return (str(script) if script.is_file() else None), tuple(dict.fromkeys(pth))
 
 
-def collect_status(snapshot: EnvironmentSnapshot, policy: Policy, config_files: Sequence[str],
-                   remembered: Mapping[str, RememberedRecord], *, remembered_file: str | None,
-                   shims: str | None, pip_guard: Sequence[str],
-                   version_files: Mapping[str, VersionFile]) -> GuardStatus:
+def collect_status(
+    snapshot: EnvironmentSnapshot,
+    policy: Policy,
+    config_files: Sequence[str],
+    remembered: Mapping[str, RememberedRecord],
+    *,
+    remembered_file: str | None,
+    shims: str | None,
+    pip_guard: Sequence[str],
+    version_files: Mapping[str, VersionFile],
+) -> GuardStatus:
     """The status of ``snapshot``'s environment. Pure."""
     reference: dict[str, tuple[CondaRecord, str]] = {}
     for record in snapshot.conda_records.values():
@@ -114,7 +134,9 @@ def collect_status(snapshot: EnvironmentSnapshot, policy: Policy, config_files: 
     protected = []
     for name in names:
         dist = snapshot.dists.get(name)
-        record, source = reference.get(name, (None, None))
+        ref = reference.get(name)
+        conda_record = ref[0] if ref is not None else None
+        source = ref[1] if ref is not None else None
         owner = "absent" if dist is None else dist.owner
         variant = None
         if name in VARIANT_DISTS:
@@ -122,17 +144,36 @@ def collect_status(snapshot: EnvironmentSnapshot, policy: Policy, config_files: 
             if v is None and dist is not None:
                 v = installed_variant(dist.version, version_files.get(name))
             variant = v.describe() if v else None
-        protected.append(ProtectedStatus(name, dist.version if dist else None, owner,
-                                         dist.installer if dist else None, record, source, variant))
-    wheels = tuple(f"{d.name} {d.version}" for n, d in sorted(snapshot.dists.items())
-                   if d.owner != "conda" and is_pypi_cuda_wheel(n))
+        protected.append(
+            ProtectedStatus(
+                name,
+                dist.version if dist else None,
+                owner,
+                dist.installer if dist else None,
+                conda_record,
+                source,
+                variant,
+            )
+        )
+    wheels = tuple(
+        f"{d.name} {d.version}"
+        for n, d in sorted(snapshot.dists.items())
+        if d.owner != "conda" and is_pypi_cuda_wheel(n)
+    )
     blocking = blocking_anomalies(snapshot, policy)
     return GuardStatus(
-        prefix=snapshot.prefix, is_conda=snapshot.is_conda, python=snapshot.interpreter.version,
-        protected=tuple(protected), cuda_runtime=conda_cuda_runtime(snapshot), cuda_wheels=wheels,
-        shims=shims, pip_guard=tuple(pip_guard), config_files=tuple(config_files),
+        prefix=snapshot.prefix,
+        is_conda=snapshot.is_conda,
+        python=snapshot.interpreter.version,
+        protected=tuple(protected),
+        cuda_runtime=conda_cuda_runtime(snapshot),
+        cuda_wheels=wheels,
+        shims=shims,
+        pip_guard=tuple(pip_guard),
+        config_files=tuple(config_files),
         protected_names=tuple(sorted(n for n in policy.protected if n not in policy.unprotected)),
-        remembered_file=remembered_file, remembered=len(remembered),
+        remembered_file=remembered_file,
+        remembered=len(remembered),
         unreadable=tuple((a.message, a in blocking) for a in snapshot.anomalies),
     )
 
@@ -156,11 +197,16 @@ def status_text(status: GuardStatus) -> str:
     else:
         lines.append(f"protected    none installed ({', '.join(status.protected_names)})")
     for i, (message, blocks) in enumerate(status.unreadable):
-        lines.append(("unreadable   " if i == 0 else " " * 13) + message
-                     + (" (could hide a protected package: installs are blocked)" if blocks else ""))
+        lines.append(
+            ("unreadable   " if i == 0 else " " * 13)
+            + message
+            + (" (could hide a protected package: installs are blocked)" if blocks else "")
+        )
     if any(blocks for _, blocks in status.unreadable):
-        lines.append(" " * 13 + "(every guarded install and uninstall is blocked until this is repaired; "
-                     "override: GUARD_DISABLE=1)")
+        lines.append(
+            " " * 13 + "(every guarded install and uninstall is blocked until this is repaired; "
+            "override: GUARD_DISABLE=1)"
+        )
     rt = status.cuda_runtime
     cuda = f"conda {rt.name} {rt.version} [{rt.channel}]" if rt else "no conda CUDA runtime"
     if status.cuda_wheels:
@@ -170,8 +216,10 @@ def status_text(status: GuardStatus) -> str:
     pth = f"installed ({', '.join(status.pip_guard)})" if status.pip_guard else "not installed"
     lines.append(f"pip hook     {pth} (guards python -m pip and %pip)")
     lines.append(f"config       {', '.join(status.config_files) if status.config_files else 'none (defaults)'}")
-    lines.append(f"remembered   {status.remembered} conda record{'s' if status.remembered != 1 else ''}"
-                 + (f" ({status.remembered_file})" if status.remembered else ""))
+    lines.append(
+        f"remembered   {status.remembered} conda record{'s' if status.remembered != 1 else ''}"
+        + (f" ({status.remembered_file})" if status.remembered else "")
+    )
     return "\n".join(lines)
 
 
