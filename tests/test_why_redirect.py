@@ -18,7 +18,7 @@ from click.testing import CliRunner
 from guard.act import journal
 from guard.pipeline.check import Context, load_snapshot, simulate
 from guard.cli.main import cli
-from guard.policy.conda_specs import conda_forge_name, conda_version_spec, match_spec, variant_of
+from guard.policy.conda import conda_forge_name, conda_version_spec, match_spec, variant_of
 from guard.policy.config import load_policy
 from guard.models import Edge
 from guard.explain.why import paths_to, tree_lines
@@ -356,7 +356,8 @@ def test_failed_conda_step_runs_no_pip(conda_env, conda_channel_root, index, hom
 
 
 def test_redirect_plan_and_instead_line(ml_prefix, index, home):
-    from guard.act.redirect import detect_frontend, instead_line, plan_redirect
+    from guard.act.redirect import detect_frontend, instead_line
+    from guard.explain.redirect import plan_redirect
 
     env = environ_for(index, home)
     ctx = ctx_for(ml_prefix, env)

@@ -1,17 +1,12 @@
-"""The conda redirect for a blocked install: what conda-forge ships goes to ``conda install``,
-the rest stays with pip (and runs guarded, so the safety net still applies).
+"""Running the conda redirect of a blocked install (the plan is :mod:`guard.explain.redirect`).
 
-* Names: :func:`guard.conda_specs.conda_forge_name` (``torch`` -> ``pytorch``,
-  ``opencv-python`` -> ``opencv``).
-* Versions: the user's specifier in conda's syntax (:func:`guard.conda_specs.match_spec`).
-* Variants: a protected package whose installed conda build is a CUDA (or CPU) build keeps it
-  with a build-string glob (``"pytorch >=2.6 cuda*"``).
-* What moves: every requested requirement conda-forge ships, and every protected conda package
-  the pip command would change because a requested package asks for it (``transformers[torch]``
-  -> ``torch>=2.6`` -> ``pytorch >=2.6 cuda*``). conda then solves the whole set consistently.
-* Front end: ``$CONDA_EXE``, ``$MAMBA_EXE``, then ``conda``, ``mamba``, ``micromamba`` on PATH.
+* Front end: ``$CONDA_EXE``, ``$MAMBA_EXE``, then ``conda``, ``mamba``, ``micromamba`` on PATH
+  (:func:`detect_frontend`).
+* :func:`run_redirect` shows both commands, asks, runs the conda step and, only when it succeeded,
+  the pip remainder through the guard; each step is journaled. It prints nothing and reads no
+  terminal itself: the face that calls it hands it ``echo`` (one line out) and ``ask`` (a
+  question in, the answer out; None when there is no one to ask).
 
-:func:`plan_redirect` is pure; :func:`run_redirect` is the action (prints, asks, runs, journals).
 Exit status of ``run_redirect``: 0 both steps succeeded; 1 nothing was done (no plan, declined,
 not interactive without ``yes``); the failing step's own status otherwise (at least 1).
 """
@@ -19,41 +14,16 @@ not interactive without ``yes``); the failing step's own status otherwise (at le
 from __future__ import annotations
 
 import os
-import re
 import shutil
 import subprocess
 import sys
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Callable, Mapping, Sequence
+from typing import Callable
 
-from packaging.requirements import InvalidRequirement, Requirement
-from packaging.specifiers import SpecifierSet
-from packaging.utils import canonicalize_name
+from guard.explain.redirect import Frontend, instead_text, plan_redirect, shell_join
 
-from guard.policy.conda_specs import NotExpressible, build_glob_for, conda_forge_name, match_spec, variant_of
-
-CHANNEL = "conda-forge"
 FRONTENDS = ("conda", "mamba", "micromamba")
-
-_SAFE = re.compile(r"^[A-Za-z0-9_@%+=:,./-]+$")
-
-
-def shell_join(argv: Sequence[str]) -> str:
-    """A command line a user can paste: tokens with spaces or shell characters in double quotes."""
-    out = []
-    for a in argv:
-        if a and _SAFE.match(a):
-            out.append(a)
-        else:
-            out.append('"' + re.sub(r'(["\\$`])', r"\\\1", a) + '"')
-    return " ".join(out)
-
-
-@dataclass(frozen=True)
-class Frontend:
-    kind: str  # "conda" | "mamba" | "micromamba"
-    exe: str
 
 
 def detect_frontend(environ: Mapping[str, str]) -> Frontend | None:
@@ -64,9 +34,9 @@ def detect_frontend(environ: Mapping[str, str]) -> Frontend | None:
             return Frontend(_kind(exe, default="conda" if var == "CONDA_EXE" else "mamba"), exe)
     path = environ.get("PATH", os.defpath)
     for name in FRONTENDS:
-        exe = shutil.which(name, path=path)
-        if exe:
-            return Frontend(name, exe)
+        found = shutil.which(name, path=path)
+        if found:
+            return Frontend(name, found)
     return None
 
 
@@ -78,135 +48,6 @@ def _kind(exe: str, default: str) -> str:
     return default
 
 
-@dataclass(frozen=True)
-class RedirectPlan:
-    """``conda_specs`` go to ``<frontend> install -c conda-forge``; ``pip_argv`` (``install
-    ...``) is the remainder for the guarded pip, None when nothing is left for pip."""
-
-    conda_specs: tuple[str, ...]
-    moved: tuple[str, ...]  # the pip requirements (as typed) that conda takes over
-    pip_argv: tuple[str, ...] | None
-    notes: tuple[str, ...] = ()
-
-    def conda_argv(self, frontend: Frontend | None, prefix: str | os.PathLike, *, yes: bool = True) -> list[str]:
-        exe = frontend.exe if frontend else "conda"
-        return [exe, "install", "--prefix", str(prefix), "-c", CHANNEL, *(["-y"] if yes else []),
-                *self.conda_specs]
-
-    def shown_conda(self, frontend: Frontend | None, prefix) -> str:
-        argv = self.conda_argv(frontend, prefix, yes=False)
-        argv[0] = frontend.kind if frontend else "conda"
-        return shell_join(argv)
-
-    def shown_pip(self) -> str | None:
-        return shell_join(["pip", *self.pip_argv]) if self.pip_argv else None
-
-    def to_json(self, frontend: Frontend | None = None, prefix=None) -> dict:
-        return {"conda_specs": list(self.conda_specs), "moved": list(self.moved),
-                "pip_argv": list(self.pip_argv) if self.pip_argv else None, "notes": list(self.notes),
-                "conda_command": self.shown_conda(frontend, prefix) if prefix is not None else None,
-                "pip_command": self.shown_pip()}
-
-
-def _variant_glob(snapshot, name: str) -> str | None:
-    dist = snapshot.dists.get(name) if snapshot is not None else None
-    if dist is None or dist.owner != "conda" or dist.conda_record is None:
-        return None
-    return build_glob_for(variant_of(dist.conda_record))
-
-
-def plan_redirect(result, snapshot, pip_argv: Sequence[str] | None = None) -> RedirectPlan | None:
-    """Split a blocked install into a conda step and a pip remainder; None when conda-forge
-    takes nothing of it (then there is nothing to redirect)."""
-    plan = result.plan
-    if plan.command != "install":
-        return None
-    roots = [e for e in plan.edges if e.parent is None]
-    # the plan spells requirements normalized (``opencv-python<5,>=4.8``); find them as typed
-    typed: dict[str, str] = {}
-    for a in pip_argv or ():
-        try:
-            typed.setdefault(str(Requirement(a)), a)
-        except InvalidRequirement:
-            continue
-    position = {t: i for i, t in enumerate(pip_argv or ())}
-    roots.sort(key=lambda e: position.get(typed.get(e.requirement, e.requirement), len(position)))
-    specs: dict[str, str] = {}  # conda name -> spec
-    moved: list[str] = []
-    kept: list[str] = []
-    notes: list[str] = []
-    requested = set()
-    for e in roots:
-        try:
-            req = Requirement(e.requirement)
-        except InvalidRequirement:
-            kept.append(typed.get(e.requirement, e.requirement))
-            continue
-        name = canonicalize_name(req.name)
-        requested.add(name)
-        conda_name = conda_forge_name(name)
-        token = typed.get(e.requirement, e.requirement)
-        if req.url or conda_name is None or (pip_argv is not None and token not in pip_argv):
-            kept.append(token)
-            if conda_name is None and not req.url:
-                notes.append(f"{req.name}: not on conda-forge, stays with pip")
-            continue
-        try:
-            specs[conda_name] = match_spec(conda_name, req.specifier, _variant_glob(snapshot, name))
-        except NotExpressible as exc:
-            kept.append(token)
-            notes.append(f"{token}: {exc} has no conda equivalent, stays with pip")
-            continue
-        moved.append(token)
-        if req.extras:
-            notes.append(f"{token}: conda packages have no extras; the extra's protected "
-                         f"dependencies are added below, the rest comes with conda's {conda_name}")
-    # protected packages the command changes because a requested package asks for them
-    moved_names = {canonicalize_name(Requirement(m).name) for m in moved}
-    for reason in result.verdict.reasons:
-        if reason.rule not in ("protected-conda-package", "conda-owned"):
-            continue
-        change = plan.change_for(reason.name)
-        if change is None or change.action == "remove":
-            continue
-        conda_name = conda_forge_name(reason.name) or (change.conda_record or {}).get("name")
-        if not conda_name or conda_name in specs:
-            continue
-        wanted = SpecifierSet()
-        direct = False
-        for e in plan.edges:
-            if e.child != reason.name or e.parent is None:
-                continue
-            parent = canonicalize_name(e.parent.split("==")[0].split("[")[0])
-            # conda's package for a moved parent brings its own dependencies, but not those of a
-            # pip extra (conda packages have no extras): transformers[torch] -> torch is added here,
-            # torch -> triton is left to conda's pytorch
-            if parent in requested and ("[" in e.parent or parent not in moved_names):
-                try:
-                    wanted &= Requirement(e.requirement).specifier
-                    direct = True
-                except InvalidRequirement:
-                    pass
-        if not direct:
-            continue  # conda brings it with the package that needs it (triton with pytorch)
-        try:
-            specs[conda_name] = match_spec(conda_name, wanted, _variant_glob(snapshot, reason.name))
-        except NotExpressible:
-            specs[conda_name] = match_spec(conda_name, "", _variant_glob(snapshot, reason.name))
-    if not specs:
-        return None
-    pip_rest = None
-    if kept:
-        if pip_argv is not None:
-            rest = list(pip_argv)
-            for m in moved:
-                rest.remove(m)
-            pip_rest = tuple(rest)
-        else:
-            pip_rest = ("install", *kept)
-    return RedirectPlan(tuple(specs.values()), tuple(moved), pip_rest, tuple(notes))
-
-
 def instead_line(result, snapshot, environ: Mapping[str, str] | None = None) -> str | None:
     """One line for a block message: what to type instead (the conda step, then pip's
     remainder), or None when conda-forge takes nothing of the command."""
@@ -214,45 +55,55 @@ def instead_line(result, snapshot, environ: Mapping[str, str] | None = None) -> 
     if plan is None:
         return None
     frontend = detect_frontend(environ if environ is not None else os.environ)
-    text = "instead: " + plan.shown_conda(frontend, result.prefix)
-    if plan.pip_argv:
-        text += " && " + plan.shown_pip()
-    return text
+    return instead_text(plan, frontend, result.prefix)
 
 
-# ---- the action --------------------------------------------------------------------------------
-
-
-def _stderr(line: str) -> None:
-    sys.stderr.write(line + "\n")
-    sys.stderr.flush()
-
-
-def _journal(ctx, pip_argv, step: str, argv, rc, outcome: str) -> None:
+def _journal(ctx, pip_argv, step: str, argv, rc, outcome: str, echo: Callable[[str], None]) -> None:
     from guard.act.journal import append
 
     try:
-        append(ctx.prefix, ctx.environ, {"argv": ["pip", *pip_argv], "verdict": "redirect", "step": step,
-                                         "executed": shell_join(argv), "rc": rc, "outcome": outcome})
+        append(
+            ctx.prefix,
+            ctx.environ,
+            {
+                "argv": ["pip", *pip_argv],
+                "verdict": "redirect",
+                "step": step,
+                "executed": shell_join(argv),
+                "rc": rc,
+                "outcome": outcome,
+            },
+        )
     except OSError as exc:
-        _stderr(f"conda-pip-guard: warning: could not write the journal ({exc})")
+        echo(f"conda-pip-guard: warning: could not write the journal ({exc})")
 
 
-def run_redirect(result, snapshot, ctx, *, yes: bool, pip_argv: Sequence[str],
-                 echo: Callable[[str], None] | None = None, ask: Callable[[str], str] | None = None,
-                 interactive: bool | None = None, yes_flag: str = "--guard-yes") -> int:
+def run_redirect(
+    result,
+    snapshot,
+    ctx,
+    *,
+    yes: bool,
+    pip_argv: Sequence[str],
+    echo: Callable[[str], None],
+    ask: Callable[[str], str] | None = None,
+    interactive: bool | None = None,
+    yes_flag: str = "--guard-yes",
+) -> int:
     """Run the redirect of a blocked ``pip pip_argv``: show both commands, ask (unless ``yes``),
     run the conda step, and only when it succeeded the pip remainder through the guard. Each
-    step is journaled; every failure says what was and was not done."""
-    echo = echo or _stderr
+    step is journaled; every failure says what was and was not done. ``interactive`` defaults to
+    whether there is an ``ask``; without ``yes`` and not interactive nothing runs."""
     plan = plan_redirect(result, snapshot, pip_argv)
     if plan is None:
         echo("conda-pip-guard: nothing to redirect: conda-forge ships none of the requested packages")
         return 1
     frontend = detect_frontend(ctx.environ)
     if frontend is None:
-        echo("conda-pip-guard: cannot redirect: no conda front end found ($CONDA_EXE, $MAMBA_EXE, or conda, "
-             "mamba, micromamba on PATH). Nothing was installed.")
+        echo(
+            "conda-pip-guard: cannot redirect: no conda front end found ($CONDA_EXE, $MAMBA_EXE, or conda, "
+            "mamba, micromamba on PATH). Nothing was installed."
+        )
         return 1
     echo("conda-pip-guard: redirecting to conda:")
     echo(f"  1. {plan.shown_conda(frontend, ctx.prefix)}")
@@ -262,39 +113,44 @@ def run_redirect(result, snapshot, ctx, *, yes: bool, pip_argv: Sequence[str],
         echo(f"     note: {note}")
     if not yes:
         if interactive is None:
-            interactive = sys.stdin.isatty()
-        if not interactive:
+            interactive = ask is not None
+        if not interactive or ask is None:
             echo(f"conda-pip-guard: not interactive: pass {yes_flag} to run the redirect. Nothing was installed.")
             return 1
-        answer = (ask or input)("conda-pip-guard: run these? [y/N] ").strip().lower()
+        answer = ask("conda-pip-guard: run these? [y/N] ").strip().lower()
         if answer not in ("y", "yes"):
             echo("conda-pip-guard: declined. Nothing was installed.")
             return 1
     conda_cmd = plan.conda_argv(frontend, ctx.prefix, yes=True)
-    rc = _run(conda_cmd, dict(ctx.environ))
-    _journal(ctx, pip_argv, "conda", conda_cmd, rc, "ok" if rc == 0 else "failed")
+    rc = _run(conda_cmd, dict(ctx.environ), echo)
+    _journal(ctx, pip_argv, "conda", conda_cmd, rc, "ok" if rc == 0 else "failed", echo)
     if rc != 0:
-        echo(f"conda-pip-guard: step 1 failed ({frontend.kind} exited {rc}). Nothing was installed by pip"
-             + (f"; not run: {plan.shown_pip()}" if plan.pip_argv else "") + ".")
+        echo(
+            f"conda-pip-guard: step 1 failed ({frontend.kind} exited {rc}). Nothing was installed by pip"
+            + (f"; not run: {plan.shown_pip()}" if plan.pip_argv else "")
+            + "."
+        )
         return rc if rc > 0 else 1
     echo(f"conda-pip-guard: step 1 done: {frontend.kind} installed {' '.join(plan.conda_specs)}")
     if not plan.pip_argv:
         return 0
     pip_cmd = [sys.executable, "-m", "guard", "pip", *plan.pip_argv]
     env = {**ctx.environ, "GUARD_PREFIX": str(ctx.prefix)}
-    rc = _run(pip_cmd, env)
-    _journal(ctx, pip_argv, "pip", ["pip", *plan.pip_argv], rc, "ok" if rc == 0 else "failed")
+    rc = _run(pip_cmd, env, echo)
+    _journal(ctx, pip_argv, "pip", ["pip", *plan.pip_argv], rc, "ok" if rc == 0 else "failed", echo)
     if rc != 0:
-        echo(f"conda-pip-guard: step 2 failed (pip exited {rc}): step 1 ({frontend.kind} install "
-             f"{' '.join(plan.conda_specs)}) is done and stays; not installed: {plan.shown_pip()}")
+        echo(
+            f"conda-pip-guard: step 2 failed (pip exited {rc}): step 1 ({frontend.kind} install "
+            f"{' '.join(plan.conda_specs)}) is done and stays; not installed: {plan.shown_pip()}"
+        )
         return rc if rc > 0 else 1
     echo(f"conda-pip-guard: step 2 done: {plan.shown_pip()}")
     return 0
 
 
-def _run(argv: Sequence[str], env: Mapping[str, str]) -> int:
+def _run(argv: Sequence[str], env: Mapping[str, str], echo: Callable[[str], None]) -> int:
     try:
         return subprocess.run(list(argv), env=dict(env), check=False).returncode
     except OSError as exc:
-        _stderr(f"conda-pip-guard: cannot run {argv[0]}: {exc}")
+        echo(f"conda-pip-guard: cannot run {argv[0]}: {exc}")
         return 127

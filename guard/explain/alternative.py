@@ -16,8 +16,8 @@ When no resolution keeps conda's packages, the answer says which requirements ma
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Sequence
 
 from packaging.requirements import Requirement
 from packaging.specifiers import SpecifierSet
@@ -43,12 +43,18 @@ class Alternative:
     kind: str = ""  # "upper-bound" | "pins" | "lock"
 
     def to_json(self) -> dict:
-        return {"status": self.status, "argv": list(self.argv), "kind": self.kind, "held": dict(self.held),
-                "resolved": dict(self.resolved), "reason": self.reason}
+        return {
+            "status": self.status,
+            "argv": list(self.argv),
+            "kind": self.kind,
+            "held": dict(self.held),
+            "resolved": dict(self.resolved),
+            "reason": self.reason,
+        }
 
     @property
     def command(self) -> str:
-        from guard.act.redirect import shell_join
+        from guard.explain.redirect import shell_join
 
         return shell_join(["pip", *self.argv])
 
@@ -65,21 +71,25 @@ def find_alternative(argv: Sequence[str], ctx, snapshot, policy, blocked: Sequen
         held_result = simulate(argv, ctx, snap=snapshot, policy=policy, held=held)
     except ResolutionImpossible as exc:
         kept = ", ".join(f"{n} {v}" for n, v in shown.items())
-        return Alternative("impossible", held=shown,
-                           reason=f"no resolution keeps conda's {kept}: {_causes(str(exc))}")
+        return Alternative("impossible", held=shown, reason=f"no resolution keeps conda's {kept}: {_causes(str(exc))}")
     except NeedsPipFallback as exc:
         return Alternative("error", held=shown, reason=f"cannot re-resolve with holds: {exc}")
     except GuardError as exc:
         return Alternative("error", held=shown, reason=str(exc))
     if held_result.verdict.blocked:
         first = held_result.verdict.reasons[0]
-        return Alternative("impossible", held=shown,
-                           reason=f"even with conda's packages kept: {first.message}")
+        return Alternative("impossible", held=shown, reason=f"even with conda's packages kept: {first.message}")
 
     request = parse_command(argv, snapshot, ctx)
-    items = [i for i in request.requirements
-             if i.origin == "command line" and i.kind == "named" and i.requirement is not None
-             and i.text in argv and not i.requirement.url]
+    items = [
+        i
+        for i in request.requirements
+        if i.origin == "command line"
+        and i.kind == "named"
+        and i.requirement is not None
+        and i.text in argv
+        and not i.requirement.url
+    ]
     plan = held_result.plan
     resolved: dict[str, str] = {}
     for item in items:
@@ -88,14 +98,16 @@ def find_alternative(argv: Sequence[str], ctx, snapshot, policy, blocked: Sequen
         version = change.proposed if change else (snapshot.dists[name].version if name in snapshot.dists else None)
         if version:
             resolved[name] = version
-    candidates = []
+    candidates: list[tuple[str, list[str] | None]] = []
     if items and len(resolved) == len({canonicalize_name(i.requirement.name) for i in items}):
-        bounded = _rewrite(argv, items, lambda it, v: _bounded(it, v, _next_release(ctx, request, snapshot, it, v)),
-                           resolved)
+        bounded = _rewrite(
+            argv, items, lambda it, v: _bounded(it, v, _next_release(ctx, request, snapshot, it, v)), resolved
+        )
         if bounded is not None:
             candidates.append(("upper-bound", bounded))
         candidates.append(("pins", _rewrite(argv, items, _pinned, resolved)))
-    base = candidates[-1][1] if candidates else list(argv)
+    last = candidates[-1][1] if candidates else None  # the pins: never None
+    base = last if last is not None else list(argv)
     others = [f"{c.name}=={c.proposed}" for c in plan.changes if c.proposed and c.name not in resolved]
     if others:
         candidates.append(("lock", [*base, *others]))
@@ -109,11 +121,16 @@ def find_alternative(argv: Sequence[str], ctx, snapshot, policy, blocked: Sequen
         if not result.verdict.blocked:
             return Alternative("found", tuple(cand), shown, resolved, kind=kind)
     if not items and not plan.changes:
-        return Alternative("none", held=shown, resolved=resolved,
-                           reason="with conda's packages kept there is nothing left to install")
-    return Alternative("none", held=shown, resolved=resolved,
-                       reason="a resolution keeps conda's packages, but no rewrite of this command line was "
-                              "verified (requirements come from files?)")
+        return Alternative(
+            "none", held=shown, resolved=resolved, reason="with conda's packages kept there is nothing left to install"
+        )
+    return Alternative(
+        "none",
+        held=shown,
+        resolved=resolved,
+        reason="a resolution keeps conda's packages, but no rewrite of this command line was "
+        "verified (requirements come from files?)",
+    )
 
 
 def _causes(message: str) -> str:
@@ -153,8 +170,8 @@ def _bounded(item, version: str, upper: Version | None) -> str | None:
 
 def _next_release(ctx, request, snapshot, item, version: str) -> Version | None:
     """The first release after ``version`` on the request's indexes (None: it is the newest)."""
-    from guard.pipeline.check import index_settings
     from guard.index.client import IndexClient
+    from guard.pipeline.check import index_settings
 
     name = canonicalize_name(item.requirement.name)
     try:
@@ -163,6 +180,11 @@ def _next_release(ctx, request, snapshot, item, version: str) -> Version | None:
     except GuardError:
         return None
     current = Version(version)
-    later = sorted({f.version for f in files if f.version > current and f.yanked is None
-                    and (request.pre or not f.version.is_prerelease)})
+    later = sorted(
+        {
+            f.version
+            for f in files
+            if f.version > current and f.yanked is None and (request.pre or not f.version.is_prerelease)
+        }
+    )
     return later[0] if later else None

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import json
+from typing import TYPE_CHECKING
 
 from guard.models import CheckResult
+
+if TYPE_CHECKING:
+    from guard.explain.why import Explanation
 
 INDENT = "       "
 
@@ -69,7 +73,9 @@ def check_text(result: CheckResult, *, verbose: bool = False) -> str:
             lines.extend(f"{INDENT}{d}" for d in details)
     else:
         n = len(plan.changes)
-        what = "nothing to change" if n == 0 else f"{n} change{'s' if n != 1 else ''}, none to a protected conda package"
+        what = (
+            "nothing to change" if n == 0 else f"{n} change{'s' if n != 1 else ''}, none to a protected conda package"
+        )
         lines.append(f"ALLOW  {what}")
     if verbose or not verdict.blocked:
         for c in plan.changes:
@@ -118,8 +124,10 @@ def _status_line(status) -> str:
         owned = f"conda installed it ({_record_phrase(rec, status['variant'])})" if rec else "conda installed it"
         if status["protected"]:
             return f"{name} {status['installed']} is protected: {owned}."
-        return (f"{name} {status['installed']} is not protected, but {owned}: pip changing it gets a warning "
-                f"(conda_owned: block makes it a block).")
+        return (
+            f"{name} {status['installed']} is not protected, but {owned}: pip changing it gets a warning "
+            f"(conda_owned: block makes it a block)."
+        )
     return f"{name} {status['installed']} is not protected: {status['owner']} installed it (no conda record lists it)."
 
 
@@ -129,8 +137,17 @@ def _tree(item, indent="  ") -> list[str]:
     return [indent + line for line in tree_lines(edges_of(item["paths"]), item.get("installed"), item.get("proposed"))]
 
 
-def why_text(expl) -> str:
-    """``guard why PKG``: the package's status, the paths that change it, and what to do."""
+def why_json(explanation: Explanation) -> str:
+    """``guard why --json``: one JSON object (schema 1)."""
+    return json.dumps(explanation.to_json(), indent=2)
+
+
+def why_text(explanation: Explanation) -> str:
+    """``guard why PKG``: the package's status, the paths that change it, and what to do. Told
+    from the explanation's JSON data, so that the text never says what ``--json`` does not."""
+    if explanation.package is None:
+        return "No blocked command in this environment's journal."
+    expl = explanation.to_json()
     name = expl["package"]
     command = " ".join(expl.get("command") or [])
     # the environment's own damage blocks whatever the command changes: said apart, at the end
@@ -146,23 +163,31 @@ def why_text(expl) -> str:
         item = items[name]
         if item["rule"] == "cuda-wheel-beside-conda-cuda":
             runtime = expl.get("cuda_runtime") or {}
-            lines.append(f"{command} would add {name} {item['proposed']} beside conda's CUDA runtime "
-                         f"({runtime.get('name', '?')} {runtime.get('version', '?')}), because")
+            lines.append(
+                f"{command} would add {name} {item['proposed']} beside conda's CUDA runtime "
+                f"({runtime.get('name', '?')} {runtime.get('version', '?')}), because"
+            )
             lines.extend(_tree(item))
             if item.get("shadows"):
                 lines.append(f"It would shadow conda's {', '.join(item['shadows'])} (same library, another build).")
             elif item.get("conda_equivalents"):
                 lines.append(f"conda-forge ships the same library as {', '.join(item['conda_equivalents'])}.")
         else:
-            verb = {"upgrade": "replace it with", "downgrade": "replace it with", "reinstall": "reinstall it as",
-                    "remove": "remove it"}.get(item["action"] or "", "change it to")
+            verb = {
+                "upgrade": "replace it with",
+                "downgrade": "replace it with",
+                "reinstall": "reinstall it as",
+                "remove": "remove it",
+            }.get(item["action"] or "", "change it to")
             what = f" {name} {item['proposed']} from the index" if item["action"] != "remove" else ""
             lines.append(f"{command} would {verb}{what}, because")
             lines.extend(_tree(item))
     elif expl.get("change"):
         c = expl["change"]
-        lines.append(f"{command} would {c['action']} {name} ({c.get('installed') or '-'} -> {c.get('proposed') or '-'}); "
-                     + ("that alone would be allowed." if unreadable else "that is allowed."))
+        lines.append(
+            f"{command} would {c['action']} {name} ({c.get('installed') or '-'} -> {c.get('proposed') or '-'}); "
+            + ("that alone would be allowed." if unreadable else "that is allowed.")
+        )
         for p in expl.get("change_paths") or ():
             from guard.explain.why import edges_of, tree_lines
 
@@ -173,22 +198,29 @@ def why_text(expl) -> str:
         lines.append("No blocked command in this environment's journal.")
     others = [b for b in expl["blocked"] if b["name"] != name]
     for b in others:
-        lines.append(f"It would also {b['action']} {b['name']} {b['installed']} -> {b['proposed']} "
-                     f"(protected, conda: {_record_phrase(b['conda_record'], b['variant']) if b['conda_record'] else '?'}):")
+        lines.append(
+            f"It would also {b['action']} {b['name']} {b['installed']} -> {b['proposed']} "
+            f"(protected, conda: {_record_phrase(b['conda_record'], b['variant']) if b['conda_record'] else '?'}):"
+        )
         lines.extend(_tree({**b, "paths": b["paths"][:1]}, indent="    "))  # the shortest path is enough here
     cuda = [c for c in expl["cuda_wheels"] if c["name"] != name]
     if cuda:
         runtime = expl.get("cuda_runtime") or {}
         shadows = sorted({s for c in cuda for s in c.get("shadows") or ()})
-        text = (f"and it would add {len(cuda)} CUDA wheel{'s' if len(cuda) != 1 else ''} "
-                f"({', '.join(c['name'] for c in cuda[:6])}{', ...' if len(cuda) > 6 else ''}) beside conda's CUDA "
-                f"runtime ({runtime.get('name', '?')} {runtime.get('version', '?')})")
+        text = (
+            f"and it would add {len(cuda)} CUDA wheel{'s' if len(cuda) != 1 else ''} "
+            f"({', '.join(c['name'] for c in cuda[:6])}{', ...' if len(cuda) > 6 else ''}) beside conda's CUDA "
+            f"runtime ({runtime.get('name', '?')} {runtime.get('version', '?')})"
+        )
         if shadows:
             text += f", shadowing conda's {', '.join(shadows)}"
         lines.append(text + ".")
     if unreadable:
-        lines.append(f"{command} is blocked: the environment cannot be read safely:" if command
-                     else "Blocked: the environment cannot be read safely:")
+        lines.append(
+            f"{command} is blocked: the environment cannot be read safely:"
+            if command
+            else "Blocked: the environment cannot be read safely:"
+        )
         lines.extend(f"  {b['message']}" for b in unreadable)
     options = why_options(expl)
     if options:
@@ -199,8 +231,8 @@ def why_text(expl) -> str:
     return "\n".join(lines)
 
 
-def why_options(expl) -> list[str]:
-    """The numbered options under a blocked explanation."""
+def why_options(expl: dict) -> list[str]:
+    """The numbered options under a blocked explanation (its JSON data)."""
     if expl.get("verdict") != "block":
         return []
     out = []
@@ -212,8 +244,10 @@ def why_options(expl) -> list[str]:
         n += 1
         if alt["status"] == "found":
             resolved = ", ".join(f"{k} {v}" for k, v in alt["resolved"].items())
-            out.append(f"  {n}. keep conda's packages:  {_cmd(['pip', *alt['argv']])}"
-                       + (f"   (resolves to {resolved}; verified: works with {keep})" if resolved else "   (verified)"))
+            out.append(
+                f"  {n}. keep conda's packages:  {_cmd(['pip', *alt['argv']])}"
+                + (f"   (resolves to {resolved}; verified: works with {keep})" if resolved else "   (verified)")
+            )
         elif alt["status"] == "impossible":
             out.append(f"  {n}. keep conda's packages:  not possible: {alt['reason']}")
         else:
@@ -228,14 +262,17 @@ def why_options(expl) -> list[str]:
     n += 1
     argv = expl.get("command") or []
     variants = sorted({b["variant"] for b in protected if b.get("variant")})
-    lose = f"   (you will lose conda's {' / '.join(variants)} build)" if variants else \
-        ("   (conda's records will disagree with site-packages)" if protected else "")
+    lose = (
+        f"   (you will lose conda's {' / '.join(variants)} build)"
+        if variants
+        else ("   (conda's records will disagree with site-packages)" if protected else "")
+    )
     out.append(f"  {n}. override:               GUARD_DISABLE=1 {_cmd(argv)}{lose}")
     return out
 
 
 def _cmd(argv) -> str:
-    from guard.act.redirect import shell_join
+    from guard.explain.redirect import shell_join
 
     return shell_join(list(argv))
 

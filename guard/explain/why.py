@@ -2,22 +2,29 @@
 
 A walk over the resolution's graph (pipdeptree's ``why``: reverse, then filter): every path from
 a requirement on the command line down to the package, with the specifier on every edge, merged
-into a tree. The explanation is plain JSON data (``--json`` prints it as is; :mod:`guard.render`
-turns it into text). Pure: the caller simulates and reads the environment.
+into a tree. :func:`why` answers with a frozen :class:`Explanation` (``--json`` prints its
+``to_json``; :mod:`guard.explain.render` turns it into text): it simulates the command (or reads a
+journal entry the caller hands it), searches an alternative and plans the redirect. The caller
+reads the environment, the policy and the journal.
 """
 
 from __future__ import annotations
 
-from typing import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from enum import Enum
 
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
-from guard.policy.conda_specs import variant_of
+from guard.errors import GuardError
+from guard.explain.alternative import Alternative
+from guard.explain.redirect import Frontend, plan_redirect
+from guard.models import CheckResult, Edge
 from guard.policy.chains import paths_to as _paths_to
 from guard.policy.chains import project_of
-from guard.models import Edge
+from guard.policy.conda import variant_of
 from guard.policy.names import conda_equivalent_of_cuda_wheel
 
 SCHEMA = 1
@@ -68,8 +75,7 @@ def _edge_json(e: Edge) -> dict:
     return {"parent": e.parent, "requirement": e.requirement, "child": e.child}
 
 
-def tree_lines(paths: Sequence[Sequence[Edge]], installed: str | None = None,
-               proposed: str | None = None) -> list[str]:
+def tree_lines(paths: Sequence[Sequence[Edge]], installed: str | None = None, proposed: str | None = None) -> list[str]:
     """The paths merged into one tree per requested requirement, the specifier on every edge; a
     node reached a second time is not expanded again (``(see above)``)::
 
@@ -147,13 +153,25 @@ def protection(snapshot, policy, name: str) -> dict:
     name = canonicalize_name(name)
     dist = snapshot.dists.get(name) if snapshot is not None else None
     if dist is None:
-        return {"name": name, "installed": None, "owner": None, "protected": False, "conda_record": None,
-                "variant": None}
+        return {
+            "name": name,
+            "installed": None,
+            "owner": None,
+            "protected": False,
+            "conda_record": None,
+            "variant": None,
+        }
     rec = _record_dict(dist.conda_record)
     protected = dist.owner == "conda" and policy.is_protected(name)
-    return {"name": name, "installed": dist.version, "owner": dist.owner, "protected": protected,
-            "conda_record": _short_record(rec), "variant": variant_of(dist.conda_record) if rec else None,
-            "installer": dist.installer}
+    return {
+        "name": name,
+        "installed": dist.version,
+        "owner": dist.owner,
+        "protected": protected,
+        "conda_record": _short_record(rec),
+        "variant": variant_of(dist.conda_record) if rec else None,
+        "installer": dist.installer,
+    }
 
 
 def _short_record(rec: Mapping | None) -> dict | None:
@@ -169,7 +187,72 @@ def _shadowed(snapshot, wheel: str) -> dict:
     return {"conda_equivalents": equivalents, "shadows": present}
 
 
-def explain(plan, verdict, snapshot, policy, package: str, argv: Sequence[str]) -> dict:
+class _Unset(Enum):
+    UNSET = "unset"
+
+
+UNSET = _Unset.UNSET
+"""A field that was not asked for: the JSON leaves its key out (schema 1 has ``time`` only for a
+command from the journal, ``alternative`` and ``redirect`` only for a blocked command)."""
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """What ``guard why`` answers. ``to_json`` is schema 1 exactly as ``--json`` prints it;
+    :func:`guard.explain.render.why_text` says the same in words. ``package`` None: nothing to
+    explain (no blocked command in the journal). The items of ``blocked``/``cuda_wheels`` and
+    ``status``/``change`` are plain JSON data (as in the journal)."""
+
+    package: str | None
+    command: tuple[str, ...] = ()
+    verdict: str | None = None
+    status: Mapping | None = None
+    involved: bool = False
+    change: Mapping | None = None
+    change_paths: tuple[list, ...] = ()
+    blocked: tuple[Mapping, ...] = ()
+    cuda_wheels: tuple[Mapping, ...] = ()
+    cuda_runtime: Mapping | None = None
+    simulation: Mapping = field(default_factory=dict)
+    time: str | None | _Unset = UNSET
+    alternative: Alternative | _Unset = UNSET
+    redirect: Mapping | None | _Unset = UNSET
+    simulated: CheckResult | None = field(default=None, compare=False, repr=False)
+    """The simulation the explanation was told from (None: from the journal alone); what
+    ``guard why --redirect`` runs."""
+
+    @property
+    def pip_argv(self) -> list[str]:
+        """The pip command without ``pip``."""
+        return list(self.command[1:])
+
+    def to_json(self) -> dict:
+        if self.package is None:
+            return {"schema": SCHEMA, "package": None, "command": [], "verdict": None}
+        out = {
+            "schema": SCHEMA,
+            "package": self.package,
+            "command": list(self.command),
+            "verdict": self.verdict,
+            "status": dict(self.status) if self.status is not None else None,
+            "involved": self.involved,
+            "change": dict(self.change) if self.change is not None else None,
+            "change_paths": [list(p) for p in self.change_paths],
+            "blocked": [dict(b) for b in self.blocked],
+            "cuda_wheels": [dict(c) for c in self.cuda_wheels],
+            "cuda_runtime": dict(self.cuda_runtime) if self.cuda_runtime is not None else None,
+            "simulation": dict(self.simulation),
+        }
+        if self.time is not UNSET:
+            out["time"] = self.time
+        if self.alternative is not UNSET:
+            out["alternative"] = self.alternative.to_json()
+        if self.redirect is not UNSET:
+            out["redirect"] = dict(self.redirect) if self.redirect is not None else None
+        return out
+
+
+def explain(plan, verdict, snapshot, policy, package: str, argv: Sequence[str]) -> Explanation:
     """The explanation of ``package`` for a simulated command (plan + verdict)."""
     package = canonicalize_name(package)
     changes = {c.name: c for c in plan.changes}
@@ -178,8 +261,11 @@ def explain(plan, verdict, snapshot, policy, package: str, argv: Sequence[str]) 
         c = changes.get(r.name)
         paths = paths_to(plan.edges, r.name) or ([paths_from_chain(r.chain)] if r.chain else [])
         item = {
-            "name": r.name, "rule": r.rule, "message": r.message,
-            "installed": c.installed if c else None, "proposed": c.proposed if c else None,
+            "name": r.name,
+            "rule": r.rule,
+            "message": r.message,
+            "installed": c.installed if c else None,
+            "proposed": c.proposed if c else None,
             "action": c.action if c else None,
             "conda_record": _short_record(dict(c.conda_record)) if c and c.conda_record else None,
             "variant": variant_of(c.conda_record) if c and c.conda_record else None,
@@ -195,23 +281,22 @@ def explain(plan, verdict, snapshot, policy, package: str, argv: Sequence[str]) 
     if not involved and package in changes:
         involved_paths = [[_edge_json(e) for e in p] for p in paths_to(plan.edges, package)]
     change = changes.get(package)
-    return {
-        "schema": SCHEMA,
-        "package": package,
-        "command": ["pip", *argv],
-        "verdict": verdict.verdict,
-        "status": protection(snapshot, policy, package),
-        "involved": involved,
-        "change": change.to_json(package in verdict.protected) if change else None,
-        "change_paths": involved_paths,
-        "blocked": blocked,
-        "cuda_wheels": cuda,
-        "cuda_runtime": _cuda_runtime(snapshot),
-        "simulation": {"path": plan.path, "fallback_reason": plan.fallback_reason},
-    }
+    return Explanation(
+        package=package,
+        command=("pip", *argv),
+        verdict=verdict.verdict,
+        status=protection(snapshot, policy, package),
+        involved=involved,
+        change=change.to_json(package in verdict.protected) if change else None,
+        change_paths=tuple(involved_paths),
+        blocked=tuple(blocked),
+        cuda_wheels=tuple(cuda),
+        cuda_runtime=_cuda_runtime(snapshot),
+        simulation={"path": plan.path, "fallback_reason": plan.fallback_reason},
+    )
 
 
-def explain_entry(entry: Mapping, snapshot, policy, package: str) -> dict:
+def explain_entry(entry: Mapping, snapshot, policy, package: str) -> Explanation:
     """The explanation rendered from a journal entry alone (when the command cannot be
     simulated again: index unreachable, env changed)."""
     package = canonicalize_name(package)
@@ -221,8 +306,12 @@ def explain_entry(entry: Mapping, snapshot, policy, package: str) -> dict:
         c = changes.get(r.get("name")) or {}
         path = paths_from_chain(r.get("chain") or ())
         item = {
-            "name": r.get("name"), "rule": r.get("rule"), "message": r.get("message"),
-            "installed": c.get("installed"), "proposed": c.get("proposed"), "action": c.get("action"),
+            "name": r.get("name"),
+            "rule": r.get("rule"),
+            "message": r.get("message"),
+            "installed": c.get("installed"),
+            "proposed": c.get("proposed"),
+            "action": c.get("action"),
             "conda_record": c.get("conda_record"),
             "variant": variant_of(c.get("conda_record")) if c.get("conda_record") else None,
             "paths": [[_edge_json(e) for e in path]] if path else [],
@@ -233,13 +322,87 @@ def explain_entry(entry: Mapping, snapshot, policy, package: str) -> dict:
         else:
             blocked.append(item)
     involved = any(b["name"] == package for b in blocked + cuda)
-    return {
-        "schema": SCHEMA, "package": package, "command": list(entry.get("argv") or ()),
-        "verdict": entry.get("verdict"), "status": protection(snapshot, policy, package),
-        "involved": involved, "change": changes.get(package), "change_paths": [],
-        "blocked": blocked, "cuda_wheels": cuda, "cuda_runtime": _cuda_runtime(snapshot),
-        "simulation": {"path": "journal", "fallback_reason": None}, "time": entry.get("time"),
-    }
+    return Explanation(
+        package=package,
+        command=tuple(entry.get("argv") or ()),
+        verdict=entry.get("verdict"),
+        status=protection(snapshot, policy, package),
+        involved=involved,
+        change=changes.get(package),
+        blocked=tuple(blocked),
+        cuda_wheels=tuple(cuda),
+        cuda_runtime=_cuda_runtime(snapshot),
+        simulation={"path": "journal", "fallback_reason": None},
+        time=entry.get("time"),
+    )
+
+
+def blocked_name(entry: Mapping | None) -> str:
+    """What ``guard why`` without a package explains: the first name the last block was for
+    (``""`` when the journal holds no block: the text then says so)."""
+    for item in (entry or {}).get("reasons") or ():
+        if isinstance(item, dict) and isinstance(item.get("name"), str) and item["name"]:
+            return item["name"]
+    for item in (entry or {}).get("changes") or ():
+        if isinstance(item, dict) and item.get("protected") and isinstance(item.get("name"), str):
+            return item["name"]
+    return ""
+
+
+def why(
+    ctx,
+    snapshot,
+    policy,
+    package: str | None,
+    pip_args: Sequence[str] = (),
+    *,
+    last_block: Mapping | None = None,
+    alternative: bool = True,
+    frontend: Frontend | None = None,
+) -> Explanation:
+    """``guard why``: explain ``package`` for the pip command ``pip_args`` (the words after
+    ``--``, as for ``guard check``), simulated now; without one, for ``last_block`` (the
+    journal's last blocked entry), simulated again when it still blocks, else told from the entry
+    alone. ``package`` None: the first package that block was for (``Explanation(None)`` when
+    there is none). For a blocked command the answer also holds a verified alternative (unless
+    ``alternative`` is False: :func:`guard.explain.alternative.find_alternative`) and the conda
+    redirect, shown as ``frontend`` would run it. Raises ``GuardError`` when ``pip_args`` cannot
+    be simulated."""
+    from guard.pipeline.check import pip_argv_for_check, simulate
+
+    if package is None:
+        package = blocked_name(last_block)
+        if not package:
+            return Explanation(None)
+    result = None
+    if pip_args:
+        argv = pip_argv_for_check(pip_args)
+        result = simulate(argv, ctx, snap=snapshot, policy=policy)
+    else:
+        argv = list((last_block or {}).get("argv") or [])[1:]
+        if last_block is not None and argv:
+            try:
+                result = simulate(argv, ctx, snap=snapshot, policy=policy)
+            except GuardError:
+                result = None
+            if result is not None and not result.verdict.blocked:
+                result = None  # the env changed since: what was blocked is told from the journal
+    if result is None:
+        return explain_entry(
+            last_block if last_block is not None else {"argv": [], "verdict": None}, snapshot, policy, package
+        )
+    expl = replace(explain(result.plan, result.verdict, snapshot, policy, package, argv), simulated=result)
+    if last_block is not None:
+        expl = replace(expl, time=last_block.get("time"))
+    if not result.verdict.blocked:
+        return expl
+    if alternative:
+        from guard.explain.alternative import find_alternative
+
+        blocked = [r.name for r in result.verdict.reasons if r.rule == "protected-conda-package"]
+        expl = replace(expl, alternative=find_alternative(argv, ctx, snapshot, policy, blocked))
+    plan = plan_redirect(result, snapshot, argv)
+    return replace(expl, redirect=plan.to_json(frontend, ctx.prefix) if plan else None)
 
 
 def _cuda_runtime(snapshot) -> dict | None:
