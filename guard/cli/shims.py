@@ -1,25 +1,16 @@
-"""``guard shims install|uninstall|status``: the click commands; the work is in ``guard.shims``."""
+"""``guard shims install|uninstall|status``: the click commands; the work is in
+:mod:`guard.integrate.shims`."""
 
 from __future__ import annotations
 
 import os
-from pathlib import Path
+import sys
 
 import click
 
+from guard.cli.context import Context, prefix_option
 
-def _prefix(prefix: Path | None) -> Path:
-    from guard.environment.snapshot import default_prefix
-
-    prefix = prefix if prefix is not None else default_prefix(dict(os.environ))
-    if not prefix.is_dir():
-        raise click.UsageError(f"--prefix {prefix}: no such directory")
-    return Path(os.path.abspath(prefix))
-
-
-_prefix_option = click.option(
-    "--prefix", type=click.Path(file_okay=False, path_type=Path), default=None,
-    help="The environment (default: $CONDA_PREFIX, else this Python's prefix).")
+_prefix_option = prefix_option("The environment")
 
 
 @click.group()
@@ -30,25 +21,29 @@ def shims():
 
 @shims.command("install")
 @_prefix_option
-@click.option("--guard-exe", type=click.Path(dir_okay=False), default=None,
-              help="The guard executable the shims run (default: this one).")
+@click.option(
+    "--guard-exe",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="The guard executable the shims run (default: this one).",
+)
 def install_cmd(prefix, guard_exe):
     """Install (or refresh) the shims and hooks in the environment. Idempotent.
 
     Conda environments only: for a prefix without conda-meta/ (a plain venv) it refuses with exit
     status 2 and writes nothing, since nothing there is conda's to protect (`guard pip` runs plain
     pip in such an env) and a venv's activate script never runs conda's activation hooks."""
-    from guard.pipeline.check import default_cache_dir
     from guard.integrate.shims import SHIMS_DIR, install
 
-    prefix = _prefix(prefix)
-    result = install(prefix, guard_exe=guard_exe, cache_dir=default_cache_dir(dict(os.environ)))
+    ctx = Context.resolve(prefix)
+    prefix = ctx.prefix
+    result = install(prefix, guard_exe=guard_exe, cache_dir=ctx.cache_dir)
     what = f"{len(result.written)} file(s) written" if result.written else "already up to date"  # manifest included
     click.echo(f"guard shims: installed in {prefix} ({what}); guard: {result.guard_exe}")
     for rel in result.removed:
         click.echo(f"  removed stale {rel}")
-    active = os.environ.get("CONDA_PREFIX") and os.path.abspath(os.environ["CONDA_PREFIX"]) == str(prefix)
-    on_path = str(prefix / SHIMS_DIR) in os.environ.get("PATH", "").split(os.pathsep)
+    active = ctx.environ.get("CONDA_PREFIX") and os.path.abspath(ctx.environ["CONDA_PREFIX"]) == str(prefix)
+    on_path = str(prefix / SHIMS_DIR) in ctx.environ.get("PATH", "").split(os.pathsep)
     if active and not on_path:
         click.echo("  the env is active in this shell: `conda activate` it again to put the shims on PATH")
     click.echo("  `python -m pip` and %pip are guarded from now on; `pip` after the next activation")
@@ -60,7 +55,7 @@ def uninstall_cmd(prefix):
     """Remove everything `guard shims install` wrote; the environment is left as it was."""
     from guard.integrate.shims import uninstall
 
-    prefix = _prefix(prefix)
+    prefix = Context.resolve(prefix).prefix
     removed = uninstall(prefix)
     if not removed:
         click.echo(f"guard shims: nothing installed in {prefix}")
@@ -74,13 +69,11 @@ def status_cmd(prefix):
     """Say what is installed and whether it is current.
 
     Exit status: 0 installed and current; 1 not installed, or files missing or out of date."""
-    import sys
-
-    from guard.pipeline.check import default_cache_dir
     from guard.integrate.shims import status
 
-    prefix = _prefix(prefix)
-    st = status(prefix, dict(os.environ), cache_dir=default_cache_dir(dict(os.environ)))
+    ctx = Context.resolve(prefix)
+    prefix = ctx.prefix
+    st = status(prefix, dict(ctx.environ), cache_dir=ctx.cache_dir)
     if not st.installed:
         click.echo(f"guard shims: not installed in {prefix}")
     else:

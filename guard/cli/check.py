@@ -1,0 +1,39 @@
+"""``guard check``: simulate a pip install/uninstall and judge it; installs nothing.
+
+Exit status: 0 allowed, 1 blocked, 2 bad input, 3 could not simulate.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from guard.cli.context import Context, allow_build_option, prefix_option
+from guard.cli.exit_codes import EXIT_ALLOW, EXIT_BLOCK
+
+
+@click.command(
+    context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False},
+    short_help="Simulate a pip install/uninstall and judge it; installs nothing.",
+)
+@prefix_option()
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object (schema 1).")
+@click.option("-v", "--verbose", is_flag=True, help="List every change, also for a block.")
+@allow_build_option
+@click.argument("pip_args", nargs=-1, type=click.UNPROCESSED)
+def check(prefix, as_json, verbose, allow_build, pip_args):
+    """Simulate `pip install PIP_ARGS` (or `-- uninstall ...`) and judge it; installs nothing.
+
+    Exit status: 0 allowed, 1 blocked, 2 bad input, 3 could not simulate.
+    """
+    from guard.explain import render
+    from guard.pipeline.check import pip_argv_for_check, simulate
+    from guard.redact import redact  # what is shown never holds a credential, cached or not
+
+    if not pip_args:
+        raise click.UsageError("nothing to check: give pip install arguments, e.g. guard check -- numpy==2.0.0")
+    ctx = Context.resolve(prefix, pip_args).for_pipeline(allow_build)
+    result = simulate(pip_argv_for_check(pip_args), ctx)
+    click.echo(redact(render.check_json(result) if as_json else render.check_text(result, verbose=verbose)))
+    sys.exit(EXIT_BLOCK if result.verdict.blocked else EXIT_ALLOW)
