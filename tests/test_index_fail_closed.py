@@ -256,16 +256,17 @@ def test_requirement_file_that_is_no_bounded_file_is_refused(prefix, tmp_path, k
 
 
 def test_a_long_requirements_file_builds_its_line_parser_once(tmp_path, monkeypatch):
-    from guard.request import pip_args
+    from guard.request import reqfile
+    from guard.request.parse import parse_pip_argv
 
     path = tmp_path / "many.txt"
     path.write_text("".join(f"pkg{i}>=1.{i % 7}\n" for i in range(20_000)) + "extra-pkg --hash=sha256:" + "0" * 64 + "\n")
     builds = []
-    real = pip_args._build_parser
-    monkeypatch.setattr(pip_args, "_build_parser", lambda *a, **k: builds.append(a) or real(*a, **k))
-    monkeypatch.setattr(pip_args, "_LINE_PARSERS", __import__("threading").local(), raising=False)
+    real = reqfile.build_parser
+    monkeypatch.setattr(reqfile, "build_parser", lambda *a, **k: builds.append(a) or real(*a, **k))
+    monkeypatch.setattr(reqfile, "_LINE_PARSERS", __import__("threading").local(), raising=False)
     started = time.monotonic()
-    request = pip_args.parse_pip_argv(["install", "-r", str(path)], config={}, environ={}, cwd=str(tmp_path))
+    request = parse_pip_argv(["install", "-r", str(path)], config={}, environ={}, cwd=str(tmp_path))
     elapsed = time.monotonic() - started
     assert len(request.requirements) == 20_001
     assert request.requirements[-1].hashes and not request.requirements[0].hashes  # no option leaks between lines
@@ -274,7 +275,7 @@ def test_a_long_requirements_file_builds_its_line_parser_once(tmp_path, monkeypa
 
 
 def test_requirement_file_bound_is_a_requirements_file_error(tmp_path):
-    from guard.request.pip_args import parse_pip_argv
+    from guard.request.parse import parse_pip_argv
 
     with pytest.raises(RequirementsFileError, match="not a regular file"):
         parse_pip_argv(["install", "-r", "/dev/zero"], config={}, environ={}, cwd=str(tmp_path))

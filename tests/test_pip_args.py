@@ -15,14 +15,10 @@ from pathlib import Path
 import pytest
 
 from guard.errors import GuardError, RequirementsFileError, UsageError
-from guard.request.pip_args import (
-    OPTION_EFFECTS,
-    InstallRequest,
-    OtherCommand,
-    UninstallRequest,
-    parse_pip_argv,
-    uses_isolated_config,
-)
+from guard.request.command import uses_isolated_config
+from guard.request.model import InstallRequest, OtherCommand, UninstallRequest
+from guard.request.options import OPTION_EFFECTS
+from guard.request.parse import parse_pip_argv
 
 DATA = Path(__file__).parent / "data" / "reqfiles"
 
@@ -461,7 +457,7 @@ REQ_FILES = [
     ({"r.txt": "-r other.txt --pre\n", "other.txt": "y\n"}, ["-r", "r.txt"], lambda r: not r.pre),
     ({"r.txt": "\ufeffbom-pkg\n"}, ["-r", "r.txt"], lambda r: r.requirements[0].name == "bom-pkg"),
     ({"pylock.toml": "garbage"}, ["-r", "pylock.toml"], lambda r: r.requirements == ()),
-    ({"r.txt": "x\n"}, ["-r", f"file://{{tmp}}/r.txt"], lambda r: r.requirements[0].name == "x"),
+    ({"r.txt": "x\n"}, ["-r", "file://{tmp}/r.txt"], lambda r: r.requirements[0].name == "x"),
 ]
 
 

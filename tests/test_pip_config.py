@@ -152,7 +152,7 @@ def test_this_machines_configuration_matches_pip():
 @pytest.fixture
 def hermetic(tmp_path, monkeypatch) -> dict[str, str]:
     """No machine file at all: /etc is a temporary directory."""
-    monkeypatch.setattr(guard.pip_config, "SYSTEM_CONFIG_DIR", str(tmp_path / "etc"))
+    monkeypatch.setattr(guard.request.pip_config, "SYSTEM_CONFIG_DIR", str(tmp_path / "etc"))
     return {"HOME": str(tmp_path / "home"), "XDG_CONFIG_DIRS": str(tmp_path / "xdg")}
 
 

@@ -27,7 +27,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from guard.errors import GuardError
-from guard.request.pip_args import parse_pip_argv
+from guard.request.parse import parse_pip_argv
 
 # GUARD_PROPERTY_EXAMPLES=2000 for a longer hunt (the default keeps the file to a few seconds)
 _SCALE = int(os.environ.get("GUARD_PROPERTY_EXAMPLES", "60"))
@@ -107,7 +107,7 @@ def _environ() -> dict[str, str]:
     return {"X": "other.txt", "HOME": "/nonexistent"}
 
 
-# ---- pip options and requirement files (guard/pip_args.py) --------------------------------------
+# ---- pip options and requirement files (guard/request/) -------------------------------------------
 
 
 @FAST
@@ -236,7 +236,7 @@ def test_guard_config_gives_a_policy_or_a_guard_error(body: bytes) -> None:
             _one_line(err)
 
 
-# ---- environment.yml and conda specs (guard/hooks/requirements.py, guard/conda_specs.py) ---------
+# ---- environment.yml and conda specs (guard/hooks/conda_side.py, guard/policy/conda.py) ---------
 
 conda_specs = st.one_of(
     st.builds(lambda ch, n, sep, v, b: f"{ch}{n}{sep}{v}{b}",
@@ -256,7 +256,8 @@ conda_specs = st.one_of(
 @example(spec="python >=3.x")
 def test_conda_specs_give_a_dep_or_a_value_error(spec: str) -> None:
     """``parse_conda_spec`` documents ValueError (the hook turns it into a finding)."""
-    from guard.hooks.requirements import _python_version, parse_conda_spec
+    from guard.hooks.conda_side import python_version_of as _python_version
+    from guard.policy.conda import parse_conda_spec
 
     try:
         dep = parse_conda_spec(spec, 1)
@@ -274,11 +275,11 @@ def test_conda_specs_give_a_dep_or_a_value_error(spec: str) -> None:
     st.text(max_size=12),
 ))
 def test_conda_specs_of_pip_specifiers(spec: str) -> None:
-    """``guard/conda_specs.py``: a PyPI specifier (from a requirement the user wrote) as a conda
+    """``guard/policy/conda.py``: a PyPI specifier (from a requirement the user wrote) as a conda
     version spec, or NotExpressible (a ValueError the redirect explains)."""
     from packaging.specifiers import InvalidSpecifier, SpecifierSet
 
-    from guard.policy.conda_specs import NotExpressible, conda_version_spec, match_spec
+    from guard.policy.conda import NotExpressible, conda_version_spec, match_spec
 
     try:
         specifier = SpecifierSet(spec)
@@ -307,7 +308,8 @@ env_yml_lines = st.sampled_from([
 @example(body=b"dependencies:\n  - " + b"[" * 1200)
 def test_environment_files_give_a_conda_side_or_a_finding(body: bytes) -> None:
     """``read_environment_file`` documents ``_EnvFileError`` (a finding the hook prints)."""
-    from guard.hooks.requirements import _EnvFileError, read_environment_file
+    from guard.hooks.conda_side import EnvFileError as _EnvFileError
+    from guard.hooks.conda_side import read_environment_file
 
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp, "environment.yml")
@@ -571,7 +573,7 @@ member_bodies = st.one_of(metadata_bodies(), st.binary(max_size=60),
 @example(entry="pkg-1.0.dist-info", is_file=False, members={"top_level.txt": b"a\x00b\n"})
 @example(entry="pkg-1.0.dist-info", is_file=False, members={"METADATA": b"Name: a\x00b\nVersion: 1\n"})
 def test_site_packages_metadata_gives_a_snapshot_or_a_guard_error(plain_prefix, entry, is_file, members) -> None:
-    from guard.doctor.diagnose import module_name, probe_imports
+    from guard.doctor.evidence import module_name, probe_imports
     from guard.environment.snapshot import snapshot
     from tests.support.conda_prefix import SITE_PACKAGES
 

@@ -10,11 +10,13 @@ from __future__ import annotations
 import pytest
 from packaging.version import Version
 
-from guard.environment.snapshot import CondaRecord, EnvironmentSnapshot, InstalledDist
+from guard.environment.conda_meta import CondaRecord
+from guard.environment.site_packages import InstalledDist
+from guard.environment.snapshot import EnvironmentSnapshot
 from guard.errors import ResolutionImpossible
 from guard.models import CoreMetadata, DistFile
 from guard.environment.interpreter import Interpreter
-from guard.request.pip_args import parse_pip_argv
+from guard.request.parse import parse_pip_argv
 from guard.resolve.simulate import simulate_install
 
 TAGS = ("cp311-cp311-manylinux_2_17_x86_64", "cp311-abi3-manylinux_2_17_x86_64", "py3-none-manylinux2014_x86_64",

@@ -622,7 +622,7 @@ def test_guard_gone_advice_names_every_file_and_following_it_removes_the_hooks(c
     (["install", "--no-such-option", "--dry-run", "x"], True),  # pip rejects it, or a newer pip dry-runs
 ])
 def test_is_dry_run_reads_the_install_options_like_pip(argv, expected):
-    from guard.request.pip_args import install_has_dry_run as is_dry_run
+    from guard.request.command import install_has_dry_run as is_dry_run
 
     assert is_dry_run(argv) is expected
 

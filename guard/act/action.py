@@ -18,8 +18,8 @@ from __future__ import annotations
 import os
 import shutil
 import sys
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Mapping, Sequence
 
 from guard.errors import GuardError
 
@@ -41,8 +41,8 @@ def safety_constraints_from_conda_meta(prefix: Path, policy) -> list[str]:
     the snapshot itself cannot be taken. The dist's name and version come from the name of the
     metadata directory the conda record lists; for a record that cannot be read, from its file
     name (``numpy-1.26.4-py311_0.json``: a wrong pin makes pip fail, never change numpy)."""
-    from guard.environment.snapshot import read_conda_meta
     from guard.act.remembered import dist_of_dir
+    from guard.environment.conda_meta import read_conda_meta
 
     pins = {}
     records, anomalies = read_conda_meta(Path(prefix))
@@ -52,10 +52,10 @@ def safety_constraints_from_conda_meta(prefix: Path, policy) -> list[str]:
             if policy.is_protected(name) and version:
                 pins[name] = f"{name}=={version}"
     for anomaly in anomalies:
-        version = os.path.basename(anomaly.path)[:-len(".json")].rsplit("-", 2)[1:2]
+        from_file_name = os.path.basename(anomaly.path)[: -len(".json")].rsplit("-", 2)[1:2]
         for name in anomaly.names:
-            if policy.is_protected(name) and version and name not in pins:
-                pins[name] = f"{name}=={version[0]}"
+            if policy.is_protected(name) and from_file_name and name not in pins:
+                pins[name] = f"{name}=={from_file_name[0]}"
     return [pins[n] for n in sorted(pins)]
 
 
@@ -74,8 +74,10 @@ def place_safety_constraints(prefix: Path, environ: Mapping[str, str], pins: Seq
     from guard.act.journal import state_dir
     from guard.private_files import user_temp_dir, write_private
 
-    data = ("# conda-pip-guard safety net: protected conda-owned distributions stay as they are\n"
-            + "".join(p + "\n" for p in pins)).encode("utf-8")
+    data = (
+        "# conda-pip-guard safety net: protected conda-owned distributions stay as they are\n"
+        + "".join(p + "\n" for p in pins)
+    ).encode("utf-8")
     directory = state_dir(prefix, environ)
     name = "safety-constraints.txt"
     problem = None
@@ -97,31 +99,6 @@ def pip_env_with_safety_net(environ: Mapping[str, str], config_constraints: Sequ
     return env
 
 
-def insert_after_subcommand(argv: Sequence[str], extra: Sequence[str]) -> list[str]:
-    """``argv`` with ``extra`` options right after pip's subcommand word, found the way pip reads
-    its general options (``pip --cache-dir install install x`` has it at index 2); the first
-    ``install`` word when pip would reject the general options anyway."""
-    from guard.integrate.pip_hook import subcommand_index
-
-    argv = list(argv)
-    i = subcommand_index(argv)
-    if i is None:
-        i = argv.index("install") if "install" in argv else len(argv) - 1
-    return argv[: i + 1] + list(extra) + argv[i + 1:]
-
-
-def argv_with_constraint(argv: Sequence[str], safety: str) -> list[str]:
-    return insert_after_subcommand(argv, ["-c", safety])
-
-
-def has_cli_constraint(argv: Sequence[str]) -> bool:
-    """Whether the command line gives ``-c`` itself (then pip ignores configured constraints)."""
-    for a in argv:
-        if a in ("-c", "--constraint") or a.startswith("--constraint=") or (a.startswith("-c") and not a.startswith("--")):
-            return True
-    return False
-
-
 HOOK_VARS = ("GUARD_REAL_PIP", "GUARD_PIP_PYTHON", "GUARD_PREFIX")
 
 
@@ -139,8 +116,9 @@ def _same_dir(a: str, b: str) -> bool:
 def _in_dir(path: str, directory: Path) -> bool:
     """``path`` is in ``directory``, by its own name (a venv's ``bin/python`` links elsewhere) or
     by what it links to (``/usr/local/bin/python3 -> /opt/conda/bin/python3.11``)."""
-    return (_same_dir(os.path.dirname(path), str(directory))
-            or _same_dir(os.path.dirname(os.path.realpath(path)), str(directory)))
+    return _same_dir(os.path.dirname(path), str(directory)) or _same_dir(
+        os.path.dirname(os.path.realpath(path)), str(directory)
+    )
 
 
 def _scripts_dir(prefix: Path) -> Path:
@@ -184,8 +162,13 @@ def real_pip_command(prefix: Path, environ: Mapping[str, str], name: str = "pip"
             cmd = json.loads(hooked)
         except ValueError:
             cmd = None
-        if (isinstance(cmd, list) and cmd and all(isinstance(c, str) for c in cmd)
-                and os.path.isabs(cmd[0]) and _in_dir(cmd[0], scripts)):
+        if (
+            isinstance(cmd, list)
+            and cmd
+            and all(isinstance(c, str) for c in cmd)
+            and os.path.isabs(cmd[0])
+            and _in_dir(cmd[0], scripts)
+        ):
             return cmd
     real = environ.get("GUARD_REAL_PIP")
     if real and os.path.isfile(real) and _in_dir(os.path.abspath(real), scripts):
@@ -197,8 +180,10 @@ def real_pip_command(prefix: Path, environ: Mapping[str, str], name: str = "pip"
     python = env_python(prefix)
     if python is not None and env_has_pip_module(prefix):
         return [str(python), "-m", "pip"]
-    raise NoPipError(f"the environment {prefix} has no pip (no {scripts / 'pip'}, and its python has no pip "
-                     "module): install pip there with conda; no other pip runs in its place")
+    raise NoPipError(
+        f"the environment {prefix} has no pip (no {scripts / 'pip'}, and its python has no pip "
+        "module): install pip there with conda; no other pip runs in its place"
+    )
 
 
 def pip_environ(environ: Mapping[str, str]) -> dict:

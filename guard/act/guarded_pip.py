@@ -16,34 +16,12 @@ Exit status: pip's own when pip runs; 1 when blocked; 2 for the guard's own usag
 from __future__ import annotations
 
 import os
-import shutil
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 from guard.act import action
-from guard.integrate.pip_hook import GUARDED, UNSURE, pip_subcommand
-
-
-def subcommand(argv: Sequence[str]) -> str | None:
-    """pip's subcommand word, read past pip's general options as pip's optparse reads them
-    (abbreviations included). When pip would reject those options, an ``install``/``uninstall``
-    word anywhere still counts: a newer pip may know an option this table does not, and the guard
-    must not wave an install through on that account (the simulation then decides, or fails over
-    to the safety net)."""
-    word, _ = pip_subcommand(argv)
-    if word != UNSURE:
-        return word
-    return next((a for a in argv if a in GUARDED), None)
-
-
-def _dry_run(argv: Sequence[str]) -> bool:
-    """``pip install --dry-run`` changes nothing: it goes straight to pip."""
-    if not any(a.startswith("--d") for a in argv):  # the common case: no parser imported
-        return False
-    from guard.request.pip_args import install_has_dry_run
-
-    return install_has_dry_run(argv)
+from guard.request.command import GUARDED_SUBCOMMANDS, PipCommand
 
 
 def _err(msg: str) -> None:
@@ -53,25 +31,14 @@ def _err(msg: str) -> None:
     sys.stderr.flush()
 
 
-def python_option_prefix(argv: Sequence[str]) -> Path | None:
-    """The env of pip's own ``--python`` (an interpreter, found on PATH like pip does, or an env
-    directory), None without it: pip then runs in that interpreter's environment."""
-    _, general = pip_subcommand(argv)
-    python = general.get("--python")
-    if not python:
-        return None
-    found = Path(python) if os.path.sep in python else Path(shutil.which(python) or python)
-    return Path(os.path.abspath(found)) if found.is_dir() else Path(os.path.abspath(found)).parent.parent
-
-
-def target_prefix(environ, argv: Sequence[str] = ()) -> Path:
+def target_prefix(environ, command: PipCommand | None = None) -> Path:
     """The environment whose pip runs: pip's ``--python`` (an interpreter or an env directory),
     else ``$GUARD_PREFIX`` (the shims and the hook name their env), else the env of
     ``$GUARD_REAL_PIP`` when it is a conda env or a venv, else the active conda env
     (``environment.default_prefix``, which never takes a pyenv or system Python for one).
     Where pip then writes (``--prefix``, ``--root``, ``--target``, ``--user``) the simulation
     decides (``guard.check.install_target``)."""
-    by_python = python_option_prefix(argv)
+    by_python = command.python_prefix() if command is not None else None
     if by_python is not None:
         return by_python
     if environ.get("GUARD_PREFIX"):
@@ -86,73 +53,69 @@ def target_prefix(environ, argv: Sequence[str] = ()) -> Path:
     return default_prefix(environ)
 
 
-def pip_for(prefix: Path, environ, argv: Sequence[str]) -> list[str]:
+def pip_for(prefix: Path, environ, command: PipCommand) -> list[str]:
     """The pip to run for ``prefix``: the env's own (``action.real_pip_command``). With pip's
     ``--python`` on the command line any pip changes that interpreter's env, so the guard's own pip
     stands in when that env has none."""
     try:
         return action.real_pip_command(prefix, environ)
     except action.NoPipError:
-        _, general = pip_subcommand(argv)
-        if general.get("--python") and _own_pip_available():
+        import importlib.util
+
+        if command.python and importlib.util.find_spec("pip") is not None:
             return [sys.executable, "-m", "pip"]
         raise
 
 
-def _may_write_elsewhere(argv: Sequence[str], environ) -> bool:
+def _may_write_elsewhere(command: PipCommand, environ) -> bool:
     """Whether pip may write outside the env it runs in (``--prefix``, ``--root``, ``--target``,
     abbreviated as optparse allows, or from ``PIP_PREFIX``/``PIP_ROOT``/``PIP_TARGET``): then
     another env may be changed although this one is no conda env, and the simulation decides."""
-    if any(environ.get(v) for v in ("PIP_PREFIX", "PIP_ROOT", "PIP_TARGET")):
-        return True
-    for a in argv:
-        name = a.split("=", 1)[0]
-        if name.startswith(("--prefi", "--roo", "--ta")) or (a.startswith("-t") and not a.startswith("--")):
-            return True
-    return False
-
-
-def _own_pip_available() -> bool:
-    import importlib.util
-
-    return importlib.util.find_spec("pip") is not None
+    return command.names_location or any(environ.get(v) for v in ("PIP_PREFIX", "PIP_ROOT", "PIP_TARGET"))
 
 
 def main(argv: Sequence[str]) -> int:
     environ = dict(os.environ)
     argv, flags = action.strip_guard_flags(argv)
     flag_disabled = action.DISABLE_FLAG in flags
-    command = subcommand(argv)
+    pip = PipCommand.parse(argv)
+    command = pip.command
     from guard.errors import GuardError
 
     try:
-        prefix = target_prefix(environ, argv)
-        pip_cmd = pip_for(prefix, environ, argv)
+        prefix = target_prefix(environ, pip)
+        pip_cmd = pip_for(prefix, environ, pip)
     except GuardError as exc:  # no env to judge, or no pip of its own: one line, pip does not run
         # guard pip has no --prefix of its own (pip's --prefix says where files go): name pip's --python
         _err("error: " + str(exc).replace("or pass --prefix", "or give pip --python ENV/bin/python"))
         return exc.exit_code
     pip_env = action.pip_environ(environ)
-    if command not in GUARDED or (command == "install" and _dry_run(argv)):
+    if command not in GUARDED_SUBCOMMANDS or pip.dry_run:
         action.exec_pip(pip_cmd + list(argv), pip_env)
     if flag_disabled or action.is_disabled(environ):
         why = action.DISABLE_FLAG if flag_disabled else f"{action.DISABLE_VAR}=1"
         _err(f"warning: disabled by {why}: pip runs unguarded")
         _journal(prefix, environ, argv, "override", [], executed=" ".join(pip_cmd + list(argv)), note=why)
         action.exec_pip(pip_cmd + list(argv), pip_env)
-    return _guarded(prefix, environ, argv, command, pip_cmd, pip_env, flags)
+    return _guarded(prefix, environ, pip, pip_cmd, pip_env, flags)
 
 
-def _guarded(prefix: Path, environ, argv, command, pip_cmd, pip_env, flags=frozenset()) -> int:
-    from guard.pipeline.check import Context, default_cache_dir, load_snapshot, simulate
-    from guard.policy.config import load_policy
+def _guarded(prefix: Path, environ, pip: PipCommand, pip_cmd, pip_env, flags=frozenset()) -> int:
+    argv, command = list(pip.argv), pip.command
     from guard.errors import GuardError, ResolutionImpossible
     from guard.explain.render import block_text
+    from guard.pipeline.check import Context, default_cache_dir, load_snapshot, simulate
+    from guard.policy.config import load_policy
 
     # pip is about to run this code anyway; only its dry run can tell what it installs: say so first
-    ctx = Context(prefix=Path(os.path.abspath(prefix)), environ=environ, cwd=os.getcwd(),
-                  cache_dir=default_cache_dir(environ), allow_build=True,
-                  on_build=lambda why: _err(f"note: {why}: pip's dry run builds it now to judge it (runs its code)"))
+    ctx = Context(
+        prefix=Path(os.path.abspath(prefix)),
+        environ=environ,
+        cwd=os.getcwd(),
+        cache_dir=default_cache_dir(environ),
+        allow_build=True,
+        on_build=lambda why: _err(f"note: {why}: pip's dry run builds it now to judge it (runs its code)"),
+    )
     try:
         policy, _ = load_policy(ctx.prefix, environ)
     except GuardError as exc:  # the user's own config file is broken: say so, run nothing
@@ -161,7 +124,7 @@ def _guarded(prefix: Path, environ, argv, command, pip_cmd, pip_env, flags=froze
     snap = None
     try:
         snap = load_snapshot(ctx)
-        if not snap.is_conda and not _may_write_elsewhere(argv, environ):
+        if not snap.is_conda and not _may_write_elsewhere(pip, environ):
             # no conda-meta: nothing here is conda's to protect; pip runs as if the guard were absent
             action.exec_pip(pip_cmd + list(argv), pip_env)
         result = simulate(argv, ctx, snap=snap, policy=policy)
@@ -169,13 +132,15 @@ def _guarded(prefix: Path, environ, argv, command, pip_cmd, pip_env, flags=froze
         if _blocked_by_damage(ctx, argv, snap, policy):
             return action.EXIT_BLOCK
         # pip would fail as well; let pip say so in its own words (with the safety net on)
-        return _run_with_safety_net(ctx, argv, command, pip_cmd, pip_env, snap, policy, note=None)
+        return _run_with_safety_net(ctx, pip, pip_cmd, pip_env, snap, policy, note=None)
     except Exception as exc:  # noqa: BLE001 - never fail open, never block everything
         if _blocked_by_damage(ctx, argv, snap, policy):
             return action.EXIT_BLOCK
-        _err(f"could not simulate this command ({_one_line(exc)}); pip runs with conda's protected "
-             "packages pinned at their installed versions")
-        return _run_with_safety_net(ctx, argv, command, pip_cmd, pip_env, snap, policy, note=_one_line(exc))
+        _err(
+            f"could not simulate this command ({_one_line(exc)}); pip runs with conda's protected "
+            "packages pinned at their installed versions"
+        )
+        return _run_with_safety_net(ctx, pip, pip_cmd, pip_env, snap, policy, note=_one_line(exc))
     verdict = result.verdict
     entry_changes = [c.to_json(c.name in verdict.protected) for c in result.plan.changes]
     _remember(snap, policy, ctx)
@@ -184,21 +149,39 @@ def _guarded(prefix: Path, environ, argv, command, pip_cmd, pip_env, flags=froze
 
         sys.stderr.write(redact(block_text(result)) + "\n")
         # a conda redirect names this env; pip's --prefix/--root/--target write elsewhere: none then
-        instead = (_instead_line(result, snap, environ)
-                   if command == "install" and not _may_write_elsewhere(argv, environ) else None)
+        instead = (
+            _instead_line(result, snap, environ)
+            if command == "install" and not _may_write_elsewhere(pip, environ)
+            else None
+        )
         if instead:
             sys.stderr.write(f"  {redact(instead)}\n")
-        _journal(ctx.prefix, environ, argv, "block", entry_changes,
-                 reasons=[{"name": r.name, "rule": r.rule, "message": r.message, "chain": list(r.chain)}
-                          for r in verdict.reasons])
+        _journal(
+            ctx.prefix,
+            environ,
+            argv,
+            "block",
+            entry_changes,
+            reasons=[
+                {"name": r.name, "rule": r.rule, "message": r.message, "chain": list(r.chain)} for r in verdict.reasons
+            ],
+        )
         if command == "install" and instead and (action.REDIRECT_FLAG in flags or policy.on_block == "redirect"):
             from guard.act.redirect import run_redirect
 
-            return run_redirect(result, snap, ctx, yes=action.YES_FLAG in flags, pip_argv=list(argv))
+            return run_redirect(
+                result,
+                snap,
+                ctx,
+                yes=action.YES_FLAG in flags,
+                pip_argv=list(argv),
+                echo=lambda line: print(line, file=sys.stderr, flush=True),
+                ask=input if sys.stdin.isatty() else None,
+            )
         return action.EXIT_BLOCK
     for w in verdict.warnings:
         _err(f"warning: {w}")
-    if command == "uninstall" and verdict.warnings and sys.stdin.isatty() and "-y" not in argv and "--yes" not in argv:
+    if command == "uninstall" and verdict.warnings and sys.stdin.isatty() and not pip.yes:
         answer = input("conda-pip-guard: proceed with a change conda will not know about? [y/N] ")
         if answer.strip().lower() not in ("y", "yes"):
             _journal(ctx.prefix, environ, argv, "declined", entry_changes)
@@ -208,8 +191,7 @@ def _guarded(prefix: Path, environ, argv, command, pip_cmd, pip_env, flags=froze
         # pip refuse versions it is free to put in that directory
         _journal(ctx.prefix, environ, argv, "allow", entry_changes, executed=" ".join(pip_cmd + list(argv)))
         action.exec_pip(pip_cmd + list(argv), pip_env)
-    return _run_with_safety_net(ctx, argv, command, pip_cmd, pip_env, snap, policy, note=None,
-                                allowed=entry_changes)
+    return _run_with_safety_net(ctx, pip, pip_cmd, pip_env, snap, policy, note=None, allowed=entry_changes)
 
 
 def _instead_line(result, snap, environ) -> str | None:
@@ -232,8 +214,14 @@ def _blocked_by_damage(ctx, argv, snap, policy) -> bool:
         return False
     reasons = [anomaly_reason(a, policy) for a in damaged]
     sys.stderr.write("conda-pip-guard: blocked.\n" + "".join(f"  {r.message}\n" for r in reasons))
-    _journal(ctx.prefix, ctx.environ, argv, "block", [],
-             reasons=[{"name": r.name, "rule": r.rule, "message": r.message, "chain": []} for r in reasons])
+    _journal(
+        ctx.prefix,
+        ctx.environ,
+        argv,
+        "block",
+        [],
+        reasons=[{"name": r.name, "rule": r.rule, "message": r.message, "chain": []} for r in reasons],
+    )
     return True
 
 
@@ -252,7 +240,7 @@ def _remember(snap, policy, ctx) -> None:
         pass
 
 
-def _run_with_safety_net(ctx, argv, command, pip_cmd, pip_env, snap, policy, note, allowed=None) -> int:
+def _run_with_safety_net(ctx, pip: PipCommand, pip_cmd, pip_env, snap, policy, note, allowed=None) -> int:
     """Run pip, then check that every protected conda-owned distribution is exactly what it was
     (``_run_and_verify``). For ``install``: with the safety net, a constraints
     file pinning every protected conda-owned distribution; from the snapshot when there is one,
@@ -262,11 +250,13 @@ def _run_with_safety_net(ctx, argv, command, pip_cmd, pip_env, snap, policy, not
     resolution) and asks for a reinstall does not run while anything is protected. The journal gets
     ``unsimulated`` (``note``) or ``allow`` (``allowed``: the plan's changes) just before pip
     really runs, and nothing when it does not."""
+    argv, command = list(pip.argv), pip.command
 
     def record() -> None:
         if note is not None:
-            _journal(ctx.prefix, ctx.environ, argv, "unsimulated", [], note=note,
-                     executed=" ".join(pip_cmd + list(argv)))
+            _journal(
+                ctx.prefix, ctx.environ, argv, "unsimulated", [], note=note, executed=" ".join(pip_cmd + list(argv))
+            )
         elif allowed is not None:
             _journal(ctx.prefix, ctx.environ, argv, "allow", allowed, executed=" ".join(pip_cmd + list(argv)))
 
@@ -275,10 +265,12 @@ def _run_with_safety_net(ctx, argv, command, pip_cmd, pip_env, snap, policy, not
 
         policy = Policy()
     if command == "uninstall" and note is not None:
-        hit = _protected_named(ctx.prefix, argv, policy)
+        hit = _protected_named(ctx.prefix, pip, policy)
         if hit:
-            _err(f"blocked: {hit} was installed by conda and is protected; the uninstall could not be "
-                 "simulated, so it does not run (override: GUARD_DISABLE=1)")
+            _err(
+                f"blocked: {hit} was installed by conda and is protected; the uninstall could not be "
+                "simulated, so it does not run (override: GUARD_DISABLE=1)"
+            )
             _journal(ctx.prefix, ctx.environ, argv, "block", [], note=note)
             return action.EXIT_BLOCK
     watched = _watch(ctx, snap, policy)
@@ -286,69 +278,90 @@ def _run_with_safety_net(ctx, argv, command, pip_cmd, pip_env, snap, policy, not
         record()
         return _run_and_verify(ctx, argv, pip_cmd + list(argv), pip_env, watched, snap)
     try:
-        pins = (action.safety_constraints(snap, policy) if snap is not None
-                else action.safety_constraints_from_conda_meta(ctx.prefix, policy))
+        pins = (
+            action.safety_constraints(snap, policy)
+            if snap is not None
+            else action.safety_constraints_from_conda_meta(ctx.prefix, policy)
+        )
     except Exception as exc:  # noqa: BLE001 - unreadable env: pip decides, and we said so
-        _err(f"warning: cannot read the environment's conda records ({_one_line(exc)}); pip runs without the safety net")
+        _err(
+            f"warning: cannot read the environment's conda records ({_one_line(exc)}); pip runs without the safety net"
+        )
         pins = []
     if not pins:
         record()
         return _run_and_verify(ctx, argv, pip_cmd + list(argv), pip_env, watched, snap)
     if allowed is None:
-        option = _reinstall_option(argv, ctx, snap)
+        option = _reinstall_option(pip, ctx, snap)
         if option:
-            _err(f"blocked: {option} with no simulation to judge it; the safety net cannot stop pip from "
-                 "reinstalling a protected conda package at the same version (conda's "
-                 f"{', '.join(p.split('==')[0] for p in pins)}), so pip does not run (override: GUARD_DISABLE=1)")
-            _journal(ctx.prefix, ctx.environ, argv, "block", [], note=note,
-                     reasons=[{"name": None, "rule": "unsimulated-reinstall", "chain": [],
-                               "message": f"{option} could not be simulated"}])
+            _err(
+                f"blocked: {option} with no simulation to judge it; the safety net cannot stop pip from "
+                "reinstalling a protected conda package at the same version (conda's "
+                f"{', '.join(p.split('==')[0] for p in pins)}), so pip does not run (override: GUARD_DISABLE=1)"
+            )
+            _journal(
+                ctx.prefix,
+                ctx.environ,
+                argv,
+                "block",
+                [],
+                note=note,
+                reasons=[
+                    {
+                        "name": None,
+                        "rule": "unsimulated-reinstall",
+                        "chain": [],
+                        "message": f"{option} could not be simulated",
+                    }
+                ],
+            )
             return action.EXIT_BLOCK
     try:
         safety, problem = action.place_safety_constraints(ctx.prefix, ctx.environ, pins)
     except OSError as exc:  # nowhere to put the net: fail closed
-        _err(f"blocked: the safety net cannot be written anywhere ({_one_line(exc)}); pip does not run "
-             "(override: GUARD_DISABLE=1)")
+        _err(
+            f"blocked: the safety net cannot be written anywhere ({_one_line(exc)}); pip does not run "
+            "(override: GUARD_DISABLE=1)"
+        )
         return action.EXIT_BLOCK
     if problem:
         _state_warning(problem, f"pip runs with the safety net from {safety}")
     record()
-    from guard.request.pip_args import uses_isolated_config
-
-    isolated = uses_isolated_config(argv)
-    if isolated or action.has_cli_constraint(argv):
+    if pip.isolated or pip.cli_constraint:
         # pip --isolated ignores PIP_* variables, and a -c on the command line replaces configured
         # constraints: either way the net must travel on the command line itself
-        return _run_and_verify(ctx, argv, pip_cmd + action.argv_with_constraint(argv, str(safety)), pip_env,
-                               watched, snap)
-    existing: list[str] = []
+        return _run_and_verify(
+            ctx, argv, pip_cmd + pip.with_options_after_subcommand(["-c", str(safety)]), pip_env, watched, snap
+        )
     try:
-        from guard.request.pip_config import load_pip_config
-
-        site_prefix = snap.interpreter.prefix if snap is not None else str(ctx.prefix)
-        base_prefix = snap.interpreter.base_prefix if snap is not None else None
-        existing = load_pip_config(site_prefix=site_prefix, base_prefix=base_prefix,
-                                   environ=ctx.environ).get_list("constraint")
+        existing = _pip_config(ctx, snap, isolated=False).get_list("constraint")
     except Exception:  # noqa: BLE001 - the user's constraints then come only from PIP_CONSTRAINT
         existing = (ctx.environ.get("PIP_CONSTRAINT") or "").split()
-    return _run_and_verify(ctx, argv, pip_cmd + list(argv),
-                           action.pip_env_with_safety_net(pip_env, existing, str(safety)), watched, snap)
+    return _run_and_verify(
+        ctx, argv, pip_cmd + list(argv), action.pip_env_with_safety_net(pip_env, existing, str(safety)), watched, snap
+    )
 
 
-def _reinstall_option(argv, ctx, snap) -> str | None:
+def _pip_config(ctx, snap, *, isolated: bool):
+    """The user's pip configuration for the env pip runs in (as pip itself would read it)."""
+    from guard.request.pip_config import load_pip_config
+
+    site_prefix = snap.interpreter.prefix if snap is not None else str(ctx.prefix)
+    base_prefix = snap.interpreter.base_prefix if snap is not None else None
+    return load_pip_config(site_prefix=site_prefix, base_prefix=base_prefix, environ=ctx.environ, isolated=isolated)
+
+
+def _reinstall_option(pip: PipCommand, ctx, snap) -> str | None:
     """The option that makes pip reinstall what is installed (``--force-reinstall``, ``-I`` /
     ``--ignore-installed``), from pip's own reading of the command line and configuration; when
-    that reading fails, from the raw words (abbreviations and ``-qI`` clusters included) and the
-    ``PIP_*`` variables: unsure counts as yes."""
+    that reading fails, from the raw words (``PipCommand.reinstall_word``) and the ``PIP_*``
+    variables: unsure counts as yes."""
     try:
-        from guard.request.pip_args import InstallRequest, parse_pip_argv, uses_isolated_config
-        from guard.request.pip_config import load_pip_config
+        from guard.request.model import InstallRequest
+        from guard.request.parse import parse_pip_argv
 
-        site_prefix = snap.interpreter.prefix if snap is not None else str(ctx.prefix)
-        base_prefix = snap.interpreter.base_prefix if snap is not None else None
-        config = load_pip_config(site_prefix=site_prefix, base_prefix=base_prefix, environ=ctx.environ,
-                                 isolated=uses_isolated_config(argv))
-        request = parse_pip_argv(argv, config=config.values, environ=ctx.environ, cwd=ctx.cwd)
+        config = _pip_config(ctx, snap, isolated=pip.isolated)
+        request = parse_pip_argv(pip.argv, config=config.values, environ=ctx.environ, cwd=ctx.cwd)
         if isinstance(request, InstallRequest):
             if request.force_reinstall:
                 return "--force-reinstall"
@@ -357,16 +370,8 @@ def _reinstall_option(argv, ctx, snap) -> str | None:
             return None
     except Exception:  # noqa: BLE001 - fall back to the raw words below
         pass
-    for word in argv:
-        if word == "--":
-            break
-        long, _, _ = word.partition("=")
-        if len(long) >= 4 and "--force-reinstall".startswith(long):
-            return "--force-reinstall"
-        if len(long) >= 11 and "--ignore-installed".startswith(long):
-            return "--ignore-installed"
-        if word.startswith("-") and not word.startswith("--") and "I" in word:
-            return "-I"
+    if pip.reinstall_word:
+        return pip.reinstall_word
     for var in ("PIP_FORCE_REINSTALL", "PIP_IGNORE_INSTALLED"):
         if (ctx.environ.get(var) or "").strip().lower() in ("1", "true", "yes", "on"):
             return f"{var}={ctx.environ[var]}"
@@ -382,13 +387,15 @@ def _watch(ctx, snap, policy) -> tuple:
         if snap is not None:
             records = list(snap.conda_records.values())
         else:
-            from guard.environment.snapshot import _read_conda_meta
+            from guard.environment.conda_meta import read_conda_meta
 
-            records = _read_conda_meta(Path(ctx.prefix) / "conda-meta", Path(ctx.prefix), None, [])
+            records, _ = read_conda_meta(Path(ctx.prefix))
         return verify.baseline(ctx.prefix, records, policy)
     except Exception as exc:  # noqa: BLE001
-        _err(f"warning: cannot record conda's protected files before pip runs ({_one_line(exc)}); "
-             "they are not checked afterwards")
+        _err(
+            f"warning: cannot record conda's protected files before pip runs ({_one_line(exc)}); "
+            "they are not checked afterwards"
+        )
         return ()
 
 
@@ -405,8 +412,7 @@ def _run_and_verify(ctx, argv, cmd, env, watched, snap) -> int:
     try:
         damage = verify.check(watched)
     except Exception as exc:  # noqa: BLE001 - a check that fails is said, never hidden
-        _err(f"warning: could not check conda's protected packages after pip ({_one_line(exc)}); "
-             "run `guard doctor`")
+        _err(f"warning: could not check conda's protected packages after pip ({_one_line(exc)}); run `guard doctor`")
         return status
     if not damage:
         return status
@@ -414,16 +420,27 @@ def _run_and_verify(ctx, argv, cmd, env, watched, snap) -> int:
     repair = _repair_command(ctx.prefix, damage, python)
     lines = ["conda-pip-guard: DAMAGED: pip changed conda's protected packages, despite the guard:"]
     for d in damage:
-        lines.append(f"  {d.name} {d.version} (conda: {d.record.name} {d.record.version} {d.record.build}, "
-                     f"channel {d.record.channel}): {d.what}")
+        lines.append(
+            f"  {d.name} {d.version} (conda: {d.record.name} {d.record.version} {d.record.build}, "
+            f"channel {d.record.channel}): {d.what}"
+        )
     lines.append(f"  repair: {repair}")
     lines.append(f"  (pip's exit status was {status}; `guard doctor` shows the details)")
     sys.stderr.write("\n".join(lines) + "\n")
     sys.stderr.flush()
-    _journal(ctx.prefix, ctx.environ, argv, "damaged", [],
-             damage=[{"name": d.name, "version": d.version, "conda_record": d.record.summary(), "what": d.what}
-                     for d in damage], repair=repair, pip_status=status,
-             note=f"pip changed {', '.join(d.name for d in damage)}; repair: {repair}")
+    _journal(
+        ctx.prefix,
+        ctx.environ,
+        argv,
+        "damaged",
+        [],
+        damage=[
+            {"name": d.name, "version": d.version, "conda_record": d.record.summary(), "what": d.what} for d in damage
+        ],
+        repair=repair,
+        pip_status=status,
+        note=f"pip changed {', '.join(d.name for d in damage)}; repair: {repair}",
+    )
     return verify.EXIT_DAMAGED
 
 
@@ -432,8 +449,8 @@ def _repair_command(prefix, damage, python: str) -> str:
     --force-reinstall -c CHANNEL "name=version=build" ...``: pip's copy out first (the override when
     pip reinstalled into conda's own metadata directory, which the guard would block), then conda's
     exact builds back (doctor's fix commands)."""
-    from guard.doctor.diagnose import conda_reinstall_command, pip_uninstall_command
     from guard.act.verify import pip_installed
+    from guard.explain.repair import conda_reinstall_command, pip_uninstall_command
 
     steps = []
     for d in damage:
@@ -445,20 +462,15 @@ def _repair_command(prefix, damage, python: str) -> str:
     return " && ".join(steps)
 
 
-def _protected_named(prefix: Path, argv, policy) -> str | None:
-    """A protected conda-owned distribution named on an uninstall command line, read plainly
-    (used only when the uninstall could not be simulated)."""
-    from packaging.utils import canonicalize_name
-
+def _protected_named(prefix: Path, pip: PipCommand, policy) -> str | None:
+    """A protected conda-owned distribution named on an uninstall command line (each word read as
+    a requirement, ``PipCommand.named_projects``; used only when the uninstall could not be
+    simulated)."""
     try:
         pinned = {p.split("==")[0] for p in action.safety_constraints_from_conda_meta(prefix, policy)}
     except Exception:  # noqa: BLE001
         return None
-    for a in argv:
-        name = canonicalize_name(a.split("==")[0]) if not a.startswith("-") else ""
-        if name in pinned:
-            return name
-    return None
+    return next((name for name in pip.named_projects() if name in pinned), None)
 
 
 def _journal(prefix, environ, argv, verdict, changes, **extra) -> None:

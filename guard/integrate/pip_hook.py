@@ -10,9 +10,10 @@ than the guard's and may not have the guard installed):
   replaces the process by ``guard pip ARGS`` (``os.execv``): ``python -m pip``, ``-mpip``,
   ``-Im pip``, Jupyter's ``%pip`` (``sys.executable -m pip``) and the env's ``bin/pip*`` scripts
   run by path. ``$GUARD_ACTIVE=1`` (set by the guard for the pip it runs) turns it off.
-* The guard imports it for the parsing tables: ``pip_subcommand`` is how the guard, the hook and
-  (through the tables, written into the script at install time) the sh shims find pip's
-  subcommand, so that all three agree.
+* ``guard shims install`` reads its parsing tables and writes them into the sh shims, so that the
+  hook and the shims find pip's subcommand the same way; the guard itself reads the command line
+  with ``guard.request.command.PipCommand``, and ``tests/test_pip_command.py`` proves that it and
+  ``pip_subcommand`` agree (the subcommand word and its position).
 """
 
 from __future__ import annotations
@@ -21,16 +22,42 @@ import os
 import sys
 
 # pip's general options (pip/_internal/cli/cmdoptions.py general_group and the main parser,
-# pip 23.x-26.x): none of the short ones takes a value.
+# pip 23.x-26.x): none of the short ones takes a value. The guard reads the same table in
+# guard/request/command.py (PipCommand); tests/test_pip_command.py proves that both agree.
 VALUE_OPTIONS = (
-    "--python", "--log", "--log-file", "--local-log", "--keyring-provider", "--proxy", "--retries",
-    "--timeout", "--default-timeout", "--exists-action", "--trusted-host", "--cert", "--client-cert",
-    "--cache-dir", "--src", "--use-feature", "--use-deprecated", "--resume-retries",
+    "--python",
+    "--log",
+    "--log-file",
+    "--local-log",
+    "--keyring-provider",
+    "--proxy",
+    "--retries",
+    "--timeout",
+    "--default-timeout",
+    "--exists-action",
+    "--trusted-host",
+    "--cert",
+    "--client-cert",
+    "--cache-dir",
+    "--use-feature",
+    "--use-deprecated",
+    "--resume-retries",
 )
 FLAG_OPTIONS = (
-    "--help", "--version", "--debug", "--isolated", "--require-virtualenv", "--require-venv",
-    "--verbose", "--quiet", "--no-input", "--no-proxy-env", "--no-cache-dir",
-    "--disable-pip-version-check", "--no-color", "--no-python-version-warning",
+    "--help",
+    "--version",
+    "--debug",
+    "--isolated",
+    "--require-virtualenv",
+    "--require-venv",
+    "--verbose",
+    "--quiet",
+    "--no-input",
+    "--no-proxy-env",
+    "--no-cache-dir",
+    "--disable-pip-version-check",
+    "--no-color",
+    "--no-python-version-warning",
 )
 SHORT_FLAGS = "hvVq"
 GUARDED = ("install", "uninstall")
@@ -123,7 +150,7 @@ def python_module_argv(argv) -> tuple[int, str] | None:
                 return None
             if c == "m":
                 if j + 1 < len(word):
-                    return i + 1, word[j + 1:]
+                    return i + 1, word[j + 1 :]
                 return (i + 2, argv[i + 1]) if i + 1 < len(argv) else None
             if c in _PY_VALUE_FLAGS:
                 if j + 1 == len(word):
@@ -223,18 +250,18 @@ def run(guard_exe: str, prefix: str) -> None:
     command, _ = pip_subcommand(pip_args)
     if command not in GUARDED and command != UNSURE and "--guard-disable" not in pip_args:
         return
-    if command == "install" and pip_args[pip_args.index("install") + 1:][:1] == ["--dry-run"]:
+    if command == "install" and pip_args[pip_args.index("install") + 1 :][:1] == ["--dry-run"]:
         return  # the guard's own fallback asks pip for a dry run: it changes nothing
     env = dict(os.environ)
     env["GUARD_PREFIX"] = sys.prefix
-    if pip_python is not None:
+    if real_pip is not None:
+        env["GUARD_REAL_PIP"] = os.path.abspath(real_pip)
+        env.pop("GUARD_PIP_PYTHON", None)
+    else:
         import json
 
         env["GUARD_PIP_PYTHON"] = json.dumps(pip_python)
         env.pop("GUARD_REAL_PIP", None)
-    else:
-        env["GUARD_REAL_PIP"] = os.path.abspath(real_pip)
-        env.pop("GUARD_PIP_PYTHON", None)
     exe = guard_exe if os.access(guard_exe, os.X_OK) else None
     if exe is None:
         import shutil
@@ -242,12 +269,16 @@ def run(guard_exe: str, prefix: str) -> None:
         exe = shutil.which("guard")
     if exe is None:
         if _truthy(os.environ.get("GUARD_DISABLE")):
-            sys.stderr.write("conda-pip-guard: warning: the guard is not installed (%s); GUARD_DISABLE=1: "
-                             "pip runs unguarded\n" % guard_exe)
+            sys.stderr.write(
+                f"conda-pip-guard: warning: the guard is not installed ({guard_exe}); "
+                "GUARD_DISABLE=1: pip runs unguarded\n"
+            )
             return
-        sys.stderr.write("conda-pip-guard: cannot find the guard (%s, nor guard on PATH): pip did not run.\n"
-                         "  GUARD_DISABLE=1 runs it unguarded.\n%s\n"
-                         % (guard_exe, removal_advice(installed_files(prefix))))
+        sys.stderr.write(
+            f"conda-pip-guard: cannot find the guard ({guard_exe}, nor guard on PATH): pip did not "
+            "run.\n  GUARD_DISABLE=1 runs it unguarded.\n"
+            f"{removal_advice(installed_files(prefix))}\n"
+        )
         sys.stderr.flush()
         os._exit(3)
     sys.stdout.flush()
@@ -256,4 +287,4 @@ def run(guard_exe: str, prefix: str) -> None:
 
 
 if __name__ == "__conda_pip_guard_pth__":  # exec'd by the .pth line, which defines both names
-    run(GUARD_EXE, GUARD_PREFIX)  # noqa: F821
+    run(GUARD_EXE, GUARD_PREFIX)  # type: ignore[name-defined]  # noqa: F821 - the .pth line defines both

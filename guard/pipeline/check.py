@@ -9,9 +9,10 @@ hands over to pip's own dry run. Nothing here prints.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Mapping, Sequence
+from typing import Callable
 
 from guard.errors import NeedsPipFallback, UsageError
 from guard.models import CheckResult, Plan
@@ -20,6 +21,11 @@ INSTALL_WORDS = ("install", "uninstall")
 
 
 def default_cache_dir(environ: Mapping[str, str]) -> Path:
+    """The guard's cache directory: ``$GUARD_CACHE_DIR``, else ``$XDG_CACHE_HOME/conda-pip-guard``,
+    else ``~/.cache/conda-pip-guard`` (``HOME`` from ``environ``), on every platform (the README's
+    path). Not ``platformdirs``: it reads the process environment only (callers hand in theirs),
+    would move the directory on macOS and Windows, and costs 2.5-4 ms of imports on every
+    guarded ``pip install``."""
     if environ.get("GUARD_CACHE_DIR"):
         return Path(environ["GUARD_CACHE_DIR"])
     home = Path(environ.get("HOME") or os.path.expanduser("~"))
@@ -29,10 +35,10 @@ def default_cache_dir(environ: Mapping[str, str]) -> Path:
 def pip_argv_for_check(args: Sequence[str]) -> list[str]:
     """``guard check -- X``: X is an install command unless it starts with install/uninstall
     (after pip's general options)."""
-    from guard.integrate.pip_hook import pip_subcommand
+    from guard.request.command import PipCommand
 
     args = list(args)
-    if pip_subcommand(args)[0] in INSTALL_WORDS:  # after general options: pip --python X install ...
+    if PipCommand.parse(args).subcommand in INSTALL_WORDS:  # after general options: pip --python X install ...
         return args
     for a in args:
         if a in INSTALL_WORDS:
@@ -66,11 +72,16 @@ def load_snapshot(ctx: Context):
 def parse_command(argv: Sequence[str], snap, ctx: Context, inputs: set | None = None):
     """The request, with the user's pip configuration for this env applied as pip would.
     ``inputs`` collects the files the answer depends on (for the verdict cache)."""
-    from guard.request.pip_args import parse_pip_argv, uses_isolated_config
+    from guard.request.command import uses_isolated_config
+    from guard.request.parse import parse_pip_argv
     from guard.request.pip_config import load_pip_config
 
-    config = load_pip_config(site_prefix=snap.interpreter.prefix, environ=ctx.environ,
-                             base_prefix=snap.interpreter.base_prefix, isolated=uses_isolated_config(argv))
+    config = load_pip_config(
+        site_prefix=snap.interpreter.prefix,
+        environ=ctx.environ,
+        base_prefix=snap.interpreter.base_prefix,
+        isolated=uses_isolated_config(argv),
+    )
     request = parse_pip_argv(argv, config=config.values, environ=ctx.environ, cwd=ctx.cwd)
     if inputs is not None:
         inputs.update(path for _, path, _ in config.files)
@@ -103,8 +114,9 @@ def index_settings(request, snap, environ: Mapping[str, str] | None = None):
     if index_url is None and not request.no_index:
         index_url = snap.interpreter.pip_default_index or own_pip_default_index()
         if index_url is None:
-            raise UsageError("no package index configured and no pip in the environment to name its default; "
-                             "pass --index-url")
+            raise UsageError(
+                "no package index configured and no pip in the environment to name its default; pass --index-url"
+            )
     kwargs = {}
     if request.timeout is not None:
         kwargs["timeout"] = request.timeout
@@ -133,8 +145,9 @@ def own_pip_default_index() -> str | None:
     return PyPI.simple_url
 
 
-def simulate(argv: Sequence[str], ctx: Context, *, snap=None, policy=None, held=None,
-             use_cache: bool = True) -> CheckResult:
+def simulate(
+    argv: Sequence[str], ctx: Context, *, snap=None, policy=None, held=None, use_cache: bool = True
+) -> CheckResult:
     """Simulate ``pip argv`` in ``ctx.prefix`` and judge it.
 
     A result whose inputs are all unchanged is served from :mod:`guard.verdict_cache` (not with
@@ -144,14 +157,15 @@ def simulate(argv: Sequence[str], ctx: Context, *, snap=None, policy=None, held=
     use_cache = use_cache and held is None
     key = verdict_cache.cache_key(argv, ctx.prefix, ctx.cwd, ctx.environ) if use_cache else None
     if key is not None:
-        cached = verdict_cache.lookup(ctx.cache_dir, key, ctx.prefix,
-                                      revalidate=lambda pages, index: _pages_unchanged(argv, ctx, pages, index))
+        cached = verdict_cache.lookup(
+            ctx.cache_dir, key, ctx.prefix, revalidate=lambda pages, index: _pages_unchanged(argv, ctx, pages, index)
+        )
         if cached is not None:
             return cached
 
     from guard.policy.config import config_files, load_policy
-    from guard.request.pip_args import InstallRequest, UninstallRequest
     from guard.policy.rules import evaluate
+    from guard.request.model import InstallRequest, UninstallRequest
     from guard.resolve.simulate import simulate_uninstall
 
     argv = _check_python_option(argv, ctx.prefix)
@@ -168,16 +182,27 @@ def simulate(argv: Sequence[str], ctx: Context, *, snap=None, policy=None, held=
         where = install_target(request, snap, ctx.prefix)
         if where.kind == "outside" and request.unmodeled:
             # nothing in the env changes: no need to ask pip (or build) for a plan of another platform
-            plan = Plan("install", (), target=where.path, warnings=(
-                f"{where.option} {where.path}: pip installs into that directory, outside the environment; "
-                f"nothing here changes (not simulated: {'; '.join(request.unmodeled)})",))
+            plan = Plan(
+                "install",
+                (),
+                target=where.path,
+                warnings=(
+                    f"{where.option} {where.path}: pip installs into that directory, outside the environment; "
+                    f"nothing here changes (not simulated: {'; '.join(request.unmodeled)})",
+                ),
+            )
         else:
             plan, fresh_until = _simulate_install(where.request, snap, ctx, argv, stats, held, inputs)
     else:
         raise UsageError(f"guard check judges pip install and pip uninstall, not {request.command or 'pip'}")
     if not snap.is_conda:
-        plan = _with_warnings(plan, (f"{ctx.prefix} is not a conda environment (no conda-meta): nothing here is "
-                                     "conda's to protect; activate the env or pass --prefix",))
+        plan = _with_warnings(
+            plan,
+            (
+                f"{ctx.prefix} is not a conda environment (no conda-meta): nothing here is "
+                "conda's to protect; activate the env or pass --prefix",
+            ),
+        )
     if snap.warnings:
         plan = _with_warnings(plan, snap.warnings)
     verdict = evaluate(plan, snap, policy)
@@ -186,8 +211,16 @@ def simulate(argv: Sequence[str], ctx: Context, *, snap=None, policy=None, held=
         key = None  # another env's state is part of the answer: not memoized
     result = CheckResult(str(ctx.prefix), plan, verdict, stats)
     if key is not None:
-        verdict_cache.store(ctx.cache_dir, key, ctx.prefix, result, files=inputs, fresh_until=fresh_until,
-                            pages=stats.pop("index_pages", {}), index=stats.pop("index_settings", None))
+        verdict_cache.store(
+            ctx.cache_dir,
+            key,
+            ctx.prefix,
+            result,
+            files=inputs,
+            fresh_until=fresh_until,
+            pages=stats.pop("index_pages", {}),
+            index=stats.pop("index_settings", None),
+        )
     stats.pop("index_pages", None)
     stats.pop("index_settings", None)
     return result
@@ -243,13 +276,16 @@ def _pip_report_plan(request, snap, ctx: Context, argv, why: str) -> Plan:
     from guard.pipeline.pip_report import plan_from_report, run_pip_report
 
     if not ctx.allow_build:
-        raise BuildNotAllowed(f"cannot judge this without pip's own dry run, which may run package code (a "
-                              f"setup.py, a build backend): {why}; nothing was run. Allow it with --allow-build, "
-                              "or allow_build: true in the guard configuration")
+        raise BuildNotAllowed(
+            f"cannot judge this without pip's own dry run, which may run package code (a "
+            f"setup.py, a build backend): {why}; nothing was run. Allow it with --allow-build, "
+            "or allow_build: true in the guard configuration"
+        )
     if ctx.on_build is not None:
         ctx.on_build(why)
-    report = run_pip_report(snap.interpreter.executable, argv, ctx.environ, ctx.cwd,
-                            env_has_pip=snap.interpreter.pip_version is not None)
+    report = run_pip_report(
+        snap.interpreter.executable, argv, ctx.environ, ctx.cwd, env_has_pip=snap.interpreter.pip_version is not None
+    )
     return plan_from_report(report, snap, force_reinstall=request.force_reinstall, reason=why)
 
 
@@ -257,26 +293,17 @@ def _check_python_option(argv, prefix: Path) -> list[str]:
     """pip's own ``--python`` on the command line names the env pip runs in: it must be the env
     judged (one line otherwise). Returns ``argv`` without it: simulating in that env is what it
     asks for."""
-    from guard.act.guarded_pip import python_option_prefix
-    from guard.integrate.pip_hook import _long_option, subcommand_index
+    from guard.request.command import PipCommand
 
-    argv = list(argv)
-    named = python_option_prefix(argv)
+    command = PipCommand.parse(argv)
+    named = command.python_prefix()
     if named is None:
-        return argv
+        return list(argv)
     if not _same_path(named, prefix):
-        raise UsageError(f"pip's --python runs pip in {named}, not in {prefix}: judge that environment "
-                         f"(--prefix {named})")
-    end = subcommand_index(argv)
-    out, i = [], 0
-    while i < len(argv):
-        name, eq, _ = argv[i].partition("=")
-        if (end is None or i < end) and name.startswith("--") and _long_option(name) == "--python":
-            i += 1 if eq else 2
-            continue
-        out.append(argv[i])
-        i += 1
-    return out
+        raise UsageError(
+            f"pip's --python runs pip in {named}, not in {prefix}: judge that environment (--prefix {named})"
+        )
+    return command.without_python_option()
 
 
 # ---- where pip writes ---------------------------------------------------------------------------
@@ -315,14 +342,17 @@ def install_target(request, snap, prefix: Path) -> InstallTarget:
         if any(_same_path(request.target, d) for d in env_sites):
             # pip --target implies --ignore-installed: every resolved distribution lands beside the
             # env's own (and replaces them with --upgrade)
-            return InstallTarget("env", replace(request, target=None, ignore_installed=True), request.target, "--target")
+            return InstallTarget(
+                "env", replace(request, target=None, ignore_installed=True), request.target, "--target"
+            )
         return InstallTarget("outside", request, request.target, "--target")
     if request.root and not _same_path(request.root, os.sep):
         return InstallTarget("root", request, request.root, "--root")
     if request.prefix and not _same_path(request.prefix, prefix):
         other = Path(request.prefix)
-        return InstallTarget("prefix", request, request.prefix, "--prefix",
-                             other if (other / "conda-meta").is_dir() else None)
+        return InstallTarget(
+            "prefix", request, request.prefix, "--prefix", other if (other / "conda-meta").is_dir() else None
+        )
     return InstallTarget("env", request)
 
 
@@ -332,14 +362,13 @@ def _judge_elsewhere(where: InstallTarget, plan: Plan, snap, policy, ctx: Contex
     env there holds (judged against that env, under that env's configuration)."""
     from dataclasses import replace
 
-    from guard.policy.config import load_policy
     from guard.environment.snapshot import snapshot
     from guard.models import Change, Reason, Verdict
+    from guard.policy.config import load_policy
     from guard.policy.rules import evaluate
 
     removed = tuple(replace(c, proposed=None, action="remove") for c in plan.changes if c.installed is not None)
-    note = (f"{where.option} {where.path}: pip writes the new files there and removes what it replaces from "
-            f"{ctx.prefix}")
+    note = f"{where.option} {where.path}: pip writes the new files there and removes what it replaces from {ctx.prefix}"
     here = replace(plan, changes=removed, warnings=tuple(plan.warnings) + (note,))
     verdicts = [evaluate(here, snap, policy)]
     changes = list(removed)
@@ -354,17 +383,35 @@ def _judge_elsewhere(where: InstallTarget, plan: Plan, snap, policy, ctx: Contex
             if dist is None:
                 written.append(replace(c, installed=None, action="install", owner=None, conda_record=None))
                 continue
-            written.append(Change(c.name, dist.version, c.proposed, _action(dist.version, c.proposed), dist.owner,
-                                  dist.conda_record.summary() if dist.conda_record is not None else None, c.source))
+            written.append(
+                Change(
+                    c.name,
+                    dist.version,
+                    c.proposed,
+                    _action(dist.version, c.proposed),
+                    dist.owner,
+                    dist.conda_record.summary() if dist.conda_record is not None else None,
+                    c.source,
+                )
+            )
         there = replace(plan, changes=tuple(written), warnings=tuple(other.warnings))
         v = evaluate(there, other, other_policy)
-        verdicts.append(Verdict(v.verdict, tuple(Reason(r.name, r.rule, f"in {where.other_env}: {r.message}", r.chain)
-                                                  for r in v.reasons),
-                                tuple(f"in {where.other_env}: {w}" for w in v.warnings), v.protected))
+        verdicts.append(
+            Verdict(
+                v.verdict,
+                tuple(Reason(r.name, r.rule, f"in {where.other_env}: {r.message}", r.chain) for r in v.reasons),
+                tuple(f"in {where.other_env}: {w}" for w in v.warnings),
+                v.protected,
+            )
+        )
         changes += written
     reasons = tuple(r for v in verdicts for r in v.reasons)
-    verdict = Verdict("block" if reasons else "allow", reasons, tuple(w for v in verdicts for w in v.warnings),
-                      frozenset().union(*(v.protected for v in verdicts)))
+    verdict = Verdict(
+        "block" if reasons else "allow",
+        reasons,
+        tuple(w for v in verdicts for w in v.warnings),
+        frozenset().union(*(v.protected for v in verdicts)),
+    )
     return replace(here, changes=tuple(changes)), verdict
 
 
@@ -382,4 +429,3 @@ def _with_warnings(plan: Plan, warnings) -> Plan:
     from dataclasses import replace
 
     return replace(plan, warnings=tuple(plan.warnings) + tuple(warnings))
-

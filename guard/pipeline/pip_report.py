@@ -17,8 +17,8 @@ import os
 import subprocess
 import sys
 import tempfile
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Mapping, Sequence
 
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
@@ -26,7 +26,6 @@ from packaging.version import InvalidVersion, Version
 
 from guard.errors import SimulationError
 from guard.models import Change, Edge, Plan
-
 
 
 def pip_dry_run_argv(argv: Sequence[str], report: str) -> list[str]:
@@ -38,8 +37,9 @@ def pip_dry_run_argv(argv: Sequence[str], report: str) -> list[str]:
     return PipCommand.parse(argv).with_options_after_subcommand(["--dry-run", "--report", report, "--no-input"])
 
 
-def run_pip_report(python: str, argv: Sequence[str], environ: Mapping[str, str], cwd: str | None = None, *,
-                   env_has_pip: bool = True) -> dict:
+def run_pip_report(
+    python: str, argv: Sequence[str], environ: Mapping[str, str], cwd: str | None = None, *, env_has_pip: bool = True
+) -> dict:
     """Run pip's dry run for the target interpreter and return its installation report: the
     environment's own pip, else the guard's own pip with ``--python <env python>`` (pip then runs
     itself in that interpreter). This builds what only a build can describe: callers ask first."""
@@ -47,8 +47,14 @@ def run_pip_report(python: str, argv: Sequence[str], environ: Mapping[str, str],
         report = os.path.join(tmp, "report.json")
         env = dict(environ)
         # GUARD_ACTIVE: the guard's own `python -m pip` hook must let this dry run through
-        env.update({"PIP_NO_INPUT": "1", "PIP_DISABLE_PIP_VERSION_CHECK": "1", "PYTHONIOENCODING": "utf-8",
-                    "GUARD_ACTIVE": "1"})
+        env.update(
+            {
+                "PIP_NO_INPUT": "1",
+                "PIP_DISABLE_PIP_VERSION_CHECK": "1",
+                "PYTHONIOENCODING": "utf-8",
+                "GUARD_ACTIVE": "1",
+            }
+        )
         env.pop("PYTHONSTARTUP", None)
         if env_has_pip:
             pip = [python, "-m", "pip"]
@@ -56,8 +62,9 @@ def run_pip_report(python: str, argv: Sequence[str], environ: Mapping[str, str],
             import importlib.util
 
             if importlib.util.find_spec("pip") is None:
-                raise SimulationError("only pip's own dry run can tell, and neither the environment nor the "
-                                      "guard has pip")
+                raise SimulationError(
+                    "only pip's own dry run can tell, and neither the environment nor the guard has pip"
+                )
             env.pop("PIP_PYTHON", None)
             pip = [sys.executable, "-m", "pip", "--python", python]
         cmd = [*pip, *pip_dry_run_argv(argv, report)]
@@ -68,12 +75,15 @@ def run_pip_report(python: str, argv: Sequence[str], environ: Mapping[str, str],
         try:
             proc = _run_bounded(cmd, env, cwd, limit)
         except subprocess.TimeoutExpired:
-            raise SimulationError(f"pip --dry-run did not finish within the {limit:g}s deadline "
-                                  "(GUARD_DEADLINE)") from None
+            raise SimulationError(
+                f"pip --dry-run did not finish within the {limit:g}s deadline (GUARD_DEADLINE)"
+            ) from None
         except OSError as exc:
             raise SimulationError(f"cannot run pip in the environment: {exc}") from None
         if proc.returncode != 0:
-            raise SimulationError(f"pip --dry-run failed: {pip_error_summary(proc.stderr, proc.stdout, proc.returncode)}")
+            raise SimulationError(
+                f"pip --dry-run failed: {pip_error_summary(proc.stderr, proc.stdout, proc.returncode)}"
+            )
         try:
             return json.loads(Path(report).read_text(encoding="utf-8"))
         except (OSError, ValueError) as exc:
@@ -85,8 +95,9 @@ def _run_bounded(cmd: list[str], env: Mapping[str, str], cwd: str | None, limit:
     build it started, which would otherwise keep the output pipes open) is killed."""
     import signal
 
-    proc = subprocess.Popen(cmd, env=dict(env), cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, start_new_session=True)
+    proc = subprocess.Popen(
+        cmd, env=dict(env), cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True
+    )
     try:
         out, err = proc.communicate(timeout=limit)
     except BaseException:
@@ -115,14 +126,21 @@ def pip_error_summary(stderr: str, stdout: str = "", returncode: int = 1) -> str
         if line.startswith(("ERROR:", "error:", "\u00d7")):
             picked.append(line)
         elif line == "[end of output]":
-            inside = [ln for ln in lines[max(0, i - 50):i] if ln]
+            inside = [ln for ln in lines[max(0, i - 50) : i] if ln]
             if inside and not inside[-1].startswith("\u2570"):  # "╰─> [N lines of output]" with no output
                 picked.append(inside[-1])
     if "ERROR: Exception:" in picked:
         # pip crashed: the cause is the last line of its traceback ("ModuleNotFoundError: ...")
-        after = lines[lines.index("ERROR: Exception:") + 1:]
-        cause = [ln for ln in after if ln and not ln.startswith(("Traceback", "File ", "^", "~")) and
-                 not ln.startswith(_ADVICE) and ":" in ln and not ln.startswith(("ERROR:", "error:"))]
+        after = lines[lines.index("ERROR: Exception:") + 1 :]
+        cause = [
+            ln
+            for ln in after
+            if ln
+            and not ln.startswith(("Traceback", "File ", "^", "~"))
+            and not ln.startswith(_ADVICE)
+            and ":" in ln
+            and not ln.startswith(("ERROR:", "error:"))
+        ]
         if cause:
             picked.append(cause[-1])
     picked = list(dict.fromkeys(picked))
@@ -152,8 +170,17 @@ def plan_from_report(report: dict, snapshot, *, force_reinstall: bool, reason: s
         else:
             action = _action(dist.version, proposed, force_reinstall)
         record = dist.conda_record.summary() if dist is not None and dist.conda_record is not None else None
-        changes.append(Change(name, dist.version if dist else None, proposed, action,
-                              dist.owner if dist else None, record, (item.get("download_info") or {}).get("url")))
+        changes.append(
+            Change(
+                name,
+                dist.version if dist else None,
+                proposed,
+                action,
+                dist.owner if dist else None,
+                record,
+                (item.get("download_info") or {}).get("url"),
+            )
+        )
         extras = item.get("requested_extras") or []
         for text in meta.get("requires_dist") or []:
             try:
@@ -166,8 +193,14 @@ def plan_from_report(report: dict, snapshot, *, force_reinstall: bool, reason: s
             child = canonicalize_name(req.name)
             if child in names or child in snapshot.dists:
                 edges.append(Edge(f"{meta['name']}=={proposed}", child, f"{req.name}{req.specifier}"))
-    return Plan("install", tuple(sorted(changes, key=lambda c: c.name)), edges=tuple(edges),
-                requested=tuple(requested), path="pip-report", fallback_reason=reason)
+    return Plan(
+        "install",
+        tuple(sorted(changes, key=lambda c: c.name)),
+        edges=tuple(edges),
+        requested=tuple(requested),
+        path="pip-report",
+        fallback_reason=reason,
+    )
 
 
 def _action(installed: str, proposed: str, force: bool) -> str:

@@ -165,9 +165,7 @@ def _read_file(path: str) -> configparser.RawConfigParser:
         try:
             parser.read(path, encoding=encoding)
         except UnicodeDecodeError:
-            raise UsageError(
-                f"pip configuration file {path} contains invalid {encoding} characters"
-            ) from None
+            raise UsageError(f"pip configuration file {path} contains invalid {encoding} characters") from None
         except (configparser.Error, OSError) as err:
             first_line = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
             raise UsageError(f"pip configuration file {path} cannot be read: {first_line}") from None
@@ -243,4 +241,3 @@ def load_pip_config(
             values[key] = value
             sources[key] = source
     return PipConfig(values=values, sources=sources, items=tuple(items), files=tuple(considered))
-
