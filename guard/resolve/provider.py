@@ -8,12 +8,13 @@ It mirrors ``pip/_internal/resolution/resolvelib`` (pip 26.x) where the choice m
 * the installed distribution is offered first unless the name is eligible for upgrade
   (``--upgrade`` with ``only-if-needed`` for user-requested names, ``eager`` for all), never with
   ``--force-reinstall``, and not at all with ``--ignore-installed``;
-* index files are ranked by :mod:`guard.finder`; markers are evaluated for the target interpreter;
+* index files are ranked by :mod:`guard.resolve.finder`; markers are evaluated for the target interpreter;
 * ``get_preference`` and ``narrow_requirement_selection`` are pip's, so backtracking takes the
   same path.
 
-The provider does no I/O of its own: it asks a :class:`PackageSource` (the index client) for
-project files and core metadata. Candidates are cached so identity comparisons hold, as in pip.
+The provider does no I/O of its own: it asks a :class:`~guard.resolve.options.PackageSource`
+(the index client, handed in) for project files and core metadata. Candidates
+(:mod:`guard.resolve.candidates`) are cached so identity comparisons hold, as in pip.
 """
 
 from __future__ import annotations
