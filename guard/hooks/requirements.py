@@ -94,6 +94,9 @@ def pip_section_source(
 
 @dataclass
 class Options:
+    """One run of the hook: its environment and working directory, the cache, ``--index-url``,
+    ``--suggest-conda``, and the shared policy that says which conda packages are protected."""
+
     environ: Mapping[str, str]
     cwd: str
     cache_dir: Path

@@ -1,5 +1,7 @@
-"""Package families by name: the torch stack, numpy, and CUDA runtimes on the conda and PyPI
-sides. Data: ``guard/data/cuda.json`` (its ``source`` field says where it comes from)."""
+"""Package names and families: PEP 503 normalization, the protected torch stack and numpy, and
+CUDA runtimes on the conda and PyPI sides. Data: ``guard/data/cuda.json`` (its ``source`` field
+says where it comes from). PyPI and conda names translated into each other, and conda match
+specs, are :mod:`guard.policy.conda`'s."""
 
 from __future__ import annotations
 
