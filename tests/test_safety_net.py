@@ -268,3 +268,24 @@ def test_sigterm_reaches_pip_and_its_end_is_passed_through(conda_env, tmp_path: 
             os.killpg(proc.pid, signal.SIGKILL)
     assert proc.returncode == 128 + signal.SIGTERM, err
     assert "Traceback" not in err and "DAMAGED" not in err
+
+
+def test_unsimulated_install_cannot_add_cuda_wheels_beside_condas_runtime(conda_env, tmp_path: Path) -> None:
+    """The index is down, so nothing judges the command and pip runs with the net alone: the net
+    keeps the known PyPI CUDA wheels out (``name<0``) while conda provides the CUDA runtime, so the
+    CUDA rule holds even unsimulated; pip's own resolution fails and nothing is installed."""
+    prefix = conda_env(ML_CUDA_ENV, with_pip=True)
+    wheels = tmp_path / "wheels"
+    build_wheel(wheels, "nvidia-cublas-cu12", "12.6.4.1")
+    build_wheel(wheels, "richy", "1.0")
+    env = _env(tmp_path, prefix)
+    out = guard_pip(env, "install", "--index-url", DEAD_INDEX, "--retries", "0", "--timeout", "1",
+                    "--find-links", str(wheels), "nvidia-cublas-cu12")
+    assert out.returncode != 0, out.stderr
+    assert "could not simulate" in out.stderr
+    assert not list((prefix / SITE_PACKAGES).glob("nvidia_cublas_cu12-*"))
+    # an unrelated package still goes through on the same unsimulated path
+    ok = guard_pip(env, "install", "--index-url", DEAD_INDEX, "--retries", "0", "--timeout", "1",
+                   "--find-links", str(wheels), "richy")
+    assert ok.returncode == 0, ok.stderr
+    assert list((prefix / SITE_PACKAGES).glob("richy-1.0.dist-info"))

@@ -30,10 +30,23 @@ ACTIVE_VAR = "GUARD_ACTIVE"  # set for the pip the guard runs, so the hooks let 
 
 
 def safety_constraints(snapshot, policy) -> list[str]:
-    """``name==version`` for every protected conda-owned distribution in the env."""
-    from guard.policy.rules import protected_conda_versions
+    """``name==version`` for every protected conda-owned distribution in the env and, while conda
+    provides the CUDA runtime, ``name<0`` (no release satisfies it) for every known PyPI CUDA wheel
+    the env does not have: pip then cannot add CUDA libraries beside conda's even when the
+    simulation could not run (the ``cuda-wheel-beside-conda-cuda`` rule, enforced by pip itself)."""
+    from guard.policy.rules import conda_cuda_runtime, protected_conda_versions
 
-    return [f"{name}=={version}" for name, version in protected_conda_versions(snapshot, policy).items()]
+    pins = [f"{name}=={version}" for name, version in protected_conda_versions(snapshot, policy).items()]
+    if conda_cuda_runtime(snapshot) is not None:
+        pins += cuda_exclusions(snapshot.dists)
+    return pins
+
+
+def cuda_exclusions(installed) -> list[str]:
+    """``name<0`` for each known PyPI CUDA runtime wheel not in ``installed`` (names)."""
+    from guard.policy.names import known_pypi_cuda_wheels
+
+    return [f"{name}<0" for name in known_pypi_cuda_wheels() if name not in installed]
 
 
 def safety_constraints_from_conda_meta(prefix: Path, policy) -> list[str]:
@@ -56,7 +69,13 @@ def safety_constraints_from_conda_meta(prefix: Path, policy) -> list[str]:
         for name in anomaly.names:
             if policy.is_protected(name) and from_file_name and name not in pins:
                 pins[name] = f"{name}=={from_file_name[0]}"
-    return [pins[n] for n in sorted(pins)]
+    from guard.policy.names import conda_cuda_runtime_names
+
+    result = [pins[n] for n in sorted(pins)]
+    if conda_cuda_runtime_names() & {r.name for r in records}:
+        # without a snapshot, pip-installed CUDA wheels are not known: only conda's are spared
+        result += cuda_exclusions({dist_of_dir(d)[0] for r in records for d in r.dist_dirs})
+    return result
 
 
 def write_safety_constraints(prefix: Path, environ: Mapping[str, str], pins: Sequence[str]) -> Path:

@@ -54,3 +54,14 @@ def conda_equivalent_of_cuda_wheel(name: str) -> list[str]:
     """conda-forge packages shipping the same library as a PyPI CUDA wheel (may be empty)."""
     base = re.sub(r"-cu\d+$", "", canonical_name(name))
     return list(_cuda_data()["pypi_to_conda_forge"].get(base, []))
+
+
+@cache
+def known_pypi_cuda_wheels() -> tuple:
+    """Every PyPI CUDA runtime wheel the reference data names: each ``nvidia-*`` project in its
+    CUDA 11/12 suffixed and CUDA 13 unsuffixed forms, plus ``cuda-toolkit`` and the Triton
+    wheels. What the safety net keeps out while conda provides the CUDA runtime."""
+    data = _cuda_data()
+    names = {n for base in data["pypi_to_conda_forge"] for n in (base, f"{base}-cu11", f"{base}-cu12", f"{base}-cu13")}
+    names.update(data["pypi_cuda_wheel_extra"])
+    return tuple(sorted(n for n in names if is_pypi_cuda_wheel(n)))
