@@ -1,1 +1,3 @@
-"""Diagnosis of an env pip already changed; the status report."""
+"""``guard doctor`` (an environment pip already changed) and ``guard status``: ``models`` (the
+data), ``variants``, ``diagnosis``/``diagnose``/``import_checks`` (the pure checks), ``evidence``
+(what is read at the edge), ``render`` (text and JSON), ``status``."""

@@ -5,7 +5,7 @@ Users arrive after the damage: ``conda list`` says torch 2.7.0, ``import torch``
 accounts of the environment and reports where they disagree:
 
 - conda's records (``conda-meta/*.json``, in the snapshot) and, for records conda already deleted,
-  the copy the guard remembered (``guard.remembered``);
+  the copy the guard remembered (``guard.act.remembered``);
 - what site-packages holds (the snapshot's dists; ``torch/version.py``; file hashes);
 - with ``--import``, what the environment's own Python really loads.
 

@@ -102,7 +102,7 @@ def block_text(result: CheckResult) -> str:
     return "\n".join(lines)
 
 
-# ---- guard why / guard log (appended by the why/redirect stage) -----------------------------------
+# ---- guard why / guard log -----------------------------------------------------------------------------
 
 
 def _record_phrase(rec, variant) -> str:
