@@ -194,6 +194,32 @@ def test_pythons_option_is_read_and_removed(tmp_path):
     assert PipCommand.parse(["install", "x"]).python_prefix() is None
 
 
-def test_named_projects_read_each_word_as_a_requirement():
-    cmd = PipCommand.parse(["uninstall", "-y", "NumPy>=1", "scipy[all]", "./pkg", "pandas==2.0", "numpy"])
-    assert cmd.named_projects() == ("numpy", "scipy", "pandas")
+def test_named_projects_read_each_word_as_pip_reads_a_requirement(tmp_path):
+    words = [
+        "NumPy>=1",
+        "scipy[all]",
+        "./pkg",
+        "pandas==2.0",
+        "numpy",
+        "./dl/Torch-2.3.0-cp311-cp311-linux_x86_64.whl",
+        "numpy=1",
+        "https://x.org/a.tar.gz#egg=six",
+    ]
+    cmd = PipCommand.parse(["uninstall", "-y", *words])
+    assert cmd.named_projects(str(tmp_path)) == ("numpy", "scipy", "pandas", "torch", "six")
+
+
+def test_an_unsimulated_uninstall_finds_a_protected_name_written_as_a_requirement(tmp_path):
+    """The uninstall fallback (no simulation) reads the words as pip does: ``Torch>=2`` and a
+    wheel file both name torch, which conda's (unreadable) pytorch record pins."""
+    from types import SimpleNamespace
+
+    from guard.act.guarded_pip import _protected_named
+    from guard.policy.rules import Policy
+
+    (tmp_path / "conda-meta").mkdir()
+    (tmp_path / "conda-meta" / "pytorch-2.5.1-cuda126_mkl_py311_0.json").write_bytes(b'{"name": "pytorch", ')
+    ctx = SimpleNamespace(prefix=tmp_path, cwd=str(tmp_path))
+    for words in (["Torch>=2"], ["./torch-2.5.1-cp311-cp311-linux_x86_64.whl"], ["six", "torch[cuda]"]):
+        assert _protected_named(ctx, PipCommand.parse(["uninstall", "-y", *words]), Policy()) == "torch"
+    assert _protected_named(ctx, PipCommand.parse(["uninstall", "-y", "torchvision"]), Policy()) is None

@@ -265,7 +265,7 @@ def _run_with_safety_net(ctx, pip: PipCommand, pip_cmd, pip_env, snap, policy, n
 
         policy = Policy()
     if command == "uninstall" and note is not None:
-        hit = _protected_named(ctx.prefix, pip, policy)
+        hit = _protected_named(ctx, pip, policy)
         if hit:
             _err(
                 f"blocked: {hit} was installed by conda and is protected; the uninstall could not be "
@@ -462,15 +462,15 @@ def _repair_command(prefix, damage, python: str) -> str:
     return " && ".join(steps)
 
 
-def _protected_named(prefix: Path, pip: PipCommand, policy) -> str | None:
+def _protected_named(ctx, pip: PipCommand, policy) -> str | None:
     """A protected conda-owned distribution named on an uninstall command line (each word read as
     a requirement, ``PipCommand.named_projects``; used only when the uninstall could not be
     simulated)."""
     try:
-        pinned = {p.split("==")[0] for p in action.safety_constraints_from_conda_meta(prefix, policy)}
+        pinned = {p.split("==")[0] for p in action.safety_constraints_from_conda_meta(ctx.prefix, policy)}
     except Exception:  # noqa: BLE001
         return None
-    return next((name for name in pip.named_projects() if name in pinned), None)
+    return next((name for name in pip.named_projects(ctx.cwd) if name in pinned), None)
 
 
 def _journal(prefix, environ, argv, verdict, changes, **extra) -> None:

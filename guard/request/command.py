@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import MappingProxyType
 
@@ -180,21 +180,19 @@ class PipCommand:
         """Read ``argv`` (pip's arguments, after ``pip``)."""
         argv = tuple(argv)
         index, rejected, values = _scan_general_options(argv)
-        word = argv[index] if index is not None else None
-        command = word if not rejected else next((a for a in argv if a in GUARDED_SUBCOMMANDS), None)
-        return cls(
+        read = cls(
             argv=argv,
-            subcommand=word,
+            subcommand=argv[index] if index is not None else None,
             subcommand_index=index,
             general_rejected=rejected,
             general_values=MappingProxyType(values),
             isolated=uses_isolated_config(argv),
-            dry_run=command == "install" and install_has_dry_run(argv),
             cli_constraint=_has_cli_constraint(argv),
             names_location=_names_location(argv),
             yes="-y" in argv or "--yes" in argv,
             reinstall_word=_reinstall_word(argv),
         )
+        return replace(read, dry_run=read.command == "install" and install_has_dry_run(argv))
 
     @property
     def command(self) -> str | None:
@@ -246,20 +244,24 @@ class PipCommand:
             i += 1
         return out
 
-    def named_projects(self) -> tuple[str, ...]:
-        """The canonical project names of the words that read as PEP 508 requirements
-        (``numpy``, ``NumPy>=1``, ``numpy[extra]``), in command-line order: the subcommand and
-        option words are skipped (option values are not: a plain reading, for when the full request could not be
-        built, errs towards naming too much); paths and URLs do not read as names."""
-        from packaging.requirements import InvalidRequirement, Requirement
-        from packaging.utils import canonicalize_name
+    def named_projects(self, cwd: str) -> tuple[str, ...]:
+        """The canonical project names the words name, each read as pip reads a requirement on its
+        command line (``guard.request.reqline.parse_requirement_line``: ``NumPy>=1``,
+        ``numpy[extra]``, a wheel file's name, a URL's ``#egg=``; relative paths against
+        ``cwd``), in command-line order. The subcommand and option words are skipped, option
+        values are not (a plain reading, for when the full request could not be built: it errs
+        towards naming too much); words pip would reject name nothing."""
+        from guard.errors import GuardError
+        from guard.request.reqline import parse_requirement_line
 
         names: dict[str, None] = {}
         for i, word in enumerate(self.argv):
             if word.startswith("-") or i == self.subcommand_index:
                 continue
             try:
-                names[canonicalize_name(Requirement(word).name)] = None
-            except InvalidRequirement:
+                name = parse_requirement_line(word, "command line", cwd, line_source=None).name
+            except (GuardError, ValueError):
                 continue
+            if name:
+                names[name] = None
         return tuple(names)
