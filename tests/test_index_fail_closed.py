@@ -311,3 +311,34 @@ def test_offline_age_counts_from_the_last_confirmation(tmp_path):
     offline.project_files("six")
     [warning] = offline.warnings
     assert " s old" in warning, warning
+
+
+# --------------------------------------------------------------------------- huge requests
+
+
+def test_twenty_thousand_identical_lines_are_answered_in_seconds(prefix, tmp_path):
+    """Each copy of the same requirement used to cost the resolver a merge (274 s measured for
+    20,000 lines of ``rich``); identical requirements are one root, as their criteria merge."""
+    reqs = tmp_path / "requirements.txt"
+    reqs.write_text("rich\n" * 20_000)
+    with LocalIndex() as index:
+        started = time.monotonic()
+        proc = check(prefix, guard_env(tmp_path, index.url), "-r", str(reqs))
+        elapsed = time.monotonic() - started
+    assert proc.returncode == 0, proc.stderr
+    assert proposed(proc, "rich") is not None
+    assert elapsed < 30, elapsed
+
+
+def test_the_deadline_bounds_the_resolver_too(prefix, tmp_path):
+    """20,000 different specifiers: no index is slow, the resolver is; the run's deadline ends it
+    with exit 3 and one line, as for an index that does not answer in time."""
+    reqs = tmp_path / "requirements.txt"
+    reqs.write_text("".join(f"rich>=0.{i}\n" for i in range(20_000)))
+    with LocalIndex() as index:
+        started = time.monotonic()
+        proc = check(prefix, guard_env(tmp_path, index.url, GUARD_DEADLINE="3"), "-r", str(reqs))
+        elapsed = time.monotonic() - started
+    line = one_line_error(proc, 3)
+    assert "resolution did not finish within the 3s deadline (GUARD_DEADLINE)" in line, line
+    assert elapsed < 20, elapsed

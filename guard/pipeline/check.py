@@ -252,9 +252,10 @@ def _simulate_install(request, snap, ctx: Context, argv, stats: dict, held, inpu
     from guard.index.settings import settings_memo
     from guard.resolve.simulate import simulate_install
 
-    client = IndexClient(index_settings(request, snap, ctx.environ), cache_dir=ctx.cache_dir / "http")
+    settings = index_settings(request, snap, ctx.environ)
+    client = IndexClient(settings, cache_dir=ctx.cache_dir / "http")
     try:
-        plan, _ = simulate_install(request, snap, client, held=held)
+        plan, _ = simulate_install(request, snap, client, held=held, deadline=settings.deadline)
         fresh_until = client.fresh_until
         if client.warnings:  # an index could not be reached: say how the answer was made instead
             plan = _with_warnings(plan, client.warnings)

@@ -9,6 +9,7 @@ be exact it raises :class:`guard.errors.NeedsPipFallback`; the caller then asks 
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable
 
 from packaging.requirements import Requirement as PepRequirement
@@ -18,7 +19,7 @@ from resolvelib import BaseReporter, Resolver
 from resolvelib.resolvers import ResolutionImpossible as RLImpossible
 from resolvelib.resolvers import ResolutionTooDeep
 
-from guard.errors import NeedsPipFallback, ResolutionImpossible
+from guard.errors import NeedsPipFallback, ResolutionImpossible, SimulationError
 from guard.models import Change, Edge, Plan
 from guard.resolve.candidates import REQUIRES_PYTHON, Constraint
 from guard.resolve.finder import FormatControl, TargetPython
@@ -26,6 +27,27 @@ from guard.resolve.options import ResolveOptions
 from guard.resolve.provider import GuardProvider
 
 MAX_ROUNDS = 200_000  # pip's limit
+
+
+class DeadlineReporter(BaseReporter):
+    """Ends a resolution that runs past the run's deadline (``GUARD_DEADLINE``): the resolver
+    reports every requirement it adds and every round it starts, so no request, however large,
+    keeps the guard busy past it. Exit 3, like an index that does not answer in time."""
+
+    def __init__(self, seconds: float | None) -> None:
+        self._seconds = seconds
+        self._at = None if seconds is None else time.monotonic() + seconds
+
+    def _check(self) -> None:
+        if self._at is not None and time.monotonic() > self._at:
+            raise SimulationError(f"the resolution did not finish within the {self._seconds:g}s deadline "
+                                  "(GUARD_DEADLINE)")
+
+    def starting_round(self, index: int) -> None:
+        self._check()
+
+    def adding_requirement(self, requirement, parent) -> None:
+        self._check()
 
 
 def resolve_options(request) -> ResolveOptions:
@@ -43,12 +65,14 @@ def resolve_options(request) -> ResolveOptions:
     )
 
 
-def simulate_install(request, snapshot, source, *, held: dict | None = None) -> tuple[Plan, object]:
+def simulate_install(request, snapshot, source, *, held: dict | None = None,
+                     deadline: float | None = None) -> tuple[Plan, object]:
     """Resolve ``request`` (an :class:`guard.request.model.InstallRequest`) in ``snapshot`` with
     metadata from ``source``. Returns the plan and the raw resolvelib result (for ``why``).
 
     ``held`` maps extra names to specifiers that are added as constraints (used to look for an
-    alternative that keeps conda's packages).
+    alternative that keeps conda's packages). ``deadline``: seconds the resolution may take
+    (:class:`DeadlineReporter`); None for no limit.
     """
     if request.unmodeled:
         raise NeedsPipFallback("; ".join(request.unmodeled))
@@ -77,7 +101,7 @@ def simulate_install(request, snapshot, source, *, held: dict | None = None) -> 
     provider.set_user_requested(user_requested)
     provider.prefetch(roots)
 
-    resolver = Resolver(provider, BaseReporter())
+    resolver = Resolver(provider, DeadlineReporter(deadline))
     try:
         result = resolver.resolve(roots, max_rounds=MAX_ROUNDS)
     except RLImpossible as exc:
@@ -143,7 +167,16 @@ def _root_requirements(request, provider: GuardProvider, source) -> tuple[list, 
     roots: list = []
     user_requested: dict = {}
     requested: list = []
+    seen: set = set()
     for i, item in enumerate(request.requirements):
+        if item.kind == "named" and item.requirement is not None and not item.url and not item.editable:
+            # the same requirement again adds nothing to pip's resolution (its criteria merge
+            # identical specifiers), but each copy costs the resolver a merge: a file naming
+            # `rich` 20,000 times must not take minutes
+            key = (str(item.requirement), item.hashes, item.user_supplied)
+            if key in seen:
+                continue
+            seen.add(key)
         reqs = _requirements_for_item(item, provider, source)
         if not reqs:
             continue
