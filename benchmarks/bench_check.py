@@ -42,8 +42,10 @@ COMMANDS = [
 ]
 LIVE_COMMANDS = [["numpy==2.0.0"], ["rich"], ["opencv-python"], ["transformers"]]
 
-MAXRSS = ("import resource, subprocess, sys; r = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, "
-          "stderr=subprocess.DEVNULL); print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)")
+MAXRSS = (
+    "import resource, subprocess, sys; r = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, "
+    "stderr=subprocess.DEVNULL); print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)"
+)
 
 
 def timed(cmd, env, cwd) -> tuple[float, int]:
@@ -61,8 +63,11 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--mirror", action="store_true", help="local index without advertised PEP 658 metadata")
     ap.add_argument("--live", action="store_true", help="the live index pip uses by default")
-    ap.add_argument("--pip", default=str(ROOT / ".cache" / "oracle-venv" / "bin" / "python"),
-                    help="python whose pip is the reference (default: the tests' pip 26.3 venv)")
+    ap.add_argument(
+        "--pip",
+        default=str(ROOT / ".cache" / "oracle-venv" / "bin" / "python"),
+        help="python whose pip is the reference (default: the tests' pip 26.3 venv)",
+    )
     ap.add_argument("--warm-runs", type=int, default=5)
     args = ap.parse_args()
     if not Path(args.pip).exists():
@@ -76,12 +81,20 @@ def main() -> int:
     home.mkdir()
     # Config-isolated for every tool; byte-code caching on for every tool, as on a user's machine
     # (this sandbox sets PYTHONDONTWRITEBYTECODE, which would recompile every module each run).
-    base_env = {"PATH": os.environ["PATH"], "HOME": str(home), "LANG": "C.UTF-8", "PIP_CONFIG_FILE": os.devnull,
-                "PIP_DISABLE_PIP_VERSION_CHECK": "1", "UV_NO_CONFIG": "1", "UV_CACHE_DIR": str(work / "uv-cache"),
-                "PYTHONPYCACHEPREFIX": str(work / "pycache")}
+    base_env = {
+        "PATH": os.environ["PATH"],
+        "HOME": str(home),
+        "LANG": "C.UTF-8",
+        "PIP_CONFIG_FILE": os.devnull,
+        "PIP_DISABLE_PIP_VERSION_CHECK": "1",
+        "UV_NO_CONFIG": "1",
+        "UV_CACHE_DIR": str(work / "uv-cache"),
+        "PYTHONPYCACHEPREFIX": str(work / "pycache"),
+    }
     # The machine's CA bundle (a TLS-inspecting proxy needs it) for every tool alike.
-    base_env.update({k: os.environ[k] for k in ("SSL_CERT_FILE", "SSL_CERT_DIR", "REQUESTS_CA_BUNDLE")
-                     if k in os.environ})
+    base_env.update(
+        {k: os.environ[k] for k in ("SSL_CERT_FILE", "SSL_CERT_DIR", "REQUESTS_CA_BUNDLE") if k in os.environ}
+    )
     index = None
     if args.live:
         from pip._internal.models.index import PyPI  # the machine's pip default; never named here
@@ -93,9 +106,14 @@ def main() -> int:
         label = "local index, " + ("no PEP 658 advertised (mirror-like)" if args.mirror else "PEP 658 advertised")
     env = {**base_env, "PIP_INDEX_URL": url, "UV_INDEX_URL": url}
     python = str(prefix / "bin" / "python")
-    print(f"# guard check vs pip {_pip_version(args.pip)} --dry-run" + (f" vs {_uv_version(uv)}" if uv else "")
-          + f" ({label}; {os.cpu_count()} cores)")
-    header = f"{'command':<58} {'pip':>7} {'uv':>7} {'cold':>7} {'warm':>7} {'pip/warm':>9} {'uv/warm':>8} {'peak MiB':>9}"
+    print(
+        f"# guard check vs pip {_pip_version(args.pip)} --dry-run"
+        + (f" vs {_uv_version(uv)}" if uv else "")
+        + f" ({label}; {os.cpu_count()} cores)"
+    )
+    header = (
+        f"{'command':<58} {'pip':>7} {'uv':>7} {'cold':>7} {'warm':>7} {'pip/warm':>9} {'uv/warm':>8} {'peak MiB':>9}"
+    )
     print(header)
     print("-" * len(header))
     ratios, uv_ratios, peaks = [], [], []
@@ -103,8 +121,11 @@ def main() -> int:
         for cmd in commands:
             shown = " ".join(cmd)
             timed([args.pip, "-m", "pip", "--version"], env, work)  # byte-compile pip once before timing
-            t_pip, rc_pip = timed([args.pip, "-m", "pip", "--python", python, "install", "--dry-run", "--report",
-                                   os.devnull, "-q", *cmd], env, work)
+            t_pip, rc_pip = timed(
+                [args.pip, "-m", "pip", "--python", python, "install", "--dry-run", "--report", os.devnull, "-q", *cmd],
+                env,
+                work,
+            )
             t_uv, rc_uv = None, 0
             if uv:
                 t_uv, rc_uv = timed([uv, "pip", "install", "--dry-run", "--python", python, *cmd], env, work)
@@ -129,18 +150,25 @@ def main() -> int:
             verdict = {0: "allow", 1: "block"}.get(rc, f"exit {rc}")
             pip_col = f"{t_pip:7.2f}" if rc_pip == 0 else f"{'failed':>7}"
             pip_ratio = f"{t_pip / t_warm:9.1f}" if rc_pip == 0 else f"{'-':>9}"
-            print(f"{shown[:48] + ' (' + verdict + ')':<58} {pip_col} {uv_col} {t_cold:7.2f} {t_warm:7.3f} "
-                  f"{pip_ratio} {uv_ratio} {peak:9.1f}" + ("" if rc_uv == 0 else "  (uv failed)"))
+            print(
+                f"{shown[:48] + ' (' + verdict + ')':<58} {pip_col} {uv_col} {t_cold:7.2f} {t_warm:7.3f} "
+                f"{pip_ratio} {uv_ratio} {peak:9.1f}" + ("" if rc_uv == 0 else "  (uv failed)")
+            )
     finally:
         if index is not None:
             index.stop()
         shutil.rmtree(work, ignore_errors=True)
     print("-" * len(header))
-    pip_summary = (f"median pip/warm-guard ratio: {statistics.median(ratios):.1f}x, smallest {min(ratios):.1f}x "
-                   "(goal: >= 5x); " if ratios else "pip could not run here (no wheel files to read); ")
-    print(pip_summary
-          + (f"median uv/warm-guard ratio: {statistics.median(uv_ratios):.2f}; " if uv_ratios else "uv not installed; ")
-          + f"largest guard peak memory: {max(peaks):.1f} MiB (goal: < 150 MiB)")
+    pip_summary = (
+        f"median pip/warm-guard ratio: {statistics.median(ratios):.1f}x, smallest {min(ratios):.1f}x (goal: >= 5x); "
+        if ratios
+        else "pip could not run here (no wheel files to read); "
+    )
+    print(
+        pip_summary
+        + (f"median uv/warm-guard ratio: {statistics.median(uv_ratios):.2f}; " if uv_ratios else "uv not installed; ")
+        + f"largest guard peak memory: {max(peaks):.1f} MiB (goal: < 150 MiB)"
+    )
     return 0
 
 

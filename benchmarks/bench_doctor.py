@@ -29,11 +29,11 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from guard.act import remembered  # noqa: E402
-from guard.policy.config import load_policy  # noqa: E402
 from guard.doctor.diagnose import diagnose  # noqa: E402
 from guard.doctor.evidence import collect_evidence  # noqa: E402
 from guard.doctor.render import report_text  # noqa: E402
 from guard.environment.snapshot import snapshot  # noqa: E402
+from guard.policy.config import load_policy  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_snapshot import timed  # noqa: E402  (median of repeated runs, shared by the benchmarks)
@@ -46,12 +46,17 @@ def _write(prefix: Path, rel: str, data: bytes) -> dict:
     path = prefix / rel
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(data)
-    return {"_path": rel, "path_type": "hardlink", "sha256": hashlib.sha256(data).hexdigest(),
-            "size_in_bytes": len(data)}
+    return {
+        "_path": rel,
+        "path_type": "hardlink",
+        "sha256": hashlib.sha256(data).hexdigest(),
+        "size_in_bytes": len(data),
+    }
 
 
-def _package(prefix: Path, name: str, dist: str | None, version: str, build: str, n_files: int,
-             depends: list[str]) -> None:
+def _package(
+    prefix: Path, name: str, dist: str | None, version: str, build: str, n_files: int, depends: list[str]
+) -> None:
     paths = []
     if dist is not None:
         module = dist.replace("-", "_")
@@ -59,17 +64,27 @@ def _package(prefix: Path, name: str, dist: str | None, version: str, build: str
             body = f"# {name} module {k}\n".encode() + b"x = 1\n" * (20 + k % 200)
             paths.append(_write(prefix, f"{SITE}/{module}/mod{k}.py", body))
         dist_info = f"{SITE}/{module}-{version}.dist-info"
-        paths.append(_write(prefix, f"{dist_info}/METADATA",
-                            f"Metadata-Version: 2.1\nName: {dist}\nVersion: {version}\n\n".encode()))
+        paths.append(
+            _write(
+                prefix, f"{dist_info}/METADATA", f"Metadata-Version: 2.1\nName: {dist}\nVersion: {version}\n\n".encode()
+            )
+        )
         paths.append(_write(prefix, f"{dist_info}/INSTALLER", b"conda"))
         paths.append(_write(prefix, f"{dist_info}/RECORD", b""))
     else:
         for k in range(n_files):
             paths.append(_write(prefix, f"lib/{name}/part{k}.bin", f"{name} {k}\n".encode() * 50))
     record = {
-        "name": name, "version": version, "build": build, "build_number": 0,
-        "channel": "https://conda.anaconda.org/conda-forge/linux-64", "subdir": "linux-64",
-        "depends": depends, "constrains": [], "files": [p["_path"] for p in paths], "requested_spec": None,
+        "name": name,
+        "version": version,
+        "build": build,
+        "build_number": 0,
+        "channel": "https://conda.anaconda.org/conda-forge/linux-64",
+        "subdir": "linux-64",
+        "depends": depends,
+        "constrains": [],
+        "files": [p["_path"] for p in paths],
+        "requested_spec": None,
         "paths_data": {"paths_version": 1, "paths": paths},
     }
     (prefix / "conda-meta" / f"{name}-{version}-{build}.json").write_text(json.dumps(record, indent=2))
@@ -79,8 +94,15 @@ def build_prefix(root: Path, packages: int, torch_files: int, big: int) -> Path:
     prefix = root / "prefix"
     venv.create(prefix, with_pip=False, symlinks=True)
     (prefix / "conda-meta").mkdir()
-    _package(prefix, "pytorch", "torch", "2.5.1", "cuda126_mkl_py311_h1e7bc52_303", torch_files,
-             ["__cuda", "cuda-version >=12.6,<13", "libtorch 2.5.1"])
+    _package(
+        prefix,
+        "pytorch",
+        "torch",
+        "2.5.1",
+        "cuda126_mkl_py311_h1e7bc52_303",
+        torch_files,
+        ["__cuda", "cuda-version >=12.6,<13", "libtorch 2.5.1"],
+    )
     _package(prefix, "numpy", "numpy", "1.26.4", "py311h64a7726_0", 1200, [])
     _package(prefix, "cuda-cudart", None, "12.6.77", "h5888daf_0", 5, [])
     for i in range(big):
@@ -90,8 +112,9 @@ def build_prefix(root: Path, packages: int, torch_files: int, big: int) -> Path:
         if i % 6 == 0:  # every sixth is pip-installed: metadata only, no record
             d = prefix / SITE / f"{name}-1.{i}.0.dist-info"
             d.mkdir(parents=True)
-            (d / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: 1.{i}.0\n"
-                                        f"Requires-Dist: numpy>=1.20\n\n")
+            (d / "METADATA").write_text(
+                f"Metadata-Version: 2.1\nName: {name}\nVersion: 1.{i}.0\nRequires-Dist: numpy>=1.20\n\n"
+            )
             (d / "INSTALLER").write_text("pip\n")
             continue
         _package(prefix, name, name, f"1.{i}.0", "pyhd8ed1ab_0", 40, ["python >=3.9"])
@@ -140,8 +163,9 @@ def main() -> None:
         env = {**environ, "XDG_CACHE_HOME": str(root / "cli-cache"), "XDG_STATE_HOME": str(root / "state")}
         cmd = [sys.executable, "-m", "guard", "doctor", "--prefix", str(prefix)]
         subprocess.run(cmd, env=env, capture_output=True, check=False)  # fill the CLI's caches
-        cli_s, proc = timed(lambda: subprocess.run(cmd, env=env, capture_output=True, text=True, check=False),
-                            args.repeat)
+        cli_s, proc = timed(
+            lambda: subprocess.run(cmd, env=env, capture_output=True, text=True, check=False), args.repeat
+        )
 
         snap = snapshot(prefix, cache_dir=warm_cache)
         print(f"prefix: {len(snap.conda_records)} conda records, {len(snap.dists)} dists; built in {built:.1f} s")

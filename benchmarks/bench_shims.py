@@ -90,12 +90,14 @@ def main() -> None:
 
         def bare(cmd, environ):
             """As if the guard were not installed: no shims on PATH, no .pth hook."""
+
             def run():
                 pth.rename(off)
                 try:
                     return _run_ms(cmd, environ)
                 finally:
                     off.rename(pth)
+
             return run
 
         def guarded(cmd, environ):
@@ -104,7 +106,12 @@ def main() -> None:
         print(f"{'median of ' + str(r) + ' runs, ms':<44} {'bare':>9} {'guarded':>9} {'added':>9} {'ratio':>8}")
         for sub in (["--version"], ["list"]):
             cmd = ["pip", *sub]
-            print(row(f"pip {' '.join(sub)} (shim vs env's pip)", *paired_ms(bare(cmd, bare_env), guarded(cmd, shim_env), r)))
+            print(
+                row(
+                    f"pip {' '.join(sub)} (shim vs env's pip)",
+                    *paired_ms(bare(cmd, bare_env), guarded(cmd, shim_env), r),
+                )
+            )
 
         # the shim alone: a do-nothing real pip, called directly vs through the shim
         fake = root / "fakebin"
@@ -112,9 +119,16 @@ def main() -> None:
         (fake / "pip").write_text("#!/bin/sh\nexit 0\n")
         (fake / "pip").chmod(0o755)
         cmd = ["pip", "list", "--format=json"]
-        print(row("shim alone (no-op real pip, pip list)", *paired_ms(
-            guarded(cmd, {**env, "PATH": f"{fake}:{env['PATH']}"}),
-            guarded(cmd, {**env, "PATH": f"{shims_dir}:{fake}:{env['PATH']}"}), r * 5)))
+        print(
+            row(
+                "shim alone (no-op real pip, pip list)",
+                *paired_ms(
+                    guarded(cmd, {**env, "PATH": f"{fake}:{env['PATH']}"}),
+                    guarded(cmd, {**env, "PATH": f"{shims_dir}:{fake}:{env['PATH']}"}),
+                    r * 5,
+                ),
+            )
+        )
 
         # Python start, with and without the .pth hook
         cmd = [python, "-c", "pass"]
@@ -130,11 +144,19 @@ def main() -> None:
         cmd = ["pip", "install", "--no-index", "--find-links", str(wheels), "richy"]
 
         def remove():
-            subprocess.run([python, "-m", "pip", "uninstall", "-y", "-q", "richy"], env={**env, "GUARD_ACTIVE": "1"},
-                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            subprocess.run(
+                [python, "-m", "pip", "uninstall", "-y", "-q", "richy"],
+                env={**env, "GUARD_ACTIVE": "1"},
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
 
-        print(row("pip install richy (allowed; guard vs bare)",
-                  *paired_ms(bare(cmd, bare_env), guarded(cmd, shim_env), args.installs, setup=remove)))
+        print(
+            row(
+                "pip install richy (allowed; guard vs bare)",
+                *paired_ms(bare(cmd, bare_env), guarded(cmd, shim_env), args.installs, setup=remove),
+            )
+        )
     finally:
         shutil.rmtree(root, ignore_errors=True)
 

@@ -22,8 +22,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from guard.environment.snapshot import snapshot  # noqa: E402
 from guard.environment.interpreter import find_interpreter, probe  # noqa: E402
+from guard.environment.snapshot import snapshot  # noqa: E402
 
 PY = f"python{sys.version_info.major}.{sys.version_info.minor}"
 SITE = f"lib/{PY}/site-packages"
@@ -55,13 +55,29 @@ def build_prefix(root: Path, packages: int, big: int) -> Path:
         files = [f"{SITE}/{name}/mod{k}.py" for k in range(n_files)]
         files += [f"{SITE}/{dist_info}/{f}" for f in ("INSTALLER", "METADATA", "RECORD")]
         record = {
-            "name": name, "version": version, "build": "py311h1234567_0", "build_number": 0,
-            "channel": "https://conda.anaconda.org/conda-forge/linux-64", "subdir": "linux-64",
+            "name": name,
+            "version": version,
+            "build": "py311h1234567_0",
+            "build_number": 0,
+            "channel": "https://conda.anaconda.org/conda-forge/linux-64",
+            "subdir": "linux-64",
             "depends": [f"pkg{j:04d} >=1.0" for j in range(max(0, i - 5), i)] + ["python >=3.11,<3.12.0a0"],
-            "constrains": [], "files": files, "requested_spec": None,
-            "paths_data": {"paths_version": 1, "paths": [
-                {"_path": f, "path_type": "hardlink", "sha256": "0" * 64, "sha256_in_prefix": "0" * 64,
-                 "size_in_bytes": 1234} for f in files]},
+            "constrains": [],
+            "files": files,
+            "requested_spec": None,
+            "paths_data": {
+                "paths_version": 1,
+                "paths": [
+                    {
+                        "_path": f,
+                        "path_type": "hardlink",
+                        "sha256": "0" * 64,
+                        "sha256_in_prefix": "0" * 64,
+                        "size_in_bytes": 1234,
+                    }
+                    for f in files
+                ],
+            },
             "url": f"https://conda.anaconda.org/conda-forge/linux-64/{name}-{version}-py311h1234567_0.conda",
         }
         (meta / f"{name}-{version}-py311h1234567_0.json").write_text(json.dumps(record, indent=2))
@@ -102,11 +118,12 @@ def main() -> None:
         uncached, _ = timed(lambda: _snapshot_probe_cached_only(prefix, root / "cache"), 3)
 
         owned = sum(d.owner == "conda" for d in snap.dists.values())
-        print(f"prefix: {len(snap.conda_records)} conda records ({args.big} with 15,000 files), "
-              f"{len(snap.dists)} dists ({owned} conda-owned), {len(snap.warnings)} warnings")
+        print(
+            f"prefix: {len(snap.conda_records)} conda records ({args.big} with 15,000 files), "
+            f"{len(snap.dists)} dists ({owned} conda-owned), {len(snap.warnings)} warnings"
+        )
         print(f"probe    cold {ms(cold_probe)}   warm {ms(warm_probe)}")
-        print(f"snapshot cold {ms(statistics.median(cold_times))}   warm {ms(warm)}   "
-              f"records uncached {ms(uncached)}")
+        print(f"snapshot cold {ms(statistics.median(cold_times))}   warm {ms(warm)}   records uncached {ms(uncached)}")
 
 
 def _snapshot_probe_cached_only(prefix: Path, cache: Path):

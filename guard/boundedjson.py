@@ -63,7 +63,7 @@ def loads_bounded(raw: bytes | str, *, max_bytes: int = MAX_BYTES, max_depth: in
         try:
             text = bytes(raw).decode("utf-8-sig")
         except UnicodeDecodeError as exc:
-            raise JSONInputError(f"not valid UTF-8 (byte {exc.start}: {raw[exc.start:exc.start + 1]!r})") from None
+            raise JSONInputError(f"not valid UTF-8 (byte {exc.start}: {raw[exc.start : exc.start + 1]!r})") from None
     else:
         text = raw
     if not text.strip():
@@ -84,8 +84,7 @@ def nesting_depth(text: str, limit: int = MAX_DEPTH) -> int:
         rest = _STRING.sub("", text)
     else:  # no escapes: every other piece between quotes is a string (the fast, common case)
         rest = "".join(text.split('"')[0::2])
-    rest = rest.encode("utf-8", "surrogatepass")
-    brackets = rest.translate(None, _NOT_BRACKET_BYTES)
+    brackets = rest.encode("utf-8", "surrogatepass").translate(None, _NOT_BRACKET_BYTES)
     opening = brackets.count(b"[") + brackets.count(b"{")
     if opening <= limit:
         return min(opening, max(accumulate(map(_STEP.__getitem__, brackets)), default=0))

@@ -11,7 +11,8 @@ guard's own messages. Credentials never leave the process that was given them.
 from __future__ import annotations
 
 import re
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 MASK = "****"
 
@@ -73,6 +74,12 @@ def scrub(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return [scrub(v) for v in value]
     if isinstance(value, dict):
-        return {k: (redact_argv(v) if k == "argv" and isinstance(v, (list, tuple)) and all(isinstance(x, str) for x in v)
-                    else scrub(v)) for k, v in value.items()}
+        return {
+            k: (
+                redact_argv(v)
+                if k == "argv" and isinstance(v, (list, tuple)) and all(isinstance(x, str) for x in v)
+                else scrub(v)
+            )
+            for k, v in value.items()
+        }
     return value

@@ -113,10 +113,12 @@ MARKER_ENV = {
     "python_version": "3.11",
     "sys_platform": "linux",
 }
-_LINUX_PLATFORMS = (
-    [f"manylinux_2_{minor}_x86_64" for minor in range(40, 4, -1)]
-    + ["manylinux2014_x86_64", "manylinux2010_x86_64", "manylinux1_x86_64", "linux_x86_64"]
-)
+_LINUX_PLATFORMS = [f"manylinux_2_{minor}_x86_64" for minor in range(40, 4, -1)] + [
+    "manylinux2014_x86_64",
+    "manylinux2010_x86_64",
+    "manylinux1_x86_64",
+    "linux_x86_64",
+]
 # Most preferred first, as pip orders them.
 TARGET_TAGS: dict[tags.Tag, int] = {
     tag: rank
@@ -503,9 +505,7 @@ class Project:
         """The versions to keep and, for each, the files to keep."""
         chosen = {v: choose_files(fs) for v, fs in self.by_version().items()}
         chosen = {v: fs for v, fs in chosen.items() if fs}
-        usable = sorted(
-            (v for v, fs in chosen.items() if any(python_ok(f.requires_python) for f in fs)), reverse=True
-        )
+        usable = sorted((v for v, fs in chosen.items() if any(python_ok(f.requires_python) for f in fs)), reverse=True)
         finals = [v for v in usable if not v.is_prerelease and not v.is_devrelease]
         unyanked = [v for v in finals if not all(f.yanked for f in chosen[v])]
         selected: set[Version] = set(unyanked[:keep])
@@ -619,9 +619,7 @@ class World:
         return self._fingerprint() != before
 
     def _fingerprint(self) -> tuple:
-        return tuple(
-            (n, len(p.specifiers), len(p.extras)) for n, p in sorted(self.projects.items())
-        )
+        return tuple((n, len(p.specifiers), len(p.extras)) for n, p in sorted(self.projects.items()))
 
 
 def requirements_file_seeds(path: Path) -> list[Requirement]:
@@ -800,7 +798,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--keep", type=int, default=8, help="newest final releases kept per project")
     parser.add_argument("--also", action="append", default=[], metavar="NAME==VERSION", help="extra pinned versions")
     parser.add_argument(
-        "--requirements", dest="requirements_files", action="append", default=[], type=Path, metavar="FILE",
+        "--requirements",
+        dest="requirements_files",
+        action="append",
+        default=[],
+        type=Path,
+        metavar="FILE",
         help="a pip requirements file whose requirements are added to the seeds",
     )
     parser.add_argument("--jobs", type=int, default=16)

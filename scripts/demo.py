@@ -23,8 +23,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.support.conda_prefix import ML_CUDA_ENV  # noqa: E402
-from tests.support.conda_prefix import pip_install_into  # noqa: E402
+from tests.support.conda_prefix import (  # noqa: E402
+    ML_CUDA_ENV,
+    pip_install_into,
+)
 from tests.support.index_server import LocalIndex  # noqa: E402
 from tests.support.wheels import build_wheel  # noqa: E402
 
@@ -36,8 +38,9 @@ STEPS = [
     ("why, and what to do instead", ["why", "torch", "--", "transformers[torch]"]),
     ("the env is healthy", ["doctor"]),
 ]
-DAMAGED = [("after an unguarded `pip install numpy==2.0.0`: drift between conda's records and site-packages",
-            ["doctor"])]
+DAMAGED = [
+    ("after an unguarded `pip install numpy==2.0.0`: drift between conda's records and site-packages", ["doctor"])
+]
 
 
 def main() -> int:
@@ -49,18 +52,34 @@ def main() -> int:
     print(f"building a conda env with py-rattler in {work / 'env'} ...", flush=True)
     prefix = ML_CUDA_ENV.build(work / "env", with_pip=True)
     records = sorted(p.name for p in (prefix / "conda-meta").glob("*.json"))
-    print(f"  {len(records)} conda records, e.g. " + ", ".join(r for r in records if r.startswith(("pytorch-2", "numpy", "cuda-cudart"))))
+    print(
+        f"  {len(records)} conda records, e.g. "
+        + ", ".join(r for r in records if r.startswith(("pytorch-2", "numpy", "cuda-cudart")))
+    )
     home = work / "home"
     home.mkdir(exist_ok=True)
     with LocalIndex() as index:
-        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(home), "LANG": "C.UTF-8",
-               "PIP_CONFIG_FILE": os.devnull, "PIP_INDEX_URL": index.url, "CONDA_PREFIX": str(prefix)}
+        env = {
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "HOME": str(home),
+            "LANG": "C.UTF-8",
+            "PIP_CONFIG_FILE": os.devnull,
+            "PIP_INDEX_URL": index.url,
+            "CONDA_PREFIX": str(prefix),
+        }
         worst = run_steps(STEPS, env)
         # Damage the env the way users do: pip replaces conda's numpy behind the guard's back
         # (a small real wheel, installed by the env's real pip), then let the doctor find it.
         wheel = build_wheel(work / "wheels", "numpy", "2.0.0")
-        pip_install_into(prefix, "--no-deps", "--no-index", "--find-links", str(wheel.parent), "numpy==2.0.0",
-                         env={**env, "GUARD_DISABLE": "1"})
+        pip_install_into(
+            prefix,
+            "--no-deps",
+            "--no-index",
+            "--find-links",
+            str(wheel.parent),
+            "numpy==2.0.0",
+            env={**env, "GUARD_DISABLE": "1"},
+        )
         worst = max(worst, run_steps(DAMAGED, env, ok=(0, 1)))
     if args.keep:
         print(f"\nThe env stays in {work} for you to try more (CONDA_PREFIX={prefix}).")

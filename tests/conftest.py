@@ -75,8 +75,13 @@ def pip_env(tmp_path: Path) -> dict[str, str]:
 
 def _pip_version(python: Path) -> str | None:
     try:
-        out = subprocess.run([str(python), "-m", "pip", "--version"], capture_output=True, text=True,
-                             timeout=60, env=clean_pip_env(Path("/nonexistent")))
+        out = subprocess.run(
+            [str(python), "-m", "pip", "--version"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env=clean_pip_env(Path("/nonexistent")),
+        )
     except (OSError, subprocess.TimeoutExpired):
         return None
     return out.stdout.split()[1] if out.returncode == 0 and out.stdout.startswith("pip ") else None
@@ -100,7 +105,11 @@ def oracle_pip(tmp_path_factory: pytest.TempPathFactory) -> Path:
         home = tmp_path_factory.mktemp("oracle-pip-home")
         out = subprocess.run(
             [sys.executable, "-m", "pip", "--python", str(python), "install", f"pip=={ORACLE_PIP_VERSION}"],
-            capture_output=True, text=True, timeout=300, env=clean_pip_env(home))
+            capture_output=True,
+            text=True,
+            timeout=300,
+            env=clean_pip_env(home),
+        )
         if out.returncode != 0 or _pip_version(python) != ORACLE_PIP_VERSION:
             shutil.rmtree(venv_dir, ignore_errors=True)
             last = (out.stderr.strip().splitlines() or ["no output"])[-1]

@@ -29,8 +29,14 @@ def prefix(tmp_path_factory, conda_channel_root):
 
 @pytest.fixture
 def env(tmp_path, index):
-    return {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(tmp_path / "home"), "LANG": "C.UTF-8",
-            "PIP_CONFIG_FILE": os.devnull, "PIP_INDEX_URL": index.url, "GUARD_CACHE_DIR": str(tmp_path / "cache")}
+    return {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": str(tmp_path / "home"),
+        "LANG": "C.UTF-8",
+        "PIP_CONFIG_FILE": os.devnull,
+        "PIP_INDEX_URL": index.url,
+        "GUARD_CACHE_DIR": str(tmp_path / "cache"),
+    }
 
 
 def guard(*args, env, cwd=None, prefix=None):
@@ -42,8 +48,9 @@ def guard(*args, env, cwd=None, prefix=None):
 
 def check(prefix, env, *pip_args, json_out=False, cwd=None):
     args = ["check", "--prefix", str(prefix)] + (["--json"] if json_out else []) + ["--", *pip_args]
-    return subprocess.run([sys.executable, "-m", "guard", *args], env=env, cwd=cwd, capture_output=True,
-                          text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "guard", *args], env=env, cwd=cwd, capture_output=True, text=True, timeout=120
+    )
 
 
 def assert_one_line_error(proc, code, *fragments):
@@ -72,11 +79,20 @@ def test_json_contract(prefix, env):
     assert data["schema"] == 1 and data["verdict"] == "block" and data["prefix"] == str(prefix.resolve())
     assert data["simulation"]["path"] == "resolver"
     [change] = data["changes"]
-    assert change == {"name": "numpy", "installed": "1.26.4", "proposed": "2.0.0", "action": "upgrade",
-                      "owner": "conda", "conda_record": {"name": "numpy", "version": "1.26.4",
-                                                         "build": change["conda_record"]["build"],
-                                                         "channel": change["conda_record"]["channel"]},
-                      "protected": True}
+    assert change == {
+        "name": "numpy",
+        "installed": "1.26.4",
+        "proposed": "2.0.0",
+        "action": "upgrade",
+        "owner": "conda",
+        "conda_record": {
+            "name": "numpy",
+            "version": "1.26.4",
+            "build": change["conda_record"]["build"],
+            "channel": change["conda_record"]["channel"],
+        },
+        "protected": True,
+    }
     [reason] = data["reasons"]
     assert reason["rule"] == "protected-conda-package" and reason["chain"] == ["numpy==2.0.0"]
 
@@ -111,6 +127,7 @@ def test_verdict_cache_is_invalidated_by_a_changed_requirements_file(prefix, env
 
 # ---- bad input: one line, the right exit code, no traceback ---------------------------------
 
+
 @pytest.mark.parametrize(
     "pip_args, code, fragment",
     [
@@ -125,8 +142,18 @@ def test_verdict_cache_is_invalidated_by_a_changed_requirements_file(prefix, env
         (["./no/such/dir/"], 2, "no/such/dir"),
         (["nothere-1.0-py3-none-any.whl"], 2, "nothere-1.0-py3-none-any.whl"),
     ],
-    ids=["unknown-option", "bad-requirement", "missing-r-file", "missing-c-file", "bad-strategy", "missing-value",
-         "unknown-project", "impossible-version", "missing-dir", "missing-wheel"],
+    ids=[
+        "unknown-option",
+        "bad-requirement",
+        "missing-r-file",
+        "missing-c-file",
+        "bad-strategy",
+        "missing-value",
+        "unknown-project",
+        "impossible-version",
+        "missing-dir",
+        "missing-wheel",
+    ],
 )
 def test_bad_input(prefix, env, tmp_path, pip_args, code, fragment):
     proc = check(prefix, env, *pip_args, cwd=tmp_path)
@@ -140,8 +167,12 @@ def test_bad_requirement_line_in_a_file(prefix, env, tmp_path):
 
 
 def test_missing_prefix_and_not_an_env(env, tmp_path):
-    proc = subprocess.run([sys.executable, "-m", "guard", "check", "--prefix", str(tmp_path / "nope"), "--", "rich"],
-                          env=env, capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, "-m", "guard", "check", "--prefix", str(tmp_path / "nope"), "--", "rich"],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     (tmp_path / "empty").mkdir()
     proc = check(tmp_path / "empty", env, "rich")
@@ -162,8 +193,13 @@ def test_corrupt_conda_meta_is_a_warning_not_a_crash(tmp_path, conda_channel_roo
 def test_index_faults(prefix, env, tmp_path, fault):
     with LocalIndex() as idx:
         idx.set_fault(fault, delay=5.0)
-        e = {**env, "PIP_INDEX_URL": idx.url, "PIP_TIMEOUT": "1", "PIP_RETRIES": "0",
-             "GUARD_CACHE_DIR": str(tmp_path / f"cache-{fault}")}
+        e = {
+            **env,
+            "PIP_INDEX_URL": idx.url,
+            "PIP_TIMEOUT": "1",
+            "PIP_RETRIES": "0",
+            "GUARD_CACHE_DIR": str(tmp_path / f"cache-{fault}"),
+        }
         proc = check(prefix, e, "rich")
     assert_one_line_error(proc, 3)
     if fault == "slow":
@@ -219,8 +255,17 @@ def test_target_directory_changes_nothing_in_the_env(prefix, env, tmp_path):
     proc = check(prefix, env, "--target", str(tmp_path / "t"), "--no-deps", "torch==2.6.0", json_out=True)
     assert proc.returncode == 0, proc.stderr
     data = json.loads(proc.stdout)
-    assert data["changes"] == [{"name": "torch", "installed": None, "proposed": "2.6.0", "action": "install",
-                                "owner": None, "conda_record": None, "protected": False}]
+    assert data["changes"] == [
+        {
+            "name": "torch",
+            "installed": None,
+            "proposed": "2.6.0",
+            "action": "install",
+            "owner": None,
+            "conda_record": None,
+            "protected": False,
+        }
+    ]
     assert any("--target" in w for w in data["warnings"])
 
 
@@ -233,8 +278,8 @@ def test_a_plain_venv_is_said_to_be_no_conda_env(env, tmp_path):
 
 
 def test_blocked_uninstall_says_nothing_was_removed(prefix, env):
-    from guard.pipeline.check import Context, simulate
     from guard.explain.render import block_text
+    from guard.pipeline.check import Context, simulate
 
     ctx = Context(prefix=prefix, environ=env, cwd=str(prefix), cache_dir=Path(env["GUARD_CACHE_DIR"]))
     text = block_text(simulate(["uninstall", "-y", "numpy"], ctx))

@@ -10,8 +10,20 @@ from pathlib import Path
 import pytest
 
 from tests.support.conda_prefix import (
-    CPU_ENV, ML_CUDA_ENV, PLAIN_ENV, PY_MAJOR_MINOR, PY_NODOT, PYTORCH_CHANNEL_ENV, SITE_PACKAGES, CondaPkg, Dist, Scenario, build_prefix,
-    pip_install_into, run_pip)
+    CPU_ENV,
+    ML_CUDA_ENV,
+    PLAIN_ENV,
+    PY_MAJOR_MINOR,
+    PY_NODOT,
+    PYTORCH_CHANNEL_ENV,
+    SITE_PACKAGES,
+    CondaPkg,
+    Dist,
+    Scenario,
+    build_prefix,
+    pip_install_into,
+    run_pip,
+)
 from tests.support.wheels import build_wheel
 
 
@@ -20,8 +32,13 @@ def records(prefix: Path) -> dict[str, dict]:
 
 
 def oracle_list(oracle_pip: Path, prefix: Path, env: dict[str, str]) -> dict[str, str]:
-    out = subprocess.run([str(oracle_pip), "-m", "pip", "--python", str(prefix / "bin" / "python"), "list",
-                          "--format", "json"], capture_output=True, text=True, env=env, check=True)
+    out = subprocess.run(
+        [str(oracle_pip), "-m", "pip", "--python", str(prefix / "bin" / "python"), "list", "--format", "json"],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
+    )
     return {d["name"].lower(): d["version"] for d in json.loads(out.stdout)}
 
 
@@ -55,17 +72,31 @@ def test_pytorch_channel_ships_torch_as_egg_info(conda_env) -> None:
     assert recs["pytorch-mutex"]["build"] == "cuda"
     egg = f"{SITE_PACKAGES}/torch-2.1.2-py{PY_MAJOR_MINOR}.egg-info"
     assert f"{egg}/PKG-INFO" in recs["pytorch"]["files"]
-    out = subprocess.run([str(prefix / "bin" / "python"), "-c",
-                          "import importlib.metadata as m; print(m.version('torch')); print(m.requires('torch'))"],
-                         capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [
+            str(prefix / "bin" / "python"),
+            "-c",
+            "import importlib.metadata as m; print(m.version('torch')); print(m.requires('torch'))",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     version, requires = out.stdout.splitlines()
     assert version == "2.1.2" and "'sympy'" in requires and 'opt-einsum>=3.3; extra == "opt-einsum"' in requires
 
 
 def test_prefix_python_imports_the_stub_modules(ml_env: Path) -> None:
-    out = subprocess.run([str(ml_env / "bin" / "python"), "-c",
-                          "import numpy, torch, torch.version, PIL, yaml; print(torch.__version__, torch.version.cuda, numpy.__version__)"],
-                         capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [
+            str(ml_env / "bin" / "python"),
+            "-c",
+            "import numpy, torch, torch.version, PIL, yaml; print(torch.__version__, torch.version.cuda, numpy.__version__)",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     assert out.stdout.split() == ["2.5.1", "12.6", "1.26.4"]
 
 
@@ -73,8 +104,11 @@ def test_prefix_python_imports_the_stub_modules(ml_env: Path) -> None:
 def test_real_pip_sees_what_the_records_say(scenario: Scenario, conda_env, oracle_pip: Path, pip_env) -> None:
     prefix = conda_env(scenario)
     seen = oracle_list(oracle_pip, prefix, pip_env)
-    expected = {p.dist.project.lower(): p.dist.version for p in scenario.packages
-                if p.dist is not None and p.name in records(prefix)}
+    expected = {
+        p.dist.project.lower(): p.dist.version
+        for p in scenario.packages
+        if p.dist is not None and p.name in records(prefix)
+    }
     expected.update({d.project.lower(): d.version for d in scenario.pip_dists})
     assert seen == expected  # no pip: with_pip defaults to False
 
@@ -87,11 +121,15 @@ def test_with_pip_gives_the_prefix_its_own_pip(conda_env) -> None:
 
 
 def test_pip_env_hides_this_machines_pip_config(oracle_pip: Path, pip_env) -> None:
-    out = subprocess.run([str(oracle_pip), "-m", "pip", "config", "list"], capture_output=True, text=True,
-                         env=pip_env, check=True)
+    out = subprocess.run(
+        [str(oracle_pip), "-m", "pip", "config", "list"], capture_output=True, text=True, env=pip_env, check=True
+    )
     # only what pip_env sets itself: no site/global file (/etc/xdg/pip), no PIP_* from this machine
     assert out.stdout.splitlines() == [
-        ":env:.config-file='/dev/null'", ":env:.disable-pip-version-check='1'", ":env:.no-input='1'"]
+        ":env:.config-file='/dev/null'",
+        ":env:.disable-pip-version-check='1'",
+        ":env:.no-input='1'",
+    ]
     assert set(pip_env) == {"PATH", "HOME", "LANG", "PIP_CONFIG_FILE", "PIP_DISABLE_PIP_VERSION_CHECK", "PIP_NO_INPUT"}
 
 
@@ -110,8 +148,17 @@ def test_pip_installs_a_built_wheel_over_a_conda_dist(conda_env, tmp_path: Path)
 
 
 def test_build_prefix_accepts_ad_hoc_packages(tmp_path: Path, conda_channel_root: Path) -> None:
-    pkgs = (*PLAIN_ENV.packages, CondaPkg("tiny", "0.1", "pyhd8ed1ab_0", depends=("python >=3.9",),
-                                          dist=Dist("tiny", "0.1", installer=None), subdir="noarch"))
+    pkgs = (
+        *PLAIN_ENV.packages,
+        CondaPkg(
+            "tiny",
+            "0.1",
+            "pyhd8ed1ab_0",
+            depends=("python >=3.9",),
+            dist=Dist("tiny", "0.1", installer=None),
+            subdir="noarch",
+        ),
+    )
     prefix = build_prefix(tmp_path / "p", pkgs, [f"python {PY_MAJOR_MINOR}.*", "tiny"], channel_root=conda_channel_root)
     assert not (prefix / SITE_PACKAGES / "tiny-0.1.dist-info" / "INSTALLER").exists()
     assert (prefix / SITE_PACKAGES / "tiny" / "__init__.py").read_text() == "__version__ = '0.1'\n"

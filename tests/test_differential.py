@@ -175,8 +175,19 @@ def expand(args, work: Path) -> list[str]:
 
 def pip_oracle(oracle_pip: Path, prefix: Path, args, env, cwd) -> set:
     """What real pip would install: (name, version) from its --dry-run report."""
-    cmd = [str(oracle_pip), "-m", "pip", "--python", str(prefix / "bin" / "python"), "install",
-           "--dry-run", "--report", "-", "-q", *args]
+    cmd = [
+        str(oracle_pip),
+        "-m",
+        "pip",
+        "--python",
+        str(prefix / "bin" / "python"),
+        "install",
+        "--dry-run",
+        "--report",
+        "-",
+        "-q",
+        *args,
+    ]
     proc = subprocess.run(cmd, env=env, cwd=cwd, capture_output=True, text=True, timeout=600)
     if proc.returncode != 0:
         return {("<pip failed>", proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else "")}
@@ -206,8 +217,9 @@ def _compare(oracle, guard):
 
 
 @pytest.mark.parametrize("case, args", COMMANDS, ids=[c[0] for c in COMMANDS])
-def test_guard_agrees_with_pip(case, args, oracle_pip, env_prefix, local_index, workdir, isolated_env,
-                               tmp_path_factory):
+def test_guard_agrees_with_pip(
+    case, args, oracle_pip, env_prefix, local_index, workdir, isolated_env, tmp_path_factory
+):
     env = {**isolated_env, "PIP_INDEX_URL": local_index.url}
     argv = expand(args, workdir)
     oracle = pip_oracle(oracle_pip, env_prefix, argv, env, workdir)
@@ -217,8 +229,11 @@ def test_guard_agrees_with_pip(case, args, oracle_pip, env_prefix, local_index, 
         assert path == "resolver", "the fast path should handle this command exactly"
 
 
-@pytest.mark.parametrize("args", [["torch==2.6.0"], ["transformers[torch]"], ["-U", "numpy"]],
-                         ids=["torch-pin", "transformers-torch", "numpy-upgrade"])
+@pytest.mark.parametrize(
+    "args",
+    [["torch==2.6.0"], ["transformers[torch]"], ["-U", "numpy"]],
+    ids=["torch-pin", "transformers-torch", "numpy-upgrade"],
+)
 def test_pytorch_channel_env_agrees(args, oracle_pip, local_index, isolated_env, tmp_path, conda_channel_root):
     """The same on a pytorch-channel env, where torch is an egg-info owned by conda."""
     prefix = PYTORCH_CHANNEL_ENV.build(tmp_path / "env", channel_root=conda_channel_root)
@@ -293,8 +308,9 @@ def test_user_pip_configuration_is_respected(args, oracle_pip, env_prefix, local
     build_wheel(wheels, "localonly", "1.0", requires_dist=["numpy>=1.20"])
     (tmp_path / "constraints.txt").write_text("torch<2.6\nnumpy<2.1\n")
     conf = tmp_path / "pip.conf"
-    conf.write_text(f"[global]\nindex-url = {local_index.url}\nfind-links = {wheels}\n"
-                    f"constraint = {tmp_path / 'constraints.txt'}\n")
+    conf.write_text(
+        f"[global]\nindex-url = {local_index.url}\nfind-links = {wheels}\nconstraint = {tmp_path / 'constraints.txt'}\n"
+    )
     env = {**isolated_env, "PIP_CONFIG_FILE": str(conf)}
     oracle = pip_oracle(oracle_pip, env_prefix, args, env, tmp_path)
     guard, path = guard_prediction(env_prefix, args, env, tmp_path, tmp_path / "cache")
@@ -316,12 +332,14 @@ def test_dynamic_project_falls_back_to_pips_own_report(oracle_pip, isolated_env,
     (project / "in_tree_backend.py").write_text(backend)
     (project / "pyproject.toml").write_text(
         '[build-system]\nrequires = []\nbuild-backend = "in_tree_backend"\nbackend-path = ["."]\n\n'
-        '[project]\nname = "dynproj"\nversion = "0.1.0"\ndynamic = ["dependencies"]\n')
+        '[project]\nname = "dynproj"\nversion = "0.1.0"\ndynamic = ["dependencies"]\n'
+    )
     wheel = build_wheel(tmp_path / "wheels", "numpy", "9.0.0")
     with LocalIndex(extra_wheels=[wheel]) as index:
         env = {**isolated_env, "PIP_INDEX_URL": index.url}
-        ctx = Context(prefix=prefix, environ=env, cwd=str(tmp_path), cache_dir=tmp_path / "cache",
-                      allow_build=True)  # pip's dry run builds dynproj: asked for (guard check --allow-build)
+        ctx = Context(
+            prefix=prefix, environ=env, cwd=str(tmp_path), cache_dir=tmp_path / "cache", allow_build=True
+        )  # pip's dry run builds dynproj: asked for (guard check --allow-build)
         result = simulate(["install", str(project)], ctx)
         oracle = pip_oracle(oracle_pip, prefix, [str(project)], env, tmp_path)
     assert result.plan.path == "pip-report"
@@ -344,8 +362,9 @@ REAL_COMMANDS = [(name, []) for name in sorted(p.name for p in REAL_REQUIREMENTS
 ]
 
 
-@pytest.mark.parametrize("name, extra", REAL_COMMANDS,
-                         ids=[n.removesuffix(".txt") + "".join(extra) for n, extra in REAL_COMMANDS])
+@pytest.mark.parametrize(
+    "name, extra", REAL_COMMANDS, ids=[n.removesuffix(".txt") + "".join(extra) for n, extra in REAL_COMMANDS]
+)
 def test_real_requirements_file_agrees(name, extra, oracle_pip, env_prefix, local_index, isolated_env, tmp_path):
     """Some of these files fail under pip here (an unsatisfiable pin, a conflict): the guard must
     fail too. Some reach sdists (basicsr, groundingdino-py, deepspeed, antlr4-python3-runtime):

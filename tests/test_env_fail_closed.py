@@ -47,14 +47,24 @@ def _env(tmp_path: Path) -> dict[str, str]:
     home = tmp_path / "home"
     home.mkdir(exist_ok=True)
     env = clean_pip_env(home)
-    env.update(XDG_STATE_HOME=str(home / "state"), XDG_CACHE_HOME=str(home / "cache"),
-               XDG_CONFIG_HOME=str(home / "config"), PYTHONPATH=str(REPO_ROOT))
+    env.update(
+        XDG_STATE_HOME=str(home / "state"),
+        XDG_CACHE_HOME=str(home / "cache"),
+        XDG_CONFIG_HOME=str(home / "config"),
+        PYTHONPATH=str(REPO_ROOT),
+    )
     return env
 
 
 def guard(tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "guard", *args], env=_env(tmp_path), capture_output=True,
-                          text=True, timeout=120, cwd=REPO_ROOT)
+    return subprocess.run(
+        [sys.executable, "-m", "guard", *args],
+        env=_env(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=REPO_ROOT,
+    )
 
 
 def check(tmp_path: Path, prefix: Path, wheels: Path, *pip_args: str, json_out: bool = False):
@@ -120,8 +130,19 @@ def test_invalid_byte_in_numpys_record_blocks_with_the_file_and_the_override(con
     # the record, and numpy's dist-info that says INSTALLER=conda with no record listing it
     assert rules == {("numpy", "unreadable-environment")} and len(data["reasons"]) == 2
     assert any(str(record) in r["message"] for r in data["reasons"])
-    why = guard(tmp_path, "why", "numpy", "--prefix", str(prefix), "--", "install", "--no-index", "--find-links",
-                str(wheels), "rich")
+    why = guard(
+        tmp_path,
+        "why",
+        "numpy",
+        "--prefix",
+        str(prefix),
+        "--",
+        "install",
+        "--no-index",
+        "--find-links",
+        str(wheels),
+        "rich",
+    )
     assert_no_crash(why)
     assert "is blocked: the environment cannot be read safely:" in why.stdout and "None" not in why.stdout, why.stdout
     assert "it is treated as protected" in why.stdout.splitlines()[0]
@@ -133,8 +154,14 @@ def test_guard_pip_does_not_install_over_numpy_with_a_damaged_record(conda_env, 
     record = numpy_record(prefix)
     record.write_bytes(record.read_bytes().replace(b'"numpy"', b'"numpy\xff"', 1))
     env = {**_env(tmp_path), "GUARD_PREFIX": str(prefix)}
-    proc = subprocess.run([sys.executable, "-m", "guard", "pip", "install", "--no-index", "--find-links", str(wheels),
-                           "numpy==2.0.0"], env=env, capture_output=True, text=True, timeout=120, cwd=REPO_ROOT)
+    proc = subprocess.run(
+        [sys.executable, "-m", "guard", "pip", "install", "--no-index", "--find-links", str(wheels), "numpy==2.0.0"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=REPO_ROOT,
+    )
     assert_no_crash(proc)
     assert proc.returncode == 1 and "conda-pip-guard: blocked." in proc.stderr, proc.stderr
     assert str(record) in proc.stderr and "not valid UTF-8" in proc.stderr and OVERRIDE in proc.stderr
@@ -142,8 +169,14 @@ def test_guard_pip_does_not_install_over_numpy_with_a_damaged_record(conda_env, 
     assert (site / "numpy-1.26.4.dist-info").is_dir() and not list(site.glob("numpy-2*"))
     # unsimulated (the index is dead): the safety net cannot pin what was not read, so pip does not run
     dead = {**env, "PIP_INDEX_URL": "http://127.0.0.1:9/simple/"}
-    proc = subprocess.run([sys.executable, "-m", "guard", "pip", "install", "rich"], env=dead, capture_output=True,
-                          text=True, timeout=120, cwd=REPO_ROOT)
+    proc = subprocess.run(
+        [sys.executable, "-m", "guard", "pip", "install", "rich"],
+        env=dead,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=REPO_ROOT,
+    )
     assert proc.returncode == 1 and "conda-pip-guard: blocked." in proc.stderr, proc.stderr
     assert "Collecting" not in proc.stdout + proc.stderr  # pip never ran
 
@@ -172,7 +205,10 @@ def test_deeply_nested_unrelated_record_is_a_warning_not_an_internal_error(conda
     assert f"BLOCK  {unnamed}: nested more than 256 levels deep" in proc.stdout
     assert "could hide any package" in proc.stdout
     status = guard(tmp_path, "status", "--prefix", str(prefix))
-    assert status.returncode == 0 and f"{unnamed}: nested more than 256 levels deep; not parsed (could hide" in status.stdout, status.stdout
+    assert (
+        status.returncode == 0
+        and f"{unnamed}: nested more than 256 levels deep; not parsed (could hide" in status.stdout
+    ), status.stdout
 
 
 # ---- more ways to hide a protected distribution ----------------------------------------------------
@@ -273,20 +309,48 @@ def test_nesting_depth_ignores_brackets_in_strings():
     assert loads_bounded(b'\xef\xbb\xbf{"a": [[1]]}') == {"a": [[1]]}  # a BOM, as json.loads(bytes) accepts
 
 
-json_pieces = st.sampled_from(['{', '}', '[', ']', '"', '\\', ',', ':', ' ', '"name"', '"numpy"', '"version"',
-                               '"1.0"', '"files"', '"depends"', '1', '-0', '1e999', 'null', 'true', '\\ud800',
-                               '"\\u0000"', '9' * 40])
+json_pieces = st.sampled_from(
+    [
+        "{",
+        "}",
+        "[",
+        "]",
+        '"',
+        "\\",
+        ",",
+        ":",
+        " ",
+        '"name"',
+        '"numpy"',
+        '"version"',
+        '"1.0"',
+        '"files"',
+        '"depends"',
+        "1",
+        "-0",
+        "1e999",
+        "null",
+        "true",
+        "\\ud800",
+        '"\\u0000"',
+        "9" * 40,
+    ]
+)
 near_json = st.lists(json_pieces, max_size=60).map("".join).map(str.encode)
 records = st.fixed_dictionaries(
-    {"name": st.one_of(st.text(max_size=8), st.integers(), st.none()),
-     "version": st.one_of(st.text(max_size=8), st.floats()),
-     "build": st.one_of(st.text(max_size=8), st.integers(), st.lists(st.integers(), max_size=2)),
-     "build_number": st.one_of(st.integers(), st.floats(), st.text(max_size=3))},
-    optional={"files": st.one_of(st.lists(st.text(max_size=30), max_size=4), st.text(max_size=5)),
-              "depends": st.lists(st.one_of(st.text(max_size=10), st.integers()), max_size=3),
-              "channel": st.one_of(st.text(max_size=20), st.integers()),
-              "url": st.one_of(st.text(max_size=20), st.none()),
-              "requested_specs": st.lists(st.one_of(st.text(max_size=5), st.integers()), max_size=3)},
+    {
+        "name": st.one_of(st.text(max_size=8), st.integers(), st.none()),
+        "version": st.one_of(st.text(max_size=8), st.floats()),
+        "build": st.one_of(st.text(max_size=8), st.integers(), st.lists(st.integers(), max_size=2)),
+        "build_number": st.one_of(st.integers(), st.floats(), st.text(max_size=3)),
+    },
+    optional={
+        "files": st.one_of(st.lists(st.text(max_size=30), max_size=4), st.text(max_size=5)),
+        "depends": st.lists(st.one_of(st.text(max_size=10), st.integers()), max_size=3),
+        "channel": st.one_of(st.text(max_size=20), st.integers()),
+        "url": st.one_of(st.text(max_size=20), st.none()),
+        "requested_specs": st.lists(st.one_of(st.text(max_size=5), st.integers()), max_size=3),
+    },
 ).map(lambda d: json.dumps(d).encode())
 
 
@@ -322,8 +386,9 @@ def test_any_bytes_give_a_record_or_the_guards_own_error(raw: bytes) -> None:
         assert all(a.names == ("pkg",) and "\n" not in a.message for a in anomalies)
 
 
-@pytest.mark.skipif(os.geteuid() == 0 if hasattr(os, "geteuid") else True,
-                    reason="root reads files whatever their mode")
+@pytest.mark.skipif(
+    os.geteuid() == 0 if hasattr(os, "geteuid") else True, reason="root reads files whatever their mode"
+)
 def test_unreadable_numpy_record_blocks(conda_env, tmp_path, wheels):  # pragma: no cover - not as root
     prefix = conda_env("plain")
     record = numpy_record(prefix)
@@ -347,9 +412,12 @@ def test_deeply_nested_state_files_are_misses_not_internal_errors(conda_env, tmp
         p.write_bytes(b"[" * 100_000)
     (prefix / "etc" / "conda-pip-guard").mkdir(parents=True, exist_ok=True)
     (prefix / "etc" / "conda-pip-guard" / "manifest.json").write_bytes(b"[" * 100_000)
-    for args in (("check", "--prefix", str(prefix), "--", "install", "--no-index", "--find-links", str(wheels), "rich"),
-                 ("status", "--prefix", str(prefix)), ("doctor", "--prefix", str(prefix)),
-                 ("shims", "status", "--prefix", str(prefix))):
+    for args in (
+        ("check", "--prefix", str(prefix), "--", "install", "--no-index", "--find-links", str(wheels), "rich"),
+        ("status", "--prefix", str(prefix)),
+        ("doctor", "--prefix", str(prefix)),
+        ("shims", "status", "--prefix", str(prefix)),
+    ):
         proc = guard(tmp_path, *args)
         assert_no_crash(proc)
         assert proc.returncode in (0, 1), (args, proc.stdout, proc.stderr)

@@ -17,11 +17,16 @@ import pytest
 from packaging import markers, tags
 
 from guard.environment.conda_meta import load_paths_data, normalize_channel
+from guard.environment.interpreter import find_interpreter, probe
 from guard.environment.snapshot import default_prefix, snapshot
 from guard.errors import EnvironmentReadError
-from guard.environment.interpreter import find_interpreter, probe
 from tests.support.conda_prefix import (
-    PY_MAJOR_MINOR, PYTORCH_CHANNEL_ENV, SITE_PACKAGES, clean_pip_env, pip_install_into)
+    PY_MAJOR_MINOR,
+    PYTORCH_CHANNEL_ENV,
+    SITE_PACKAGES,
+    clean_pip_env,
+    pip_install_into,
+)
 from tests.support.wheels import build_wheel
 
 SHARED_EXAMPLES = Path(__file__).resolve().parents[2] / "shared" / "data" / "conda-meta-examples"
@@ -30,11 +35,13 @@ posix_only = pytest.mark.skipif(os.name == "nt", reason="fake interpreters are s
 
 def importlib_view(prefix: Path) -> dict[str, tuple[str, str]]:
     """The oracle: what importlib.metadata in the prefix's own python finds first for each name."""
-    code = ("import importlib.metadata as m, json, re\nseen = {}\n"
-            "for d in m.distributions():\n"
-            "    n = re.sub(r'[-_.]+', '-', d.metadata['Name']).lower()\n"
-            "    seen.setdefault(n, (d.version, str(d._path)))\n"
-            "print(json.dumps(seen))")
+    code = (
+        "import importlib.metadata as m, json, re\nseen = {}\n"
+        "for d in m.distributions():\n"
+        "    n = re.sub(r'[-_.]+', '-', d.metadata['Name']).lower()\n"
+        "    seen.setdefault(n, (d.version, str(d._path)))\n"
+        "print(json.dumps(seen))"
+    )
     out = subprocess.run([str(prefix / "bin" / "python"), "-I", "-c", code], capture_output=True, text=True, check=True)
     return {name: tuple(v) for name, v in json.loads(out.stdout).items()}
 
@@ -100,15 +107,24 @@ def test_egg_info_file_owned_and_requires_txt_sections(conda_env, tmp_path: Path
     (egg / "PKG-INFO").write_text("Metadata-Version: 2.1\nName: demo\nVersion: 1.0\n\nlong text\nName: wrong\n")
     (egg / "requires.txt").write_text(
         'filelock\nfoo @ https://example.invalid/foo.zip\n\n[dev]\npytest>=7\n\n[:sys_platform == "win32"]\n'
-        'colorama\n\n[gpu:platform_machine == "x86_64"]\ntriton==2.1.0\n')
+        'colorama\n\n[gpu:platform_machine == "x86_64"]\ntriton==2.1.0\n'
+    )
     _add_record(prefix, "six", "1.16.0", files=[f"{SITE_PACKAGES}/six-1.16.0-py{PY_MAJOR_MINOR}.egg-info"])
     snap = snapshot(prefix)
     assert snap.dists["six"].owner == "conda" and snap.dists["six"].kind == "egg-info"
     demo = snap.dists["demo"]
     assert demo.owner == "pip" and demo.version == "1.0"
-    assert list(demo.requires_dist) == importlib.metadata.PathDistribution(egg).requires == [
-        "filelock", "foo @ https://example.invalid/foo.zip ", 'pytest>=7; extra == "dev"',
-        'colorama; sys_platform == "win32"', 'triton==2.1.0; (platform_machine == "x86_64") and extra == "gpu"']
+    assert (
+        list(demo.requires_dist)
+        == importlib.metadata.PathDistribution(egg).requires
+        == [
+            "filelock",
+            "foo @ https://example.invalid/foo.zip ",
+            'pytest>=7; extra == "dev"',
+            'colorama; sys_platform == "win32"',
+            'triton==2.1.0; (platform_machine == "x86_64") and extra == "gpu"',
+        ]
+    )
 
 
 def test_installer_conda_without_record_and_stale_record_warn(conda_env) -> None:
@@ -132,8 +148,12 @@ def test_duplicates_follow_sys_path_order(conda_env, tmp_path: Path) -> None:
     # leftover metadata dir of another version beside the first
     extra = prefix / "extra"
     wheel = build_wheel(tmp_path / "wheels", "numpy", "2.1.0")
-    out = subprocess.run([sys.executable, "-m", "pip", "install", "--no-index", "--no-deps", "--target", str(extra),
-                          str(wheel)], capture_output=True, text=True, env=clean_pip_env(tmp_path))
+    out = subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--no-index", "--no-deps", "--target", str(extra), str(wheel)],
+        capture_output=True,
+        text=True,
+        env=clean_pip_env(tmp_path),
+    )
     assert out.returncode == 0, out.stderr
     (prefix / SITE_PACKAGES / "extra.pth").write_text(f"import os\n# a comment\n{extra}\n")
     snap = snapshot(prefix)
@@ -148,9 +168,17 @@ def test_duplicates_follow_sys_path_order(conda_env, tmp_path: Path) -> None:
 
 
 def _add_record(prefix: Path, name: str, version: str, *, files=(), **extra) -> Path:
-    record = {"name": name, "version": version, "build": "0", "build_number": 0, "depends": [],
-              "channel": "https://conda.anaconda.org/conda-forge/linux-64", "subdir": "linux-64", "files": list(files),
-              **extra}
+    record = {
+        "name": name,
+        "version": version,
+        "build": "0",
+        "build_number": 0,
+        "depends": [],
+        "channel": "https://conda.anaconda.org/conda-forge/linux-64",
+        "subdir": "linux-64",
+        "files": list(files),
+        **extra,
+    }
     path = prefix / "conda-meta" / f"{name}-{version}-0.json"
     path.write_text(json.dumps(record))
     return path
@@ -218,34 +246,59 @@ def test_real_records_of_conda_micromamba_and_pixi(conda_env) -> None:
     assert {r.channel for r in snap.conda_records.values()} == {"conda-forge"}
     assert {r.channel_url for r in snap.conda_records.values()} == {"https://conda.anaconda.org/conda-forge"}
     assert (pip.subdir, pip.requested_spec, python.requested_spec, requests.requested_spec) == (
-        "noarch", "pip", "python=3.13", None)
+        "noarch",
+        "pip",
+        "python=3.13",
+        None,
+    )
     assert pip.dist_dirs == ("lib/python3.13t/site-packages/pip-25.0.1.dist-info",)
     assert requests.dist_dirs == ("Lib/site-packages/requests-2.28.2.dist-info",)  # Windows separators
     assert requests.constrains == ("chardet >=3.0.2,<6",)
     assert (numpy.subdir, numpy.build, numpy.dist_dirs) == (
-        "osx-arm64", "py311h7125741_0", ("lib/python3.11/site-packages/numpy-1.26.4.dist-info",))
+        "osx-arm64",
+        "py311h7125741_0",
+        ("lib/python3.11/site-packages/numpy-1.26.4.dist-info",),
+    )
     assert (gpu.build_number, gpu.depends, gpu.dist_dirs) == (304, ("pytorch 2.7.1 cuda*_mkl*304",), ())
     # the prefix's numpy dist-info is at the path the pixi record lists; pip's and requests' are not here
     assert snap.dists["numpy"].conda_record is numpy
     assert sorted(w.split(" lists ")[1].split(",")[0] for w in snap.warnings if "is gone" in w) == [
-        "Lib/site-packages/requests-2.28.2.dist-info", "lib/python3.13t/site-packages/pip-25.0.1.dist-info"]
+        "Lib/site-packages/requests-2.28.2.dist-info",
+        "lib/python3.13t/site-packages/pip-25.0.1.dist-info",
+    ]
 
 
-@pytest.mark.parametrize("raw, expected", [
-    ("https://conda.anaconda.org/conda-forge/linux-64", ("conda-forge", "https://conda.anaconda.org/conda-forge", "linux-64")),
-    ("https://conda.anaconda.org/conda-forge/", ("conda-forge", "https://conda.anaconda.org/conda-forge", "")),
-    ("https://conda.anaconda.org/pytorch/noarch", ("pytorch", "https://conda.anaconda.org/pytorch", "noarch")),
-    ("https://conda.anaconda.org/nvidia/label/cuda-11.8.0/linux-64",
-     ("nvidia/label/cuda-11.8.0", "https://conda.anaconda.org/nvidia/label/cuda-11.8.0", "linux-64")),
-    ("https://conda.anaconda.org/t/tk-123-abc/my-org/win-64", ("my-org", "https://conda.anaconda.org/my-org", "win-64")),
-    ("https://repo.anaconda.com/pkgs/main/linux-64", ("pkgs/main", "https://repo.anaconda.com/pkgs/main", "linux-64")),
-    ("file:///tmp/channels/pytorch/", ("file:///tmp/channels/pytorch", "file:///tmp/channels/pytorch", "")),
-    ("https://mirror.example.org/conda-forge/osx-arm64",
-     ("https://mirror.example.org/conda-forge", "https://mirror.example.org/conda-forge", "osx-arm64")),
-    ("conda-forge", ("conda-forge", "conda-forge", "")),
-    ("pypi", ("pypi", "pypi", "")),
-    ("", ("", "", "")),
-])
+@pytest.mark.parametrize(
+    "raw, expected",
+    [
+        (
+            "https://conda.anaconda.org/conda-forge/linux-64",
+            ("conda-forge", "https://conda.anaconda.org/conda-forge", "linux-64"),
+        ),
+        ("https://conda.anaconda.org/conda-forge/", ("conda-forge", "https://conda.anaconda.org/conda-forge", "")),
+        ("https://conda.anaconda.org/pytorch/noarch", ("pytorch", "https://conda.anaconda.org/pytorch", "noarch")),
+        (
+            "https://conda.anaconda.org/nvidia/label/cuda-11.8.0/linux-64",
+            ("nvidia/label/cuda-11.8.0", "https://conda.anaconda.org/nvidia/label/cuda-11.8.0", "linux-64"),
+        ),
+        (
+            "https://conda.anaconda.org/t/tk-123-abc/my-org/win-64",
+            ("my-org", "https://conda.anaconda.org/my-org", "win-64"),
+        ),
+        (
+            "https://repo.anaconda.com/pkgs/main/linux-64",
+            ("pkgs/main", "https://repo.anaconda.com/pkgs/main", "linux-64"),
+        ),
+        ("file:///tmp/channels/pytorch/", ("file:///tmp/channels/pytorch", "file:///tmp/channels/pytorch", "")),
+        (
+            "https://mirror.example.org/conda-forge/osx-arm64",
+            ("https://mirror.example.org/conda-forge", "https://mirror.example.org/conda-forge", "osx-arm64"),
+        ),
+        ("conda-forge", ("conda-forge", "conda-forge", "")),
+        ("pypi", ("pypi", "pypi", "")),
+        ("", ("", "", "")),
+    ],
+)
 def test_normalize_channel(raw: str, expected: tuple[str, str, str]) -> None:
     assert normalize_channel(raw) == expected
 
@@ -282,7 +335,7 @@ def test_probe_reports_the_targets_pip(conda_env, tmp_path: Path) -> None:
     prefix = conda_env("plain", with_pip=True)
     interp = probe(find_interpreter(prefix), cache_dir=None)
     meta = next((prefix / SITE_PACKAGES).glob("pip-*.dist-info"))
-    assert interp.pip_version == meta.name[len("pip-"):-len(".dist-info")]
+    assert interp.pip_version == meta.name[len("pip-") : -len(".dist-info")]
     assert interp.pip_default_index and interp.pip_default_index.endswith("/simple")
 
 
@@ -291,7 +344,9 @@ def test_probe_is_cached_until_the_interpreter_or_its_pip_changes(conda_env, tmp
     python = find_interpreter(prefix)
     cache = tmp_path / "cache"
     first = probe(python, cache_dir=cache)
-    run = mocker.patch("guard.environment.interpreter.subprocess.run", side_effect=AssertionError("no subprocess when warm"))
+    run = mocker.patch(
+        "guard.environment.interpreter.subprocess.run", side_effect=AssertionError("no subprocess when warm")
+    )
     assert probe(python, cache_dir=cache) == first
     assert run.call_count == 0
     mocker.stopall()
@@ -323,11 +378,17 @@ def test_prefix_without_python_is_a_one_line_error(tmp_path: Path) -> None:
 
 
 @posix_only
-@pytest.mark.parametrize("script, message", [
-    ("echo 'Traceback ...' >&2; echo 'SyntaxError: bad' >&2; exit 1", "failed to describe itself: SyntaxError: bad"),
-    ("echo not json", "answered the probe with garbage"),
-    ("exec sleep 5", "did not answer within 0.5 s"),
-])
+@pytest.mark.parametrize(
+    "script, message",
+    [
+        (
+            "echo 'Traceback ...' >&2; echo 'SyntaxError: bad' >&2; exit 1",
+            "failed to describe itself: SyntaxError: bad",
+        ),
+        ("echo not json", "answered the probe with garbage"),
+        ("exec sleep 5", "did not answer within 0.5 s"),
+    ],
+)
 def test_broken_interpreter_is_a_one_line_error(tmp_path: Path, script: str, message: str) -> None:
     python = tmp_path / "bin" / "python3"
     python.parent.mkdir()

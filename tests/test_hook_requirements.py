@@ -65,9 +65,15 @@ def isolated_environ(tmp_path: Path, index_url: str, **extra: str) -> dict[str, 
     indexes), caches in tmp_path."""
     home = tmp_path / "home"
     home.mkdir(exist_ok=True)
-    return {"PATH": os.environ.get("PATH", ""), "HOME": str(home), "XDG_CACHE_HOME": str(tmp_path / "cache"),
-            "XDG_CONFIG_HOME": str(home / ".config"), "PIP_CONFIG_FILE": os.devnull, "PIP_INDEX_URL": index_url,
-            **extra}
+    return {
+        "PATH": os.environ.get("PATH", ""),
+        "HOME": str(home),
+        "XDG_CACHE_HOME": str(tmp_path / "cache"),
+        "XDG_CONFIG_HOME": str(home / ".config"),
+        "PIP_CONFIG_FILE": os.devnull,
+        "PIP_INDEX_URL": index_url,
+        **extra,
+    }
 
 
 @pytest.fixture
@@ -95,43 +101,75 @@ def run(capsys, argv, root: Path, environ) -> tuple[int, list[str]]:
 # ---- conda specs and names (pure) ---------------------------------------------------------------
 
 
-@pytest.mark.parametrize("version, expected", [
-    ("2.1", "==2.1.*"),
-    ("2.1.*", "==2.1.*"),
-    ("2.1*", "==2.1.*"),
-    ("==2.1", "==2.1"),
-    (">=2.1,<2.3", "<2.3,>=2.1"),
-    ("!=1.5.*", "!=1.5.*"),
-    ("2.1.0+cu118", "==2.1.0+cu118"),
-    ("2.1|2.2", ""),  # no PEP 440 equivalent: not held
-])
+@pytest.mark.parametrize(
+    "version, expected",
+    [
+        ("2.1", "==2.1.*"),
+        ("2.1.*", "==2.1.*"),
+        ("2.1*", "==2.1.*"),
+        ("==2.1", "==2.1"),
+        (">=2.1,<2.3", "<2.3,>=2.1"),
+        ("!=1.5.*", "!=1.5.*"),
+        ("2.1.0+cu118", "==2.1.0+cu118"),
+        ("2.1|2.2", ""),  # no PEP 440 equivalent: not held
+    ],
+)
 def test_conda_version_to_specifier(version, expected):
     assert conda_version_to_specifier(version) == SpecifierSet(expected)
 
 
-@pytest.mark.parametrize("text, name, version, build, spec, pypi, cuda_build", [
-    ("pytorch=2.1", "pytorch", "2.1", None, "==2.1.*", "torch", False),
-    ("pytorch=2.1=cuda*", "pytorch", "2.1", "cuda*", "==2.1.*", "torch", True),
-    ("pytorch::pytorch=2.1", "pytorch", "2.1", None, "==2.1.*", "torch", False),
-    ("numpy 1.26.*", "numpy", "1.26.*", None, "==1.26.*", "numpy", False),
-    ("numpy >=1.26,<2", "numpy", ">=1.26,<2", None, "<2,>=1.26", "numpy", False),
-    ("python=3.11", "python", "3.11", None, "==3.11.*", None, False),
-    ("conda-forge::pytorch-gpu", "pytorch-gpu", None, None, "", "torch", True),
-    ("pytorch[version='>=2.1', build=cuda*]", "pytorch", ">=2.1", "cuda*", ">=2.1", "torch", True),
-    ("torchtriton 2.1.0 py311", "torchtriton", "2.1.0", "py311", "==2.1.0.*", "triton", False),
-])
+@pytest.mark.parametrize(
+    "text, name, version, build, spec, pypi, cuda_build",
+    [
+        ("pytorch=2.1", "pytorch", "2.1", None, "==2.1.*", "torch", False),
+        ("pytorch=2.1=cuda*", "pytorch", "2.1", "cuda*", "==2.1.*", "torch", True),
+        ("pytorch::pytorch=2.1", "pytorch", "2.1", None, "==2.1.*", "torch", False),
+        ("numpy 1.26.*", "numpy", "1.26.*", None, "==1.26.*", "numpy", False),
+        ("numpy >=1.26,<2", "numpy", ">=1.26,<2", None, "<2,>=1.26", "numpy", False),
+        ("python=3.11", "python", "3.11", None, "==3.11.*", None, False),
+        ("conda-forge::pytorch-gpu", "pytorch-gpu", None, None, "", "torch", True),
+        ("pytorch[version='>=2.1', build=cuda*]", "pytorch", ">=2.1", "cuda*", ">=2.1", "torch", True),
+        ("torchtriton 2.1.0 py311", "torchtriton", "2.1.0", "py311", "==2.1.0.*", "triton", False),
+    ],
+)
 def test_parse_conda_spec(text, name, version, build, spec, pypi, cuda_build):
     dep = parse_conda_spec(text, 7)
-    assert (dep.name, dep.version, dep.build, dep.specifier, dep.pypi_name, dep.cuda_build, dep.line) == \
-        (name, version, build, SpecifierSet(spec), pypi, cuda_build, 7)
+    assert (dep.name, dep.version, dep.build, dep.specifier, dep.pypi_name, dep.cuda_build, dep.line) == (
+        name,
+        version,
+        build,
+        SpecifierSet(spec),
+        pypi,
+        cuda_build,
+        7,
+    )
 
 
 def test_conda_to_pypi_names():
-    assert [pypi_name_for_conda(n) for n in ("pytorch", "pytorch-gpu", "pytorch-cpu", "torchtriton", "numpy",
-                                             "matplotlib-base", "typing_extensions", "python", "pip")] == \
-        ["torch", "torch", "torch", "triton", "numpy", "matplotlib", "typing-extensions", None, None]
-    for cuda in ("cudatoolkit", "pytorch-cuda", "cuda-cudart", "cuda-cudart-dev", "libcublas", "cudnn", "nccl",
-                 "cuda-version"):
+    assert [
+        pypi_name_for_conda(n)
+        for n in (
+            "pytorch",
+            "pytorch-gpu",
+            "pytorch-cpu",
+            "torchtriton",
+            "numpy",
+            "matplotlib-base",
+            "typing_extensions",
+            "python",
+            "pip",
+        )
+    ] == ["torch", "torch", "torch", "triton", "numpy", "matplotlib", "typing-extensions", None, None]
+    for cuda in (
+        "cudatoolkit",
+        "pytorch-cuda",
+        "cuda-cudart",
+        "cuda-cudart-dev",
+        "libcublas",
+        "cudnn",
+        "nccl",
+        "cuda-version",
+    ):
         assert pypi_name_for_conda(cuda) is None and is_conda_cuda_runtime(cuda), cuda
     assert not is_conda_cuda_runtime("pytorch") and not is_conda_cuda_runtime("numpy")
     assert conda_forge_name_for_pypi("torch") == "pytorch"
@@ -158,8 +196,9 @@ def test_conflicts_with_the_environment_file(capsys, repo, tmp_path, local_index
     transformers[torch] and sentence-transformers needing a torch the environment does not allow,
     numpy in the pip: section. peft (torch>=1.13) and einops fit and are not reported."""
     write(repo, {"environment.yml": ENVIRONMENT_YML, "requirements.txt": REQUIREMENTS})
-    code, lines = run(capsys, ["requirements.txt", "environment.yml"], repo,
-                      isolated_environ(tmp_path, local_index.url))
+    code, lines = run(
+        capsys, ["requirements.txt", "environment.yml"], repo, isolated_environ(tmp_path, local_index.url)
+    )
     assert lines == [
         "requirements.txt:3: torch==2.6.0: torch is provided by conda (environment.yml:7 pytorch=2.1)"
         " - remove it here or change environment.yml",
@@ -175,8 +214,9 @@ def test_fixed_files_pass(capsys, repo, tmp_path, local_index):
     env = ENVIRONMENT_YML.replace("pytorch=2.1", "pytorch=2.6").replace("    - numpy<2\n", "")
     reqs = "einops\npeft\ntransformers[torch]==5.23.0\nsentence-transformers==6.2.0\n"
     write(repo, {"environment.yml": env, "requirements.txt": reqs})
-    code, lines = run(capsys, ["requirements.txt", "environment.yml"], repo,
-                      isolated_environ(tmp_path, local_index.url))
+    code, lines = run(
+        capsys, ["requirements.txt", "environment.yml"], repo, isolated_environ(tmp_path, local_index.url)
+    )
     assert (code, lines) == (0, [])
 
 
@@ -185,8 +225,10 @@ def test_pip_section_resolution(capsys, repo, tmp_path, local_index):
     env = ENVIRONMENT_YML.replace("    - numpy<2\n", "    - transformers[torch]==5.23.0\n")
     write(repo, {"environment.yml": env})
     code, lines = run(capsys, ["environment.yml"], repo, isolated_environ(tmp_path, local_index.url))
-    assert lines == ["environment.yml:15: pip: transformers==5.23.0 needs torch>=2.6 (via transformers[torch]);"
-                     " environment.yml:7 pins pytorch=2.1"]
+    assert lines == [
+        "environment.yml:15: pip: transformers==5.23.0 needs torch>=2.6 (via transformers[torch]);"
+        " environment.yml:7 pins pytorch=2.1"
+    ]
     assert code == 1
 
 
@@ -202,8 +244,10 @@ def test_torchvision_needs_another_torch(capsys, repo, tmp_path, local_index):
 def test_cuda_wheel_beside_conda_cuda(capsys, repo, tmp_path, local_index):
     write(repo, {"environment.yml": ENVIRONMENT_YML, "requirements.txt": "einops\nnvidia-cublas-cu12\n"})
     code, lines = run(capsys, ["requirements.txt"], repo, isolated_environ(tmp_path, local_index.url))
-    assert lines == ["requirements.txt:2: nvidia-cublas-cu12 is a CUDA runtime wheel and conda provides CUDA here"
-                     " (environment.yml:10 pytorch-cuda=12.1) - remove it here"]
+    assert lines == [
+        "requirements.txt:2: nvidia-cublas-cu12 is a CUDA runtime wheel and conda provides CUDA here"
+        " (environment.yml:10 pytorch-cuda=12.1) - remove it here"
+    ]
     assert code == 1
 
 
@@ -216,8 +260,7 @@ def test_index_unreachable_skips_resolution_checks(capsys, repo, tmp_path):
     assert lines == [
         "requirements.txt:3: torch==2.6.0: torch is provided by conda (environment.yml:7 pytorch=2.1)"
         " - remove it here or change environment.yml",
-        "skipped: index unreachable (http://127.0.0.1:1/simple/einops/: connection refused);"
-        " resolution checks not run",
+        "skipped: index unreachable (http://127.0.0.1:1/simple/einops/: connection refused); resolution checks not run",
     ]
     assert code == 1
     write(repo, {"requirements.txt": "einops\n"})
@@ -231,8 +274,9 @@ def test_index_url_flag(capsys, repo, tmp_path, local_index):
     write(repo, {"environment.yml": ENVIRONMENT_YML, "requirements.txt": "sentence-transformers==6.2.0\n"})
     environ = isolated_environ(tmp_path, "http://127.0.0.1:1/simple/", PIP_RETRIES="0")
     code, lines = run(capsys, ["--index-url", local_index.url, "requirements.txt"], repo, environ)
-    assert lines == ["requirements.txt:1: sentence-transformers==6.2.0 needs torch>=2.2;"
-                     " environment.yml:7 pins pytorch=2.1"]
+    assert lines == [
+        "requirements.txt:1: sentence-transformers==6.2.0 needs torch>=2.2; environment.yml:7 pins pytorch=2.1"
+    ]
     assert code == 1
 
 
@@ -265,8 +309,9 @@ def test_no_environment_file(capsys, repo, tmp_path):
     write(repo, {"requirements.txt": "torch\n"})
     environ = isolated_environ(tmp_path, "http://127.0.0.1:1/simple/", PIP_RETRIES="0")
     code, lines = run(capsys, ["requirements.txt"], repo, environ)
-    assert lines == ["requirements.txt: note: no environment.yml at . to check against"
-                     " (give --environment FILE or --prefix)"]
+    assert lines == [
+        "requirements.txt: note: no environment.yml at . to check against (give --environment FILE or --prefix)"
+    ]
     assert code == 0
 
 
@@ -276,15 +321,18 @@ def test_environment_option_and_constraints_file(capsys, repo, tmp_path):
     write(repo, {"envs/gpu.yaml": ENVIRONMENT_YML, "constraints.txt": "numpy<2\neinops==0.8.1\n"})
     environ = isolated_environ(tmp_path, "http://127.0.0.1:1/simple/", PIP_RETRIES="0")
     code, lines = run(capsys, ["--environment", "envs/gpu.yaml", "constraints.txt"], repo, environ)
-    assert lines == ["constraints.txt:1: numpy<2: numpy is provided by conda (envs/gpu.yaml:9 numpy=1.26)"
-                     " - remove it here or change envs/gpu.yaml"]
+    assert lines == [
+        "constraints.txt:1: numpy<2: numpy is provided by conda (envs/gpu.yaml:9 numpy=1.26)"
+        " - remove it here or change envs/gpu.yaml"
+    ]
     assert code == 1
 
 
 def test_suggest_conda(capsys, repo, tmp_path, local_index):
     write(repo, {"environment.yml": ENVIRONMENT_YML, "requirements.txt": "einops\npeft\n"})
-    code, lines = run(capsys, ["--suggest-conda", "requirements.txt"], repo,
-                      isolated_environ(tmp_path, local_index.url))
+    code, lines = run(
+        capsys, ["--suggest-conda", "requirements.txt"], repo, isolated_environ(tmp_path, local_index.url)
+    )
     assert lines == [
         "requirements.txt:1: note: einops: conda-forge ships einops as einops; it could move into environment.yml",
         "requirements.txt:2: note: peft: conda-forge ships peft as peft; it could move into environment.yml",
@@ -296,14 +344,32 @@ def test_real_requirements_files(capsys, repo, tmp_path):
     """Real files (tests/data/hook/SOURCES.md), checked offline against a real-world conda
     environment: ComfyUI's requirements.txt, stable-diffusion-webui's (CRLF line endings), and
     the pip: sections of CompVis stable-diffusion's and MiniGPT-4's environment files."""
-    for name in ("comfyui-requirements.txt", "sd-webui-requirements_versions.txt", "compvis-sd-environment.yaml",
-                 "minigpt4-environment.yml"):
+    for name in (
+        "comfyui-requirements.txt",
+        "sd-webui-requirements_versions.txt",
+        "compvis-sd-environment.yaml",
+        "minigpt4-environment.yml",
+    ):
         shutil.copy(DATA / name, repo / name)
-    write(repo, {"environment.yml": "name: webui\ndependencies:\n  - python=3.10\n  - pytorch=2.0.1\n"
-                                    "  - torchvision\n  - torchaudio\n  - numpy=1.23.5\n"})
+    write(
+        repo,
+        {
+            "environment.yml": "name: webui\ndependencies:\n  - python=3.10\n  - pytorch=2.0.1\n"
+            "  - torchvision\n  - torchaudio\n  - numpy=1.23.5\n"
+        },
+    )
     environ = isolated_environ(tmp_path, "http://127.0.0.1:1/simple/", PIP_RETRIES="0")
-    code, lines = run(capsys, ["sd-webui-requirements_versions.txt", "comfyui-requirements.txt",
-                               "compvis-sd-environment.yaml", "minigpt4-environment.yml"], repo, environ)
+    code, lines = run(
+        capsys,
+        [
+            "sd-webui-requirements_versions.txt",
+            "comfyui-requirements.txt",
+            "compvis-sd-environment.yaml",
+            "minigpt4-environment.yml",
+        ],
+        repo,
+        environ,
+    )
     hint = "remove it here or change environment.yml"
     assert lines[:-1] == [
         f"sd-webui-requirements_versions.txt:7: numpy==1.23.5: numpy is provided by conda"
@@ -322,11 +388,19 @@ def test_real_requirements_files(capsys, repo, tmp_path):
 def test_cli_command(tmp_path, repo):
     write(repo, {"environment.yml": ENVIRONMENT_YML, "requirements.txt": "torch\n"})
     environ = isolated_environ(tmp_path, "http://127.0.0.1:1/simple/", PIP_RETRIES="0")
-    out = subprocess.run([sys.executable, "-m", "guard", "check-requirements", "requirements.txt"], cwd=repo,
-                         env=environ, capture_output=True, text=True, timeout=120)
+    out = subprocess.run(
+        [sys.executable, "-m", "guard", "check-requirements", "requirements.txt"],
+        cwd=repo,
+        env=environ,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert out.returncode == 1
-    assert out.stdout.splitlines()[0] == ("requirements.txt:1: torch is provided by conda"
-                                          " (environment.yml:7 pytorch=2.1) - remove it here or change environment.yml")
+    assert out.stdout.splitlines()[0] == (
+        "requirements.txt:1: torch is provided by conda"
+        " (environment.yml:7 pytorch=2.1) - remove it here or change environment.yml"
+    )
 
 
 # ---- the hook definition ------------------------------------------------------------------------
@@ -348,11 +422,25 @@ def test_hook_definition_matches_the_right_files():
     def matched(path):
         return bool(files.search(path)) and not exclude.search(path)
 
-    for path in ("requirements.txt", "requirements-dev.txt", "requirements/base.in", "sub/requirements_gpu.txt",
-                 "constraints.txt", "ci/pip-constraints.txt", "environment.yml", "envs/environment.yaml"):
+    for path in (
+        "requirements.txt",
+        "requirements-dev.txt",
+        "requirements/base.in",
+        "sub/requirements_gpu.txt",
+        "constraints.txt",
+        "ci/pip-constraints.txt",
+        "environment.yml",
+        "envs/environment.yaml",
+    ):
         assert matched(path), path
-    for path in ("README.md", "setup.cfg", "MANIFEST.in", ".pre-commit-config.yaml", "docs/requirements.md",
-                 "mkdocs.yml"):
+    for path in (
+        "README.md",
+        "setup.cfg",
+        "MANIFEST.in",
+        ".pre-commit-config.yaml",
+        "docs/requirements.md",
+        "mkdocs.yml",
+    ):
         assert not matched(path), path
 
 
@@ -373,10 +461,19 @@ _TRUST_VARIABLES = ("SSL_CERT_FILE", "SSL_CERT_DIR", "REQUESTS_CA_BUNDLE", "CURL
 def _clean_env(home: Path) -> dict[str, str]:
     home.mkdir(parents=True, exist_ok=True)
     trust = {k: os.environ[k] for k in _TRUST_VARIABLES if k in os.environ}
-    return {**trust, "PATH": os.environ.get("PATH", ""), "HOME": str(home), "LANG": os.environ.get("LANG", "C.UTF-8"),
-            "PIP_CONFIG_FILE": os.devnull, "XDG_CACHE_HOME": str(home / ".cache"),
-            "XDG_CONFIG_HOME": str(home / ".config"), "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.invalid",
-            "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.invalid"}
+    return {
+        **trust,
+        "PATH": os.environ.get("PATH", ""),
+        "HOME": str(home),
+        "LANG": os.environ.get("LANG", "C.UTF-8"),
+        "PIP_CONFIG_FILE": os.devnull,
+        "XDG_CACHE_HOME": str(home / ".cache"),
+        "XDG_CONFIG_HOME": str(home / ".config"),
+        "GIT_AUTHOR_NAME": "t",
+        "GIT_AUTHOR_EMAIL": "t@example.invalid",
+        "GIT_COMMITTER_NAME": "t",
+        "GIT_COMMITTER_EMAIL": "t@example.invalid",
+    }
 
 
 @pytest.fixture(scope="session")
@@ -394,8 +491,13 @@ def pre_commit(tmp_path_factory) -> Path:
         shutil.rmtree(venv_dir, ignore_errors=True)
         venv.create(venv_dir, with_pip=False)
         home = tmp_path_factory.mktemp("pre-commit-install-home")
-        out = subprocess.run([sys.executable, "-m", "pip", "--python", str(venv_dir / "bin" / "python"), "install",
-                              "pre-commit"], capture_output=True, text=True, timeout=300, env=_clean_env(home))
+        out = subprocess.run(
+            [sys.executable, "-m", "pip", "--python", str(venv_dir / "bin" / "python"), "install", "pre-commit"],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            env=_clean_env(home),
+        )
         if out.returncode != 0 or not exe.is_file():
             shutil.rmtree(venv_dir, ignore_errors=True)
             last = (out.stderr.strip().splitlines() or ["no output"])[-1]
@@ -406,8 +508,16 @@ def pre_commit(tmp_path_factory) -> Path:
 def _checkout_copy(dest: Path) -> Path:
     """This checkout's files (tracked and untracked, not ignored) committed in a fresh repository:
     ``try-repo`` on a dirty checkout would take only tracked changes."""
-    listed = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=REPO_ROOT,
-                            capture_output=True, check=True).stdout.decode().split("\0")
+    listed = (
+        subprocess.run(
+            ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+            cwd=REPO_ROOT,
+            capture_output=True,
+            check=True,
+        )
+        .stdout.decode()
+        .split("\0")
+    )
     for rel in filter(None, listed):
         src = REPO_ROOT / rel
         if src.is_file():
@@ -433,17 +543,26 @@ def test_pre_commit_try_repo(pre_commit, tmp_path):
     env["PRE_COMMIT_HOME"] = str(REPO_ROOT / ".cache" / "pre-commit-home")
     project.mkdir()
     subprocess.run(["git", "init", "-q"], cwd=project, check=True, env=env)
-    write(project, {
-        "environment.yml": "name: demo\nchannels:\n  - pytorch\n  - nvidia\ndependencies:\n  - python=3.11\n"
-                           "  - pytorch=2.1\n  - pytorch-cuda=12.1\n  - numpy=1.26\n  - pip\n  - pip:\n"
-                           "    - einops\n    - numpy<2\n",
-        "requirements.txt": "einops\ntokenizers\ntorch==2.6.0\nsafetensors\ntransformers[torch]==4.57.0\n",
-    })
+    write(
+        project,
+        {
+            "environment.yml": "name: demo\nchannels:\n  - pytorch\n  - nvidia\ndependencies:\n  - python=3.11\n"
+            "  - pytorch=2.1\n  - pytorch-cuda=12.1\n  - numpy=1.26\n  - pip\n  - pip:\n"
+            "    - einops\n    - numpy<2\n",
+            "requirements.txt": "einops\ntokenizers\ntorch==2.6.0\nsafetensors\ntransformers[torch]==4.57.0\n",
+        },
+    )
     subprocess.run(["git", "add", "-A"], cwd=project, check=True, env=env)
 
     def try_repo() -> subprocess.CompletedProcess:
-        return subprocess.run([str(pre_commit), "try-repo", str(hook_repo), "guard-requirements", "--all-files"],
-                              cwd=project, env=env, capture_output=True, text=True, timeout=900)
+        return subprocess.run(
+            [str(pre_commit), "try-repo", str(hook_repo), "guard-requirements", "--all-files"],
+            cwd=project,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=900,
+        )
 
     out = try_repo()
     if "Could not find a version" in out.stdout or "Failed to establish a new connection" in out.stdout:
@@ -459,12 +578,15 @@ def test_pre_commit_try_repo(pre_commit, tmp_path):
         " environment.yml:7 pins pytorch=2.1",
     ], out.stdout
 
-    write(project, {
-        "environment.yml": "name: demo\nchannels:\n  - pytorch\n  - nvidia\ndependencies:\n  - python=3.11\n"
-                           "  - pytorch=2.2\n  - pytorch-cuda=12.1\n  - numpy=1.26\n  - pip\n  - pip:\n"
-                           "    - einops\n",
-        "requirements.txt": "einops\ntokenizers\nsafetensors\ntransformers[torch]==4.57.0\n",
-    })
+    write(
+        project,
+        {
+            "environment.yml": "name: demo\nchannels:\n  - pytorch\n  - nvidia\ndependencies:\n  - python=3.11\n"
+            "  - pytorch=2.2\n  - pytorch-cuda=12.1\n  - numpy=1.26\n  - pip\n  - pip:\n"
+            "    - einops\n",
+            "requirements.txt": "einops\ntokenizers\nsafetensors\ntransformers[torch]==4.57.0\n",
+        },
+    )
     subprocess.run(["git", "add", "-A"], cwd=project, check=True, env=env)
     out = try_repo()
     assert out.returncode == 0, out.stdout + out.stderr

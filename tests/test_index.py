@@ -90,7 +90,11 @@ class StaticServer:
         if self.ranges and range_header and range_header.startswith("bytes="):
             first, _, last = range_header[6:].partition("-")
             size = len(body)
-            start, end = (max(0, size - int(last)), size - 1) if first == "" else (int(first), min(int(last or size - 1), size - 1))
+            start, end = (
+                (max(0, size - int(last)), size - 1)
+                if first == ""
+                else (int(first), min(int(last or size - 1), size - 1))
+            )
             headers["Content-Range"] = f"bytes {start}-{end}/{size}"
             return 206, headers, body[start : end + 1]
         return 200, headers, body
@@ -185,7 +189,12 @@ def test_html_page_base_relative_hrefs_fragments_and_escaped_attributes(tmp_path
     server = static_server({"/simple/demo/": page})
     files = client(server.base + "/simple/", tmp_path).project_files("demo")
     by_name = {f.filename: f for f in files}
-    assert sorted(by_name) == ["demo-0.8.tar.gz", "demo-0.9.tar.gz", "demo-1.0-py3-none-any.whl", "demo-1.1-py3-none-any.whl"]
+    assert sorted(by_name) == [
+        "demo-0.8.tar.gz",
+        "demo-0.9.tar.gz",
+        "demo-1.0-py3-none-any.whl",
+        "demo-1.1-py3-none-any.whl",
+    ]
     wheel = by_name["demo-1.0-py3-none-any.whl"]
     assert wheel.url == server.base + "/pkgs/demo-1.0-py3-none-any.whl"
     assert wheel.hashes == {"sha256": "abc123"}
@@ -193,7 +202,11 @@ def test_html_page_base_relative_hrefs_fragments_and_escaped_attributes(tmp_path
     assert wheel.metadata_hashes == {"sha256": "def456"}
     assert wheel.yanked is None
     sdist = by_name["demo-0.9.tar.gz"]
-    assert sdist.url == server.base + "/pkgs/sub/demo-0.9.tar.gz" and not sdist.is_wheel and sdist.wheel_tags == frozenset()
+    assert (
+        sdist.url == server.base + "/pkgs/sub/demo-0.9.tar.gz"
+        and not sdist.is_wheel
+        and sdist.wheel_tags == frozenset()
+    )
     assert sdist.hashes == {"md5": "ffff"} and sdist.yanked == "broken & bad" and sdist.metadata_hashes is None
     assert by_name["demo-0.8.tar.gz"].yanked == ""
     assert by_name["demo-1.1-py3-none-any.whl"].metadata_hashes == {}  # PEP 714 name wins
@@ -329,7 +342,9 @@ def test_without_metadata_file_a_few_range_requests_read_the_wheel(tmp_path, sta
 def test_range_reads_a_directory_beyond_the_tail_and_metadata_stored_first(tmp_path, static_server):
     wheel = tmp_path / "big-1.0-py3-none-any.whl"
     with zipfile.ZipFile(wheel, "w", compression=zipfile.ZIP_DEFLATED) as zf:
-        zf.writestr("big-1.0.dist-info/METADATA", "Metadata-Version: 2.1\nName: big\nVersion: 1.0\nRequires-Dist: six\n")
+        zf.writestr(
+            "big-1.0.dist-info/METADATA", "Metadata-Version: 2.1\nName: big\nVersion: 1.0\nRequires-Dist: six\n"
+        )
         zf.writestr("big/blob.bin", os.urandom(500_000), compress_type=zipfile.ZIP_STORED)
         for i in range(1500):  # a central directory larger than the 64 KiB tail
             zf.writestr(f"big/some/long/package/path/module_number_{i:06d}.py", b"")
@@ -380,7 +395,9 @@ def test_advertised_metadata_with_a_wrong_hash_is_refused(tmp_path, static_serve
 )
 def test_sdist_pkg_info_is_used_only_when_static(tmp_path, static_server, pkg_info, expected):
     blob = sdist_bytes("demo", "1.0", pkg_info)
-    server = static_server({"/simple/demo/": html_page(['<a href="/f/demo-1.0.tar.gz">s</a>']), "/f/demo-1.0.tar.gz": blob})
+    server = static_server(
+        {"/simple/demo/": html_page(['<a href="/f/demo-1.0.tar.gz">s</a>']), "/f/demo-1.0.tar.gz": blob}
+    )
     c = client(server.base + "/simple/", tmp_path)
     [f] = c.project_files("demo")
     assert not f.is_wheel
@@ -460,8 +477,9 @@ def test_trusting_max_age_answers_without_any_request_when_asked(tmp_path):
     with LocalIndex() as index:
         client(index.url, tmp_path).project_files("six")
         seen = len(index.requests)
-        trusting = IndexClient(IndexSettings(index_url=index.url, timeout=5.0, retries=1),
-                               cache_dir=tmp_path / "cache", page_max_age=None)
+        trusting = IndexClient(
+            IndexSettings(index_url=index.url, timeout=5.0, retries=1), cache_dir=tmp_path / "cache", page_max_age=None
+        )
         assert trusting.project_files("six")
         assert len(index.requests) == seen
     assert trusting.stats.pages_from_cache == 1 and trusting.stats.requests == 0
@@ -549,8 +567,12 @@ def test_distfile_is_hashable_and_settings_follow_pip_values():
     assert settings.index_url == "https://default.invalid/simple"
     assert settings.extra_index_urls == ("file:///a", "https://b/simple")
     assert (settings.timeout, settings.retries, settings.trusted_hosts) == (180.0, 5, ("b",))
-    assert settings_from_pip_values({"no-index": "yes", "index-url": "https://x"},
-                                    default_index="https://d.invalid/simple").index_url is None
+    assert (
+        settings_from_pip_values(
+            {"no-index": "yes", "index-url": "https://x"}, default_index="https://d.invalid/simple"
+        ).index_url
+        is None
+    )
 
 
 def test_cache_writes_are_atomic_under_concurrency(tmp_path):

@@ -29,8 +29,9 @@ from tests.support.wheels import build_wheel
 def client(index_url, tmp_path: Path, *, extra=(), **settings) -> IndexClient:
     settings.setdefault("timeout", 5.0)
     settings.setdefault("retries", 0)
-    return IndexClient(IndexSettings(index_url=index_url, extra_index_urls=tuple(extra), **settings),
-                       cache_dir=tmp_path / "cache")
+    return IndexClient(
+        IndexSettings(index_url=index_url, extra_index_urls=tuple(extra), **settings), cache_dir=tmp_path / "cache"
+    )
 
 
 def dead_url() -> str:
@@ -128,8 +129,9 @@ def test_unreachable_index_answers_from_cached_pages_with_their_age(tmp_path):
     offline = client(url, tmp_path)
     assert offline.project_files("six") == files
     [warning] = offline.warnings
-    assert warning.startswith(f"index {url.split('/')[2]} could not be reached (connection refused): "
-                              "answered from its cached pages, up to ")
+    assert warning.startswith(
+        f"index {url.split('/')[2]} could not be reached (connection refused): answered from its cached pages, up to "
+    )
     assert " s old" in warning and offline.fresh_until == 0 and offline.stats.pages_offline == 1
 
 
@@ -140,8 +142,10 @@ def test_unreachable_primary_index_with_a_working_extra_index(tmp_path):
         files = c.project_files("six")
     assert files and all(f.source == index.url for f in files)
     [warning] = c.warnings
-    assert warning == (f"index {dead} could not be reached (connection refused): judged with the other "
-                       "indexes' pages, as pip goes on without it")
+    assert warning == (
+        f"index {dead} could not be reached (connection refused): judged with the other "
+        "indexes' pages, as pip goes on without it"
+    )
     assert c.fresh_until == 0
     with pytest.raises(IndexUnavailable, match="connection refused"):  # no index answered: nothing to judge
         client(dead, tmp_path / "other", extra=[dead_url()]).project_files("six")
@@ -156,14 +160,26 @@ def prefix(tmp_path_factory, conda_channel_root):
 
 
 def guard_env(tmp_path: Path, index_url: str, **extra: str) -> dict[str, str]:
-    return {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(tmp_path / "home"), "LANG": "C.UTF-8",
-            "PIP_CONFIG_FILE": os.devnull, "PIP_INDEX_URL": index_url, "GUARD_CACHE_DIR": str(tmp_path / "cache"),
-            **extra}
+    return {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": str(tmp_path / "home"),
+        "LANG": "C.UTF-8",
+        "PIP_CONFIG_FILE": os.devnull,
+        "PIP_INDEX_URL": index_url,
+        "GUARD_CACHE_DIR": str(tmp_path / "cache"),
+        **extra,
+    }
 
 
 def check(prefix, env, *pip_args, cwd=None):
-    return subprocess.run([sys.executable, "-m", "guard", "check", "--prefix", str(prefix), "--json", "--", *pip_args],
-                          env=env, cwd=cwd, capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "guard", "check", "--prefix", str(prefix), "--json", "--", *pip_args],
+        env=env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def one_line_error(proc, code: int) -> str:
@@ -260,7 +276,9 @@ def test_a_long_requirements_file_builds_its_line_parser_once(tmp_path, monkeypa
     from guard.request.parse import parse_pip_argv
 
     path = tmp_path / "many.txt"
-    path.write_text("".join(f"pkg{i}>=1.{i % 7}\n" for i in range(20_000)) + "extra-pkg --hash=sha256:" + "0" * 64 + "\n")
+    path.write_text(
+        "".join(f"pkg{i}>=1.{i % 7}\n" for i in range(20_000)) + "extra-pkg --hash=sha256:" + "0" * 64 + "\n"
+    )
     builds = []
     real = reqfile.build_parser
     monkeypatch.setattr(reqfile, "build_parser", lambda *a, **k: builds.append(a) or real(*a, **k))
@@ -292,8 +310,13 @@ def test_revalidating_a_memoized_answer_is_one_conditional_request_per_page_with
             f"print(c.pages_unchanged(json.loads({json.dumps(json.dumps(first.pages_used))})), 'requests' in sys.modules)\n"
         )
         seen = len(index.requests)
-        out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60,
-                             cwd=Path(__file__).resolve().parent.parent)
+        out = subprocess.run(
+            [sys.executable, "-c", script],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            cwd=Path(__file__).resolve().parent.parent,
+        )
         assert out.stdout.split() == ["True", "False"], out.stderr
         assert sorted(p for _, p, _ in index.requests[seen:]) == ["/simple/idna/", "/simple/rich/", "/simple/six/"]
 

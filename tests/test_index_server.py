@@ -64,9 +64,26 @@ def file_url(index: LocalIndex, project: str, href: str) -> str:
 
 def test_pip_resolves_transformers_from_captured_metadata(index, oracle_pip, pip_env):
     out = subprocess.run(
-        [str(oracle_pip), "-m", "pip", "--python", sys.executable, "install", "--dry-run", "--report", "-",
-         "--quiet", "--ignore-installed", "-i", index.url, "transformers"],
-        capture_output=True, text=True, timeout=120, env=pip_env,
+        [
+            str(oracle_pip),
+            "-m",
+            "pip",
+            "--python",
+            sys.executable,
+            "install",
+            "--dry-run",
+            "--report",
+            "-",
+            "--quiet",
+            "--ignore-installed",
+            "-i",
+            index.url,
+            "transformers",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=pip_env,
     )
     assert out.returncode == 0, out.stderr
     report = json.loads(out.stdout)
@@ -82,19 +99,40 @@ def test_pip_resolves_transformers_from_captured_metadata(index, oracle_pip, pip
 
 
 def test_pip_installs_an_added_wheel(tmp_path, oracle_pip, pip_env):
-    wheel = build_wheel(tmp_path / "wheels", "Guard-Demo", "1.2", requires_python=">=3.8",
-                        files={"guard_demo/__init__.py": "VALUE = 42\n"})
+    wheel = build_wheel(
+        tmp_path / "wheels",
+        "Guard-Demo",
+        "1.2",
+        requires_python=">=3.8",
+        files={"guard_demo/__init__.py": "VALUE = 42\n"},
+    )
     target = tmp_path / "venv"
     venv.create(target, with_pip=False)
     with LocalIndex(extra_wheels=[wheel]) as index:
         out = subprocess.run(
-            [str(oracle_pip), "-m", "pip", "--python", str(target / "bin" / "python"), "install", "--quiet",
-             "-i", index.url, "guard-demo"],
-            capture_output=True, text=True, timeout=120, env=pip_env,
+            [
+                str(oracle_pip),
+                "-m",
+                "pip",
+                "--python",
+                str(target / "bin" / "python"),
+                "install",
+                "--quiet",
+                "-i",
+                index.url,
+                "guard-demo",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            env=pip_env,
         )
     assert out.returncode == 0, out.stderr
-    check = subprocess.run([str(target / "bin" / "python"), "-c", "import guard_demo; print(guard_demo.VALUE)"],
-                           capture_output=True, text=True)
+    check = subprocess.run(
+        [str(target / "bin" / "python"), "-c", "import guard_demo; print(guard_demo.VALUE)"],
+        capture_output=True,
+        text=True,
+    )
     assert check.stdout.strip() == "42"
 
 
@@ -290,7 +328,7 @@ def test_captured_world_is_closed_for_linux_cp311():
     projects = load_projects(DEFAULT_DATA_DIR)
     versions = {name: {Version(f.version) for f in files.values()} for name, files in projects.items()}
     missing = []
-    for name, files in projects.items():
+    for files in projects.values():
         for f in files.values():
             for line in f.metadata.decode().splitlines():
                 if not line.startswith("Requires-Dist:"):
@@ -309,7 +347,7 @@ def test_captured_world_is_closed_for_linux_cp311():
 
 
 def test_captured_urls_are_relative_and_metadata_is_stripped():
-    for name, files in load_projects(DEFAULT_DATA_DIR).items():
+    for files in load_projects(DEFAULT_DATA_DIR).values():
         for f in files.values():
             text = f.metadata.decode()
             assert text.startswith("Metadata-Version: ") and "\n\n" not in text, f.filename

@@ -45,31 +45,45 @@ def bare_prefix(tmp_path_factory, conda_channel_root):
 def env(tmp_path):
     home = tmp_path / "home"
     home.mkdir()
-    return {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(home), "LANG": "C.UTF-8",
-            "XDG_CONFIG_HOME": str(home / ".config"), "XDG_STATE_HOME": str(home / ".state"),
-            "PIP_CONFIG_FILE": os.devnull, "GUARD_CACHE_DIR": str(tmp_path / "cache")}
+    return {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": str(home),
+        "LANG": "C.UTF-8",
+        "XDG_CONFIG_HOME": str(home / ".config"),
+        "XDG_STATE_HOME": str(home / ".state"),
+        "PIP_CONFIG_FILE": os.devnull,
+        "GUARD_CACHE_DIR": str(tmp_path / "cache"),
+    }
 
 
 def run_guard(*args, env, cwd=None, timeout=120):
-    return subprocess.run([sys.executable, "-m", "guard", *args], env=env, cwd=cwd, capture_output=True,
-                          text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "guard", *args], env=env, cwd=cwd, capture_output=True, text=True, timeout=timeout
+    )
 
 
 # ---- projects whose build code writes a marker ------------------------------------------------
 
+
 def backend_source(marker: Path, name: str, *, fail: str | None = None) -> str:
     """An in-tree PEP 517 backend: importing it (= building) writes ``marker``."""
-    prepare = (f"    raise RuntimeError({fail!r})\n" if fail else
-               f"    d = os.path.join(metadata_directory, '{name}-1.0.dist-info')\n"
-               "    os.makedirs(d)\n"
-               f"    open(os.path.join(d, 'METADATA'), 'w').write('Metadata-Version: 2.1\\nName: {name}\\n"
-               "Version: 1.0\\n')\n"
-               f"    return '{name}-1.0.dist-info'\n")
-    return (f"import os\nopen({str(marker)!r}, 'a').write('built\\n')\n"
-            "def get_requires_for_build_wheel(config_settings=None):\n    return []\n"
-            "def prepare_metadata_for_build_wheel(metadata_directory, config_settings=None):\n" + prepare +
-            "def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):\n"
-            "    raise RuntimeError('no wheels here')\n")
+    prepare = (
+        f"    raise RuntimeError({fail!r})\n"
+        if fail
+        else f"    d = os.path.join(metadata_directory, '{name}-1.0.dist-info')\n"
+        "    os.makedirs(d)\n"
+        f"    open(os.path.join(d, 'METADATA'), 'w').write('Metadata-Version: 2.1\\nName: {name}\\n"
+        "Version: 1.0\\n')\n"
+        f"    return '{name}-1.0.dist-info'\n"
+    )
+    return (
+        f"import os\nopen({str(marker)!r}, 'a').write('built\\n')\n"
+        "def get_requires_for_build_wheel(config_settings=None):\n    return []\n"
+        "def prepare_metadata_for_build_wheel(metadata_directory, config_settings=None):\n"
+        + prepare
+        + "def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):\n"
+        "    raise RuntimeError('no wheels here')\n"
+    )
 
 
 BUILD_SYSTEM = '[build-system]\nrequires = []\nbuild-backend = "backend"\nbackend-path = ["."]\n'
@@ -78,8 +92,9 @@ BUILD_SYSTEM = '[build-system]\nrequires = []\nbuild-backend = "backend"\nbacken
 def dynamic_project(root: Path, marker: Path, name: str = "dynproj", fail: str | None = None) -> Path:
     proj = root / name
     proj.mkdir(parents=True)
-    (proj / "pyproject.toml").write_text(BUILD_SYSTEM + f'[project]\nname = "{name}"\nversion = "1.0"\n'
-                                         'dynamic = ["dependencies"]\n')
+    (proj / "pyproject.toml").write_text(
+        BUILD_SYSTEM + f'[project]\nname = "{name}"\nversion = "1.0"\ndynamic = ["dependencies"]\n'
+    )
     (proj / "backend.py").write_text(backend_source(marker, name, fail=fail))
     return proj
 
@@ -113,8 +128,11 @@ def sdist(links: Path, name: str, pkg_info: str, marker: Path) -> Path:
     """``name-1.0.tar.gz`` with ``pkg_info`` as its PKG-INFO and a building backend."""
     links.mkdir(parents=True, exist_ok=True)
     path = links / f"{name}-1.0.tar.gz"
-    members = {"PKG-INFO": pkg_info, "pyproject.toml": BUILD_SYSTEM + f'[project]\nname = "{name}"\n'
-               'version = "1.0"\ndynamic = ["dependencies"]\n', "backend.py": backend_source(marker, name)}
+    members = {
+        "PKG-INFO": pkg_info,
+        "pyproject.toml": BUILD_SYSTEM + f'[project]\nname = "{name}"\nversion = "1.0"\ndynamic = ["dependencies"]\n',
+        "backend.py": backend_source(marker, name),
+    }
     with tarfile.open(path, "w:gz") as tf:
         for member, text in members.items():
             data = text.encode()
@@ -151,28 +169,36 @@ def assert_refused(proc, marker: Path, *fragments: str) -> None:
 
 # ---- by default nothing is built ---------------------------------------------------------------
 
+
 def test_setup_py_project_is_not_built(prefix, env, tmp_path, links, marker):
     proj = setup_py_project(tmp_path, marker)
-    proc = run_guard("check", "--prefix", str(prefix), "--", "--no-index", "--find-links", str(links), str(proj),
-                     env=env)
+    proc = run_guard(
+        "check", "--prefix", str(prefix), "--", "--no-index", "--find-links", str(links), str(proj), env=env
+    )
     assert_refused(proc, marker, "setupproj", "setup.py")
 
 
 def test_dynamic_pyproject_project_is_not_built(prefix, env, tmp_path, links, marker):
     proj = dynamic_project(tmp_path, marker)
-    proc = run_guard("check", "--prefix", str(prefix), "--", "--no-index", "--find-links", str(links), str(proj),
-                     env=env)
+    proc = run_guard(
+        "check", "--prefix", str(prefix), "--", "--no-index", "--find-links", str(links), str(proj), env=env
+    )
     assert_refused(proc, marker, "dynproj", "dependencies is dynamic")
 
 
-@pytest.mark.parametrize("pkg_info", [
-    "Metadata-Version: 2.1\nName: sdproj\nVersion: 1.0\n",
-    "Metadata-Version: 2.2\nName: sdproj\nVersion: 1.0\nDynamic: Requires-Dist\n",
-], ids=["metadata-2.1", "requires-dist-dynamic"])
+@pytest.mark.parametrize(
+    "pkg_info",
+    [
+        "Metadata-Version: 2.1\nName: sdproj\nVersion: 1.0\n",
+        "Metadata-Version: 2.2\nName: sdproj\nVersion: 1.0\nDynamic: Requires-Dist\n",
+    ],
+    ids=["metadata-2.1", "requires-dist-dynamic"],
+)
 def test_sdist_without_reliable_metadata_is_not_built(prefix, env, tmp_path, links, marker, pkg_info):
     sdist(links, "sdproj", pkg_info, marker)
-    proc = run_guard("check", "--prefix", str(prefix), "--", "--no-index", "--find-links", str(links), "sdproj",
-                     env=env)
+    proc = run_guard(
+        "check", "--prefix", str(prefix), "--", "--no-index", "--find-links", str(links), "sdproj", env=env
+    )
     assert_refused(proc, marker, "sdproj 1.0 is an sdist whose dependencies need a build")
 
 
@@ -180,10 +206,15 @@ def test_sdist_with_static_metadata_is_judged_from_pkg_info(prefix, env, tmp_pat
     """PEP 643: Metadata-Version 2.2+, Requires-Dist not Dynamic: judged, nothing built; its
     dependency on numpy 2 is seen (a block) without running the sdist's backend."""
     build_wheel(links, "numpy", "2.0.0")
-    sdist(links, "stproj", "Metadata-Version: 2.2\nName: stproj\nVersion: 1.0\nDynamic: Summary\n"
-                           "Requires-Dist: numpy>=2\n", marker)
-    proc = run_guard("check", "--prefix", str(prefix), "--json", "--", "--no-index", "--find-links", str(links),
-                     "stproj", env=env)
+    sdist(
+        links,
+        "stproj",
+        "Metadata-Version: 2.2\nName: stproj\nVersion: 1.0\nDynamic: Summary\nRequires-Dist: numpy>=2\n",
+        marker,
+    )
+    proc = run_guard(
+        "check", "--prefix", str(prefix), "--json", "--", "--no-index", "--find-links", str(links), "stproj", env=env
+    )
     assert proc.returncode == 1, proc.stdout + proc.stderr
     data = json.loads(proc.stdout)
     assert data["simulation"]["path"] == "resolver"
@@ -196,17 +227,20 @@ def test_local_sdist_archive_is_judged_from_its_static_pkg_info(prefix, env, tmp
     PKG-INFO is not reliable: refused without a build."""
     build_wheel(links, "numpy", "2.0.0")
     archives = tmp_path / "archives"
-    static = sdist(archives, "stproj", "Metadata-Version: 2.4\nName: stproj\nVersion: 1.0\nRequires-Dist: numpy>=2\n",
-                   marker)
-    proc = run_guard("check", "--prefix", str(prefix), "--json", "--", "--no-index", "--find-links", str(links),
-                     str(static), env=env)
+    static = sdist(
+        archives, "stproj", "Metadata-Version: 2.4\nName: stproj\nVersion: 1.0\nRequires-Dist: numpy>=2\n", marker
+    )
+    proc = run_guard(
+        "check", "--prefix", str(prefix), "--json", "--", "--no-index", "--find-links", str(links), str(static), env=env
+    )
     assert proc.returncode == 1, proc.stdout + proc.stderr
     data = json.loads(proc.stdout)
     assert data["simulation"]["path"] == "resolver" and data["reasons"][0]["name"] == "numpy"
     assert data["reasons"][0]["chain"][0].endswith("stproj-1.0.tar.gz")
     dynamic = sdist(archives, "sdproj", "Metadata-Version: 2.1\nName: sdproj\nVersion: 1.0\n", marker)
-    proc = run_guard("check", "--prefix", str(prefix), "--", "--no-index", "--find-links", str(links), str(dynamic),
-                     env=env)
+    proc = run_guard(
+        "check", "--prefix", str(prefix), "--", "--no-index", "--find-links", str(links), str(dynamic), env=env
+    )
     assert_refused(proc, marker, "sdproj 1.0 is an sdist whose dependencies need a build")
     broken = archives / "broken-1.0.tar.gz"
     broken.write_bytes(b"not a tarball")
@@ -234,12 +268,31 @@ def test_sdist_url_is_judged_from_its_static_pkg_info(prefix, env, tmp_path, lin
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
         base = f"http://127.0.0.1:{server.server_address[1]}"
-        proc = run_guard("check", "--prefix", str(prefix), "--json", "--", "--no-index", "--find-links", str(links),
-                         f"stproj @ {base}/stproj-1.0.tar.gz", env=env)
+        proc = run_guard(
+            "check",
+            "--prefix",
+            str(prefix),
+            "--json",
+            "--",
+            "--no-index",
+            "--find-links",
+            str(links),
+            f"stproj @ {base}/stproj-1.0.tar.gz",
+            env=env,
+        )
         assert proc.returncode == 1, proc.stdout + proc.stderr
         assert json.loads(proc.stdout)["simulation"]["path"] == "resolver"
-        proc = run_guard("check", "--prefix", str(prefix), "--", "--no-index", "--find-links", str(links),
-                         f"sdproj @ {base}/sdproj-1.0.tar.gz", env=env)
+        proc = run_guard(
+            "check",
+            "--prefix",
+            str(prefix),
+            "--",
+            "--no-index",
+            "--find-links",
+            str(links),
+            f"sdproj @ {base}/sdproj-1.0.tar.gz",
+            env=env,
+        )
         assert_refused(proc, marker, "sdproj 1.0 is an sdist whose dependencies need a build")
     finally:
         server.shutdown()
@@ -249,11 +302,13 @@ def test_sdist_url_is_judged_from_its_static_pkg_info(prefix, env, tmp_path, lin
 def test_static_local_project_is_judged_without_a_build(prefix, env, tmp_path, links, marker):
     proj = tmp_path / "static"
     proj.mkdir()
-    (proj / "pyproject.toml").write_text(BUILD_SYSTEM + '[project]\nname = "static"\nversion = "1.0"\n'
-                                         'dependencies = []\n')
+    (proj / "pyproject.toml").write_text(
+        BUILD_SYSTEM + '[project]\nname = "static"\nversion = "1.0"\ndependencies = []\n'
+    )
     (proj / "backend.py").write_text(backend_source(marker, "static"))
-    proc = run_guard("check", "--prefix", str(prefix), "--json", "--", "--no-index", "--find-links", str(links),
-                     str(proj), env=env)
+    proc = run_guard(
+        "check", "--prefix", str(prefix), "--json", "--", "--no-index", "--find-links", str(links), str(proj), env=env
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert json.loads(proc.stdout)["simulation"]["path"] == "resolver"
     assert not marker.exists()
@@ -261,8 +316,9 @@ def test_static_local_project_is_judged_without_a_build(prefix, env, tmp_path, l
 
 def test_guard_why_does_not_build(prefix, env, tmp_path, links, marker):
     proj = dynamic_project(tmp_path, marker)
-    proc = run_guard("why", "--prefix", str(prefix), "numpy", "--", "--no-index", "--find-links", str(links),
-                     str(proj), env=env)
+    proc = run_guard(
+        "why", "--prefix", str(prefix), "numpy", "--", "--no-index", "--find-links", str(links), str(proj), env=env
+    )
     assert_refused(proc, marker, "dynproj")
 
 
@@ -288,13 +344,28 @@ def test_pre_commit_hook_does_not_build(env, tmp_path, links, marker, capsys):
 
 # ---- asked for: --allow-build, allow_build: true -----------------------------------------------
 
+
 def test_allow_build_lets_pips_dry_run_build(prefix, env, tmp_path, links, marker):
     proj = dynamic_project(tmp_path, marker)
-    proc = run_guard("check", "--prefix", str(prefix), "--allow-build", "--json", "--", "--no-index",
-                     "--find-links", str(links), str(proj), env=env)
+    proc = run_guard(
+        "check",
+        "--prefix",
+        str(prefix),
+        "--allow-build",
+        "--json",
+        "--",
+        "--no-index",
+        "--find-links",
+        str(links),
+        str(proj),
+        env=env,
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     data = json.loads(proc.stdout)
-    assert data["simulation"]["path"] == "pip-report" and "dependencies is dynamic" in data["simulation"]["fallback_reason"]
+    assert (
+        data["simulation"]["path"] == "pip-report"
+        and "dependencies is dynamic" in data["simulation"]["fallback_reason"]
+    )
     assert [c["name"] for c in data["changes"]] == ["dynproj"]
     assert marker.exists()
 
@@ -303,8 +374,17 @@ def test_allow_build_in_the_config(prefix, env, tmp_path, links, marker):
     proj = setup_py_project(tmp_path, marker)
     config = tmp_path / "guard.yaml"
     config.write_text("allow_build: true\n")
-    proc = run_guard("check", "--prefix", str(prefix), "--", "--no-index", "--find-links", str(links), str(proj),
-                     env={**env, "GUARD_CONFIG": str(config)})
+    proc = run_guard(
+        "check",
+        "--prefix",
+        str(prefix),
+        "--",
+        "--no-index",
+        "--find-links",
+        str(links),
+        str(proj),
+        env={**env, "GUARD_CONFIG": str(config)},
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert marker.read_text() == "setup.py ran\n"
     config.write_text("allow_build: sometimes\n")
@@ -315,8 +395,19 @@ def test_allow_build_in_the_config(prefix, env, tmp_path, links, marker):
 def test_env_without_pip_uses_the_guards_own_pip(bare_prefix, env, tmp_path, links, marker):
     """No pip in the env: the guard's own pip runs the dry run for the env's interpreter (--python)."""
     proj = dynamic_project(tmp_path, marker)
-    proc = run_guard("check", "--prefix", str(bare_prefix), "--allow-build", "--json", "--", "--no-index",
-                     "--find-links", str(links), str(proj), env=env)
+    proc = run_guard(
+        "check",
+        "--prefix",
+        str(bare_prefix),
+        "--allow-build",
+        "--json",
+        "--",
+        "--no-index",
+        "--find-links",
+        str(links),
+        str(proj),
+        env=env,
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     data = json.loads(proc.stdout)
     assert data["simulation"]["path"] == "pip-report" and [c["name"] for c in data["changes"]] == ["dynproj"]
@@ -325,8 +416,18 @@ def test_env_without_pip_uses_the_guards_own_pip(bare_prefix, env, tmp_path, lin
 
 def test_failed_build_shows_pips_real_error(prefix, env, tmp_path, links, marker):
     proj = dynamic_project(tmp_path, marker, name="failproj", fail="boom-from-the-backend")
-    proc = run_guard("check", "--prefix", str(prefix), "--allow-build", "--", "--no-index", "--find-links",
-                     str(links), str(proj), env=env)
+    proc = run_guard(
+        "check",
+        "--prefix",
+        str(prefix),
+        "--allow-build",
+        "--",
+        "--no-index",
+        "--find-links",
+        str(links),
+        str(proj),
+        env=env,
+    )
     assert proc.returncode == 3, proc.stdout + proc.stderr
     lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
     assert len(lines) == 1 and lines[0].startswith("guard: error: pip --dry-run failed: "), proc.stderr
@@ -337,8 +438,15 @@ def test_failed_build_shows_pips_real_error(prefix, env, tmp_path, links, marker
 def test_guard_pip_says_it_lets_pip_build(prefix, env, tmp_path, links, marker):
     """guard pip may build (pip is about to anyway), and says so on stderr before it does."""
     proj = dynamic_project(tmp_path, marker)
-    proc = run_guard("pip", "install", "--no-index", "--find-links", str(links), str(proj),
-                     env={**env, "CONDA_PREFIX": str(prefix), "PATH": f"{prefix / 'bin'}:{env['PATH']}"})
+    proc = run_guard(
+        "pip",
+        "install",
+        "--no-index",
+        "--find-links",
+        str(links),
+        str(proj),
+        env={**env, "CONDA_PREFIX": str(prefix), "PATH": f"{prefix / 'bin'}:{env['PATH']}"},
+    )
     notes = [ln for ln in proc.stderr.splitlines() if "builds it now" in ln]
     assert len(notes) == 1, proc.stderr
     assert notes[0].startswith("conda-pip-guard: note: ") and "dynproj" in notes[0]
@@ -380,10 +488,13 @@ def test_pip_error_summary_keeps_the_real_error():
         "error: metadata-generation-failed",
         "\u00d7 Encountered error while generating package metadata.",
     ]
-    assert pip_error_summary("ERROR: Could not find a version that satisfies the requirement zz (from versions: none)\n"
-                             "ERROR: No matching distribution found for zz\n") == (
+    assert pip_error_summary(
+        "ERROR: Could not find a version that satisfies the requirement zz (from versions: none)\n"
+        "ERROR: No matching distribution found for zz\n"
+    ) == (
         "ERROR: Could not find a version that satisfies the requirement zz (from versions: none) | "
-        "ERROR: No matching distribution found for zz")
+        "ERROR: No matching distribution found for zz"
+    )
     assert pip_error_summary("", "", 2) == "exit status 2"
 
 
@@ -392,12 +503,26 @@ def test_a_build_that_hangs_ends_at_the_deadline(prefix, env, tmp_path, links, m
     backend that never returns ends in exit 3 naming the deadline, and no process is left behind."""
     proj = dynamic_project(tmp_path, marker)
     backend = proj / "backend.py"
-    backend.write_text("import time\n" + backend.read_text().replace(
-        "def prepare_metadata_for_build_wheel(metadata_directory, config_settings=None):\n",
-        "def prepare_metadata_for_build_wheel(metadata_directory, config_settings=None):\n"
-        "    time.sleep(600)\n"))
-    proc = run_guard("check", "--prefix", str(prefix), "--allow-build", "--", "--no-index", "--find-links",
-                     str(links), str(proj), env={**env, "GUARD_DEADLINE": "4"}, timeout=60)
+    backend.write_text(
+        "import time\n"
+        + backend.read_text().replace(
+            "def prepare_metadata_for_build_wheel(metadata_directory, config_settings=None):\n",
+            "def prepare_metadata_for_build_wheel(metadata_directory, config_settings=None):\n    time.sleep(600)\n",
+        )
+    )
+    proc = run_guard(
+        "check",
+        "--prefix",
+        str(prefix),
+        "--allow-build",
+        "--",
+        "--no-index",
+        "--find-links",
+        str(links),
+        str(proj),
+        env={**env, "GUARD_DEADLINE": "4"},
+        timeout=60,
+    )
     assert proc.returncode == 3, proc.stdout + proc.stderr
     assert "deadline" in proc.stderr and "GUARD_DEADLINE" in proc.stderr and "Traceback" not in proc.stderr
     assert marker.exists()  # the build really started (and was stopped)
@@ -410,8 +535,10 @@ def test_pip_crash_summary_names_the_cause():
     caused it, not the bare headline."""
     from guard.pipeline.pip_report import pip_error_summary
 
-    stderr = ("ERROR: Exception:\nTraceback (most recent call last):\n"
-              '  File "/x/pip/_internal/cli/base_command.py", line 105, in _run_wrapper\n'
-              "    status = _inner_run()\n"
-              "ModuleNotFoundError: No module named 'setuptools'\n")
+    stderr = (
+        "ERROR: Exception:\nTraceback (most recent call last):\n"
+        '  File "/x/pip/_internal/cli/base_command.py", line 105, in _run_wrapper\n'
+        "    status = _inner_run()\n"
+        "ModuleNotFoundError: No module named 'setuptools'\n"
+    )
     assert pip_error_summary(stderr) == "ERROR: Exception: | ModuleNotFoundError: No module named 'setuptools'"

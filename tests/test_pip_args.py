@@ -62,13 +62,22 @@ OPTION_FIELDS = [
         ["--extra-index-url", "https://a", "--extra-index-url", "https://b", "x"],
         {"extra_index_urls": ("https://a", "https://b"), "index_urls": (None, "https://a", "https://b")},
     ),
-    (["--no-index", "-f", "https://links/", "x"], {"no_index": True, "index_urls": (), "find_links": ("https://links/",)}),
+    (
+        ["--no-index", "-f", "https://links/", "x"],
+        {"no_index": True, "index_urls": (), "find_links": ("https://links/",)},
+    ),
     (["-f", "wheels", "x"], {"find_links": ("/work/wheels",)}),
     (["--only-binary", ":all:", "x"], {"only_binary": frozenset({":all:"})}),
     (["--only-binary", "Torch,numpy", "x"], {"only_binary": frozenset({"torch", "numpy"})}),
-    (["--only-binary", ":all:", "--no-binary", "Foo_Bar", "x"], {"only_binary": frozenset({":all:"}), "no_binary": frozenset({"foo-bar"})}),
+    (
+        ["--only-binary", ":all:", "--no-binary", "Foo_Bar", "x"],
+        {"only_binary": frozenset({":all:"}), "no_binary": frozenset({"foo-bar"})},
+    ),
     (["--no-binary", "a", "--only-binary", "a", "x"], {"only_binary": frozenset({"a"}), "no_binary": frozenset()}),
-    (["--no-binary", ":all:", "--only-binary", ":all:", "x"], {"only_binary": frozenset({":all:"}), "no_binary": frozenset()}),
+    (
+        ["--no-binary", ":all:", "--only-binary", ":all:", "x"],
+        {"only_binary": frozenset({":all:"}), "no_binary": frozenset()},
+    ),
     (["--only-binary", ":all:,:none:,a", "x"], {"only_binary": frozenset({"a"})}),
     (["--only-binary", "a", "--only-binary", ":none:", "x"], {"only_binary": frozenset()}),
     (["--prefer-binary", "x"], {"prefer_binary": True}),
@@ -90,8 +99,20 @@ OPTION_FIELDS = [
     # the ones pip treats as a change of target, recorded and unmodeled
     (["--python-version", "3.10", "--no-deps", "--dry-run", "x"], {"python_version": "3.10"}),
     (
-        ["--platform", "linux_x86_64", "--platform", "any", "--abi", "cp310", "--implementation", "cp",
-         "--only-binary=:all:", "--target", "/t", "x"],
+        [
+            "--platform",
+            "linux_x86_64",
+            "--platform",
+            "any",
+            "--abi",
+            "cp310",
+            "--implementation",
+            "cp",
+            "--only-binary=:all:",
+            "--target",
+            "/t",
+            "x",
+        ],
         {"platforms": ("linux_x86_64", "any"), "abis": ("cp310",), "implementation": "cp"},
     ),
 ]
@@ -141,13 +162,36 @@ def test_optparse_spellings(tmp_path, argv, expected):
 # Harmless and unmodeled options
 
 HARMLESS = [
-    ["-q", "-q", "-v"], ["--log", "/tmp/pip.log"], ["--no-color"], ["--progress-bar", "off"], ["--no-input"],
-    ["--disable-pip-version-check"], ["--cache-dir", "/tmp/c"], ["--no-cache-dir"], ["--root-user-action", "ignore"],
-    ["--report", "-"], ["--no-warn-script-location"], ["--no-warn-conflicts"], ["--no-compile"], ["--compile"],
-    ["--exists-action", "w"], ["--src", "/tmp/src"], ["--keyring-provider", "disabled"], ["--use-pep517"],
-    ["--check-build-dependencies"], ["--break-system-packages"], ["--no-clean"], ["--debug"], ["--require-venv"],
-    ["--no-proxy-env"], ["--resume-retries", "3"], ["--no-python-version-warning"], ["--refresh-package", "a,b"],
-    ["--use-feature", "truststore"], ["--use-deprecated", "legacy-certs"], ["--build-constraint", "req.txt"],
+    ["-q", "-q", "-v"],
+    ["--log", "/tmp/pip.log"],
+    ["--no-color"],
+    ["--progress-bar", "off"],
+    ["--no-input"],
+    ["--disable-pip-version-check"],
+    ["--cache-dir", "/tmp/c"],
+    ["--no-cache-dir"],
+    ["--root-user-action", "ignore"],
+    ["--report", "-"],
+    ["--no-warn-script-location"],
+    ["--no-warn-conflicts"],
+    ["--no-compile"],
+    ["--compile"],
+    ["--exists-action", "w"],
+    ["--src", "/tmp/src"],
+    ["--keyring-provider", "disabled"],
+    ["--use-pep517"],
+    ["--check-build-dependencies"],
+    ["--break-system-packages"],
+    ["--no-clean"],
+    ["--debug"],
+    ["--require-venv"],
+    ["--no-proxy-env"],
+    ["--resume-retries", "3"],
+    ["--no-python-version-warning"],
+    ["--refresh-package", "a,b"],
+    ["--use-feature", "truststore"],
+    ["--use-deprecated", "legacy-certs"],
+    ["--build-constraint", "req.txt"],
 ]
 
 
@@ -221,8 +265,11 @@ def test_every_install_and_uninstall_option_is_classified():
 CONFIG = [
     # append options: the command line ADDS to the configured list
     ({"find-links": "/cfg1 /cfg2"}, ["-f", "/cli"], {"find_links": ("/cfg1", "/cfg2", "/cli")}),
-    ({"extra-index-url": "https://c1 https://c2"}, ["--extra-index-url", "https://cli"],
-     {"extra_index_urls": ("https://c1", "https://c2", "https://cli")}),
+    (
+        {"extra-index-url": "https://c1 https://c2"},
+        ["--extra-index-url", "https://cli"],
+        {"extra_index_urls": ("https://c1", "https://c2", "https://cli")},
+    ),
     ({"trusted-host": "a b"}, [], {"trusted_hosts": ("a", "b")}),
     # single-valued options: the command line replaces
     ({"index-url": "https://cfg/simple"}, [], {"index_url": "https://cfg/simple"}),
@@ -231,8 +278,11 @@ CONFIG = [
     ({"upgrade-strategy": "eager"}, ["--upgrade-strategy", "only-if-needed"], {"upgrade_strategy": "only-if-needed"}),
     ({"timeout": "60", "retries": "1"}, [], {"timeout": 60.0, "retries": 1}),
     # booleans: strtobool
-    ({"pre": "true"}, [], {"pre": True}), ({"pre": "on"}, [], {"pre": True}), ({"pre": "0"}, [], {"pre": False}),
-    ({"no-deps": "yes"}, [], {"no_deps": True}), ({"user": "no"}, [], {"user": False}),
+    ({"pre": "true"}, [], {"pre": True}),
+    ({"pre": "on"}, [], {"pre": True}),
+    ({"pre": "0"}, [], {"pre": False}),
+    ({"no-deps": "yes"}, [], {"no_deps": True}),
+    ({"user": "no"}, [], {"user": False}),
     ({"pre": ""}, [], {"pre": False}),  # empty values are dropped
     ({"no-index": "1", "find-links": "/w"}, [], {"no_index": True, "find_links": ("/w",)}),
     # store_false options take the converted value as is (pip's quirk)
@@ -240,11 +290,19 @@ CONFIG = [
     ({"no-build-isolation": "yes"}, [], {"unmodeled": ()}),
     ({"no-user": "1"}, [], {"user": True}),
     # callback options run their callback; the command line continues from there
-    ({"only-binary": ":all:"}, ["--no-binary", "foo"], {"only_binary": frozenset({":all:"}), "no_binary": frozenset({"foo"})}),
+    (
+        {"only-binary": ":all:"},
+        ["--no-binary", "foo"],
+        {"only_binary": frozenset({":all:"}), "no_binary": frozenset({"foo"})},
+    ),
     ({"no-binary": "a,b"}, ["--no-binary", ":none:"], {"no_binary": frozenset()}),
     # keys that are not options of `pip install` are ignored
     ({"yes": "1", "format": "json", "no-such-thing": "x"}, [], {"unmodeled": ()}),
-    ({"python": "/other/python"}, [], {"unmodeled": ("option --python /other/python (pip runs in another interpreter)",)}),
+    (
+        {"python": "/other/python"},
+        [],
+        {"unmodeled": ("option --python /other/python (pip runs in another interpreter)",)},
+    ),
 ]
 
 
@@ -263,13 +321,22 @@ def test_configured_constraint_files_add_to_command_line_ones(tmp_path):
 
 
 CONFIG_ERRORS = [
-    ({"pre": "maybe"}, "maybe is not a valid value for pre option, please specify a boolean value like yes/no, "
-                       "true/false or 1/0 instead."),
-    ({"upgrade-strategy": "bad"}, "An error occurred during configuration: option upgrade-strategy: invalid choice: "
-                                  "'bad' (choose from 'only-if-needed', 'eager')"),
+    (
+        {"pre": "maybe"},
+        "maybe is not a valid value for pre option, please specify a boolean value like yes/no, "
+        "true/false or 1/0 instead.",
+    ),
+    (
+        {"upgrade-strategy": "bad"},
+        "An error occurred during configuration: option upgrade-strategy: invalid choice: "
+        "'bad' (choose from 'only-if-needed', 'eager')",
+    ),
     ({"retries": "abc"}, "An error occurred during configuration: option retries: invalid integer value: 'abc'"),
-    ({"quiet": "x"}, "x is not a valid value for quiet option, please instead specify either a non-negative integer "
-                     "or a boolean value like yes/no or false/true which is equivalent to 1/0."),
+    (
+        {"quiet": "x"},
+        "x is not a valid value for quiet option, please instead specify either a non-negative integer "
+        "or a boolean value like yes/no or false/true which is equivalent to 1/0.",
+    ),
 ]
 
 
@@ -288,6 +355,7 @@ def test_isolated_mode_is_the_exact_option_string():
 # ------------------------------------------------------------------------------------------------
 # Requirement strings: named, URL, path, VCS, editable
 
+
 def test_named_requirement_keeps_extras_and_markers():
     (item,) = install('Requests[Socks,security]>=2.31; python_version >= "3.8"').requirements
     assert (item.kind, item.name, item.url, item.path, item.origin) == ("named", "requests", None, None, "command line")
@@ -298,12 +366,24 @@ def test_named_requirement_keeps_extras_and_markers():
 
 REQUIREMENT_STRINGS = [
     # text, expected (kind, name, requirement, url-or-path)
-    ("pkg @ https://f.example/pkg-1.0-py3-none-any.whl", ("named", "pkg", "pkg @ https://f.example/pkg-1.0-py3-none-any.whl",
-                                                         "https://f.example/pkg-1.0-py3-none-any.whl")),
-    ("https://f.example/Foo_Bar-2.0-cp311-cp311-linux_x86_64.whl", ("url", "foo-bar", "foo-bar==2.0",
-                                                                   "https://f.example/Foo_Bar-2.0-cp311-cp311-linux_x86_64.whl")),
+    (
+        "pkg @ https://f.example/pkg-1.0-py3-none-any.whl",
+        (
+            "named",
+            "pkg",
+            "pkg @ https://f.example/pkg-1.0-py3-none-any.whl",
+            "https://f.example/pkg-1.0-py3-none-any.whl",
+        ),
+    ),
+    (
+        "https://f.example/Foo_Bar-2.0-cp311-cp311-linux_x86_64.whl",
+        ("url", "foo-bar", "foo-bar==2.0", "https://f.example/Foo_Bar-2.0-cp311-cp311-linux_x86_64.whl"),
+    ),
     ("https://f.example/tool-1.0.tar.gz", ("url", None, None, "https://f.example/tool-1.0.tar.gz")),
-    ("https://f.example/tool-1.0.tar.gz#egg=tool", ("url", "tool", "tool", "https://f.example/tool-1.0.tar.gz#egg=tool")),
+    (
+        "https://f.example/tool-1.0.tar.gz#egg=tool",
+        ("url", "tool", "tool", "https://f.example/tool-1.0.tar.gz#egg=tool"),
+    ),
     ("git+https://g.example/r.git@v1#egg=r", ("vcs", "r", "r", "git+https://g.example/r.git@v1#egg=r")),
     ("hg+https://g.example/r", ("vcs", None, None, "hg+https://g.example/r")),
     ("r @ svn+https://g.example/r", ("vcs", "r", "r @ svn+https://g.example/r", "svn+https://g.example/r")),
@@ -323,8 +403,16 @@ REQUIREMENT_STRINGS = [
 
 @pytest.mark.parametrize("text, expected", REQUIREMENT_STRINGS, ids=[t for t, _ in REQUIREMENT_STRINGS])
 def test_requirement_string_kinds(tmp_path, text, expected):
-    write(tmp_path, {"pyproject.toml": "", "proj/pyproject.toml": "", "dist/Demo-1.0-py3-none-any.whl": "",
-                     "Demo-1.0-py3-none-any.whl": "", "pkg-1.0.tar.gz": ""})
+    write(
+        tmp_path,
+        {
+            "pyproject.toml": "",
+            "proj/pyproject.toml": "",
+            "dist/Demo-1.0-py3-none-any.whl": "",
+            "Demo-1.0-py3-none-any.whl": "",
+            "pkg-1.0.tar.gz": "",
+        },
+    )
     cwd = str(tmp_path)
     text = text.format(cwd=cwd, base=tmp_path.name)
     kind, name, requirement, location = expected
@@ -373,6 +461,7 @@ def test_editables(tmp_path, argv, expected):
 # ------------------------------------------------------------------------------------------------
 # Requirement files
 
+
 def test_everything_file():
     request = install("-r", "everything.txt", cwd=str(DATA), environ={"EXTRA_PACKAGE": "rich"})
     rows = [(i.origin, i.kind, i.name, i.editable) for i in request.requirements]
@@ -396,14 +485,19 @@ def test_everything_file():
     assert request.requirements[5].path == str(DATA / "project")
     (constraint,) = request.constraints
     assert (constraint.origin, str(constraint.requirement), constraint.user_supplied) == (
-        "nested/constraints.txt:1", "urllib3<2", False)
+        "nested/constraints.txt:1",
+        "urllib3<2",
+        False,
+    )
     assert request.index_url == "https://mirror.example/simple"
     assert request.extra_index_urls == ("https://extra.example/simple",)
     assert request.find_links == (str(DATA / "wheels"),)  # relative to the file, since it exists there
     assert request.trusted_hosts == ("extra.example",)
     assert request.only_binary == {"torch", "numpy"} and request.prefer_binary
     assert request.require_hashes  # implied by --hash
-    assert request.unmodeled == ("vcs requirement git+https://github.com/example/repo.git@v1.0#egg=repo (everything.txt:18)",)
+    assert request.unmodeled == (
+        "vcs requirement git+https://github.com/example/repo.git@v1.0#egg=repo (everything.txt:18)",
+    )
 
 
 def test_paths_inside_requirement_files_are_relative_to_cwd_not_the_file(tmp_path):
@@ -421,38 +515,92 @@ def test_find_links_in_a_file_fall_back_to_cwd_when_not_next_to_the_file(tmp_pat
 REQ_FILES = [
     # files, argv, check(request)
     ({"r.txt": "a \\\n  >=1 \\\n  ,<2\n"}, ["-r", "r.txt"], lambda r: str(r.requirements[0].requirement) == "a<2,>=1"),
-    ({"r.txt": "a \\\n# comment ends the continuation\nb\n"}, ["-r", "r.txt"], lambda r: [i.name for i in r.requirements] == ["a", "b"]),
+    (
+        {"r.txt": "a \\\n# comment ends the continuation\nb\n"},
+        ["-r", "r.txt"],
+        lambda r: [i.name for i in r.requirements] == ["a", "b"],
+    ),
     ({"r.txt": "\n\n   \n# only comments\n  # indented comment\n"}, ["-r", "r.txt"], lambda r: r.requirements == ()),
-    ({"r.txt": "a  # comment\nb\t# tab comment\n"}, ["-r", "r.txt"], lambda r: [i.text for i in r.requirements] == ["a", "b"]),
+    (
+        {"r.txt": "a  # comment\nb\t# tab comment\n"},
+        ["-r", "r.txt"],
+        lambda r: [i.text for i in r.requirements] == ["a", "b"],
+    ),
     ({"r.txt": "https://f.example/t-1.0.tar.gz#egg=t\n"}, ["-r", "r.txt"], lambda r: r.requirements[0].name == "t"),
-    ({"r.txt": "${PKG}==1\nhttps://f.example/${lower}/t-1.0-py3-none-any.whl\n"}, ["-r", "r.txt"],
-     lambda r: [i.text for i in r.requirements] == [  # only ${UPPER_CASE} names are expanded
-         "expanded==1", "https://f.example/${lower}/t-1.0-py3-none-any.whl"]),
-    ({"r.txt": "-r sub/b.txt\n", "sub/b.txt": "-r c.txt\n", "sub/c.txt": "deep\n"}, ["-r", "r.txt"],
-     lambda r: [(i.name, i.origin) for i in r.requirements] == [("deep", "sub/c.txt:1")]),
-    ({"r.txt": "-r a.txt\n-r b.txt\n", "a.txt": "-r leaf.txt\n", "b.txt": "-r leaf.txt\n", "leaf.txt": "x\n"},
-     ["-r", "r.txt"], lambda r: [i.name for i in r.requirements] == ["x", "x"]),  # a diamond is not a loop
-    ({"r.txt": "-c c.txt\nx\n", "c.txt": "x<2\n"}, ["-r", "r.txt"],
-     lambda r: [str(c.requirement) for c in r.constraints] == ["x<2"]),
-    ({"c.txt": "-r r.txt\n", "r.txt": "y\n"}, ["-c", "c.txt", "x"],  # a -r inside a constraints file adds requirements
-     lambda r: [(i.name, i.user_supplied) for i in r.requirements] == [("y", False), ("x", True)]),
-    ({"r.txt": "--pre\n--prefer-binary\n--no-binary :all:\n--only-binary torch\n"}, ["-r", "r.txt", "x"],
-     lambda r: r.pre and r.prefer_binary and r.no_binary == {":all:"} and r.only_binary == {"torch"}),
+    (
+        {"r.txt": "${PKG}==1\nhttps://f.example/${lower}/t-1.0-py3-none-any.whl\n"},
+        ["-r", "r.txt"],
+        lambda r: (
+            [i.text for i in r.requirements]
+            == [  # only ${UPPER_CASE} names are expanded
+                "expanded==1",
+                "https://f.example/${lower}/t-1.0-py3-none-any.whl",
+            ]
+        ),
+    ),
+    (
+        {"r.txt": "-r sub/b.txt\n", "sub/b.txt": "-r c.txt\n", "sub/c.txt": "deep\n"},
+        ["-r", "r.txt"],
+        lambda r: [(i.name, i.origin) for i in r.requirements] == [("deep", "sub/c.txt:1")],
+    ),
+    (
+        {"r.txt": "-r a.txt\n-r b.txt\n", "a.txt": "-r leaf.txt\n", "b.txt": "-r leaf.txt\n", "leaf.txt": "x\n"},
+        ["-r", "r.txt"],
+        lambda r: [i.name for i in r.requirements] == ["x", "x"],
+    ),  # a diamond is not a loop
+    (
+        {"r.txt": "-c c.txt\nx\n", "c.txt": "x<2\n"},
+        ["-r", "r.txt"],
+        lambda r: [str(c.requirement) for c in r.constraints] == ["x<2"],
+    ),
+    (
+        {"c.txt": "-r r.txt\n", "r.txt": "y\n"},
+        ["-c", "c.txt", "x"],  # a -r inside a constraints file adds requirements
+        lambda r: [(i.name, i.user_supplied) for i in r.requirements] == [("y", False), ("x", True)],
+    ),
+    (
+        {"r.txt": "--pre\n--prefer-binary\n--no-binary :all:\n--only-binary torch\n"},
+        ["-r", "r.txt", "x"],
+        lambda r: r.pre and r.prefer_binary and r.no_binary == {":all:"} and r.only_binary == {"torch"},
+    ),
     ({"r.txt": "--require-hashes\n"}, ["-r", "r.txt", "x"], lambda r: r.require_hashes),
     ({"r.txt": "x --hash=sha256:ab\n"}, ["--no-require-hashes", "-r", "r.txt"], lambda r: not r.require_hashes),
-    ({"r.txt": "x --hash sha384:ab --hash=sha512:cd\n"}, ["-r", "r.txt"],
-     lambda r: r.requirements[0].hashes == ("sha384:ab", "sha512:cd")),
-    ({"r.txt": "--hash=sha256:ab\nx\n"}, ["-r", "r.txt"], lambda r: not r.require_hashes),  # ignored, with a warning in pip
-    ({"r.txt": "--trusted-host h\n--use-feature fast-deps\n"}, ["-r", "r.txt", "x"],
-     lambda r: r.trusted_hosts == ("h",) and "option --use-feature=fast-deps" in r.unmodeled),
-    ({"r.txt": "x -C k=v\n"}, ["-r", "r.txt"], lambda r: r.unmodeled == ("per-requirement --config-settings at r.txt:1",)),
+    (
+        {"r.txt": "x --hash sha384:ab --hash=sha512:cd\n"},
+        ["-r", "r.txt"],
+        lambda r: r.requirements[0].hashes == ("sha384:ab", "sha512:cd"),
+    ),
+    (
+        {"r.txt": "--hash=sha256:ab\nx\n"},
+        ["-r", "r.txt"],
+        lambda r: not r.require_hashes,
+    ),  # ignored, with a warning in pip
+    (
+        {"r.txt": "--trusted-host h\n--use-feature fast-deps\n"},
+        ["-r", "r.txt", "x"],
+        lambda r: r.trusted_hosts == ("h",) and "option --use-feature=fast-deps" in r.unmodeled,
+    ),
+    (
+        {"r.txt": "x -C k=v\n"},
+        ["-r", "r.txt"],
+        lambda r: r.unmodeled == ("per-requirement --config-settings at r.txt:1",),
+    ),
     # a -i line replaces the whole index list, extra indexes given before it included
-    ({"r.txt": "-i https://only/simple\n"}, ["--extra-index-url", "https://cli", "-r", "r.txt", "x"],
-     lambda r: r.index_urls == ("https://only/simple",)),
-    ({"r.txt": "-i https://i/simple\n--extra-index-url https://e\n"}, ["-r", "r.txt", "x"],
-     lambda r: r.index_urls == ("https://i/simple", "https://e")),
-    ({"r.txt": "--no-index\n-i https://ignored/simple\n--extra-index-url https://ignored\n"}, ["-r", "r.txt", "x"],
-     lambda r: r.no_index and r.index_urls == ()),
+    (
+        {"r.txt": "-i https://only/simple\n"},
+        ["--extra-index-url", "https://cli", "-r", "r.txt", "x"],
+        lambda r: r.index_urls == ("https://only/simple",),
+    ),
+    (
+        {"r.txt": "-i https://i/simple\n--extra-index-url https://e\n"},
+        ["-r", "r.txt", "x"],
+        lambda r: r.index_urls == ("https://i/simple", "https://e"),
+    ),
+    (
+        {"r.txt": "--no-index\n-i https://ignored/simple\n--extra-index-url https://ignored\n"},
+        ["-r", "r.txt", "x"],
+        lambda r: r.no_index and r.index_urls == (),
+    ),
     ({"r.txt": "x --pre\n"}, ["-r", "r.txt"], lambda r: not r.pre),  # options on a requirement line only scope to it
     ({"r.txt": "-r other.txt --pre\n", "other.txt": "y\n"}, ["-r", "r.txt"], lambda r: not r.pre),
     ({"r.txt": "\ufeffbom-pkg\n"}, ["-r", "r.txt"], lambda r: r.requirements[0].name == "bom-pkg"),
@@ -484,83 +632,206 @@ ERRORS = [
     (["install", "--foo", "x"], {}, UsageError, "no such option: --foo"),
     (["install", "-i"], {}, UsageError, "-i option requires 1 argument"),
     (["install", "--index-url"], {}, UsageError, "--index-url option requires 1 argument"),
-    (["install", "--upgrade-strategy", "bad", "x"], {}, UsageError,
-     "option --upgrade-strategy: invalid choice: 'bad' (choose from 'only-if-needed', 'eager')"),
+    (
+        ["install", "--upgrade-strategy", "bad", "x"],
+        {},
+        UsageError,
+        "option --upgrade-strategy: invalid choice: 'bad' (choose from 'only-if-needed', 'eager')",
+    ),
     (["install", "--upgr", "x"], {}, UsageError, "ambiguous option: --upgr (--upgrade, --upgrade-strategy?)"),
     (["install", "--upgrade=yes", "x"], {}, UsageError, "--upgrade option does not take a value"),
     (["install", "--retries", "x", "y"], {}, UsageError, "option --retries: invalid integer value: 'x'"),
-    (["install", "--only-binary", "-U", "x"], {}, UsageError, "--no-binary / --only-binary option requires 1 argument."),
+    (
+        ["install", "--only-binary", "-U", "x"],
+        {},
+        UsageError,
+        "--no-binary / --only-binary option requires 1 argument.",
+    ),
     (["install", "--use-feature", "nope", "x"], {}, UsageError, None),
-    (["install", "--config-settings", "novalue", "x"], {}, UsageError, "Arguments to --config-settings must be of the form KEY=VAL"),
-    (["install", "--python-version", "3.x", "x"], {}, UsageError,
-     "--python-version error: invalid --python-version value: '3.x': each version part must be an integer"),
+    (
+        ["install", "--config-settings", "novalue", "x"],
+        {},
+        UsageError,
+        "Arguments to --config-settings must be of the form KEY=VAL",
+    ),
+    (
+        ["install", "--python-version", "3.x", "x"],
+        {},
+        UsageError,
+        "--python-version error: invalid --python-version value: '3.x': each version part must be an integer",
+    ),
     (["install", "--hash=sha256:ab", "x"], {}, UsageError, "no such option: --hash"),  # only in files
     (["install", "-V", "x"], {}, UsageError, "no such option: -V"),  # --version is a pip option, not install's
     (["--upgrade", "install", "x"], {}, UsageError, "no such option: --upgrade"),  # install options after the command
     (["install"], {}, UsageError, 'You must give at least one requirement to install (see "pip help install")'),
-    (["install", "-f", "wheels"], {}, UsageError,
-     'You must give at least one requirement to install (maybe you meant "pip install wheels"?)'),
-    (["install", "torch=2.0"], {}, UsageError,
-     "invalid requirement: 'torch=2.0' (Expected semicolon (after name with no version specifier) or end; "
-     "hint: = is not a valid operator. Did you mean == ?)"),
-    (["install", "./notproj"], {"notproj/": ""}, UsageError,
-     "Directory './notproj' is not installable. Neither 'setup.py' nor 'pyproject.toml' found."),
+    (
+        ["install", "-f", "wheels"],
+        {},
+        UsageError,
+        'You must give at least one requirement to install (maybe you meant "pip install wheels"?)',
+    ),
+    (
+        ["install", "torch=2.0"],
+        {},
+        UsageError,
+        "invalid requirement: 'torch=2.0' (Expected semicolon (after name with no version specifier) or end; "
+        "hint: = is not a valid operator. Did you mean == ?)",
+    ),
+    (
+        ["install", "./notproj"],
+        {"notproj/": ""},
+        UsageError,
+        "Directory './notproj' is not installable. Neither 'setup.py' nor 'pyproject.toml' found.",
+    ),
     (["install", "-e", "notadir"], {}, UsageError, None),
-    (["install", "-e", "git+https://g.example/r.git"], {}, UsageError,
-     "Could not detect requirement name for 'git+https://g.example/r.git', please specify one with your_package_name @ URL"),
+    (
+        ["install", "-e", "git+https://g.example/r.git"],
+        {},
+        UsageError,
+        "Could not detect requirement name for 'git+https://g.example/r.git', please specify one with your_package_name @ URL",
+    ),
     (["install", "https://f.example/bad.whl"], {}, UsageError, None),
-    (["install", "--pre", "--all-releases", "a", "x"], {}, UsageError, "--pre cannot be used with --all-releases or --only-final."),
+    (
+        ["install", "--pre", "--all-releases", "a", "x"],
+        {},
+        UsageError,
+        "--pre cannot be used with --all-releases or --only-final.",
+    ),
     (["install", "--user", "--target", "t", "x"], {}, UsageError, "Can not combine '--user' and '--target'"),
-    (["install", "--user", "--prefix", "p", "x"], {}, UsageError,
-     "Can not combine '--user' and '--prefix' as they imply different installation locations"),
-    (["install", "--require-hashes", "--no-require-hashes", "x"], {}, UsageError,
-     "--require-hashes and --no-require-hashes are mutually exclusive"),
-    (["install", "--only-deps", "--no-deps", "-r", "r.txt"], {"r.txt": "x\n"}, UsageError,
-     "Cannot use '--only-dependencies' in combination with '--no-deps', or '--requirement'."),
+    (
+        ["install", "--user", "--prefix", "p", "x"],
+        {},
+        UsageError,
+        "Can not combine '--user' and '--prefix' as they imply different installation locations",
+    ),
+    (
+        ["install", "--require-hashes", "--no-require-hashes", "x"],
+        {},
+        UsageError,
+        "--require-hashes and --no-require-hashes are mutually exclusive",
+    ),
+    (
+        ["install", "--only-deps", "--no-deps", "-r", "r.txt"],
+        {"r.txt": "x\n"},
+        UsageError,
+        "Cannot use '--only-dependencies' in combination with '--no-deps', or '--requirement'.",
+    ),
     (["install", "--python-version", "3.10", "x"], {}, UsageError, None),
-    (["install", "--platform", "any", "--no-deps", "x"], {}, UsageError,
-     "Can not use any platform or abi specific options unless installing via '--target' or using '--dry-run'"),
-    (["install", "--build-constraint", "b.txt", "--no-build-isolation", "x"], {"b.txt": ""}, UsageError,
-     "--build-constraint cannot be used with --no-build-isolation."),
+    (
+        ["install", "--platform", "any", "--no-deps", "x"],
+        {},
+        UsageError,
+        "Can not use any platform or abi specific options unless installing via '--target' or using '--dry-run'",
+    ),
+    (
+        ["install", "--build-constraint", "b.txt", "--no-build-isolation", "x"],
+        {"b.txt": ""},
+        UsageError,
+        "--build-constraint cannot be used with --no-build-isolation.",
+    ),
     # requirement and constraint files
-    (["install", "-r", "missing.txt"], {}, RequirementsFileError,
-     "Could not open requirements file: [Errno 2] No such file or directory: 'missing.txt'"),
-    (["install", "-c", "missing.txt", "x"], {}, RequirementsFileError,
-     "Could not open constraint file: [Errno 2] No such file or directory: 'missing.txt'"),
-    (["install", "--build-constraint", "missing.txt", "x"], {}, RequirementsFileError,
-     "Could not open requirements file: [Errno 2] No such file or directory: 'missing.txt'"),
-    (["install", "-r", "req.txt"], {"req.txt": "ok\n# c\ntorch=2.0\n"}, RequirementsFileError,
-     "req.txt:3: invalid requirement: 'torch=2.0' (Expected semicolon (after name with no version specifier) or end; "
-     "hint: = is not a valid operator. Did you mean == ?)"),
-    (["install", "-r", "req.txt"], {"req.txt": "${UNSET}x\n"}, RequirementsFileError,  # unset: left as written
-     "req.txt:1: invalid requirement: '${UNSET}x' (Expected package name at the start of dependency specifier)"),
-    (["install", "-r", "req.txt"], {"req.txt": "foo --bar\n"}, RequirementsFileError,
-     "req.txt:1: invalid requirement: 'foo --bar' (no such option: --bar)"),
-    (["install", "-r", "req.txt"], {"req.txt": "x --global-option=--foo\n"}, RequirementsFileError,
-     "req.txt:1: invalid requirement: 'x --global-option=--foo' (no such option: --global-option)"),  # gone in pip 25.3
-    (["install", "-r", "req.txt"], {"req.txt": "x --hash=md5:ab\n"}, RequirementsFileError,
-     "req.txt:1: invalid requirement: 'x --hash=md5:ab' (Allowed hash algorithms for --hash are sha256, sha384, sha512.)"),
+    (
+        ["install", "-r", "missing.txt"],
+        {},
+        RequirementsFileError,
+        "Could not open requirements file: [Errno 2] No such file or directory: 'missing.txt'",
+    ),
+    (
+        ["install", "-c", "missing.txt", "x"],
+        {},
+        RequirementsFileError,
+        "Could not open constraint file: [Errno 2] No such file or directory: 'missing.txt'",
+    ),
+    (
+        ["install", "--build-constraint", "missing.txt", "x"],
+        {},
+        RequirementsFileError,
+        "Could not open requirements file: [Errno 2] No such file or directory: 'missing.txt'",
+    ),
+    (
+        ["install", "-r", "req.txt"],
+        {"req.txt": "ok\n# c\ntorch=2.0\n"},
+        RequirementsFileError,
+        "req.txt:3: invalid requirement: 'torch=2.0' (Expected semicolon (after name with no version specifier) or end; "
+        "hint: = is not a valid operator. Did you mean == ?)",
+    ),
+    (
+        ["install", "-r", "req.txt"],
+        {"req.txt": "${UNSET}x\n"},
+        RequirementsFileError,  # unset: left as written
+        "req.txt:1: invalid requirement: '${UNSET}x' (Expected package name at the start of dependency specifier)",
+    ),
+    (
+        ["install", "-r", "req.txt"],
+        {"req.txt": "foo --bar\n"},
+        RequirementsFileError,
+        "req.txt:1: invalid requirement: 'foo --bar' (no such option: --bar)",
+    ),
+    (
+        ["install", "-r", "req.txt"],
+        {"req.txt": "x --global-option=--foo\n"},
+        RequirementsFileError,
+        "req.txt:1: invalid requirement: 'x --global-option=--foo' (no such option: --global-option)",
+    ),  # gone in pip 25.3
+    (
+        ["install", "-r", "req.txt"],
+        {"req.txt": "x --hash=md5:ab\n"},
+        RequirementsFileError,
+        "req.txt:1: invalid requirement: 'x --hash=md5:ab' (Allowed hash algorithms for --hash are sha256, sha384, sha512.)",
+    ),
     (["install", "-r", "req.txt"], {"req.txt": "x --hash=sha256\n"}, RequirementsFileError, None),
     (["install", "-r", "req.txt"], {"req.txt": "x --hash 'unclosed\n"}, RequirementsFileError, None),
-    (["install", "-r", "req.txt"], {"req.txt": "-r missing.txt\n"}, RequirementsFileError,
-     "Could not open requirements file: [Errno 2] No such file or directory: '{tmp}/missing.txt'"),
-    (["install", "-r", "a.txt"], {"a.txt": "-r a.txt\n"}, RequirementsFileError,
-     "{tmp}/a.txt recursively references itself in a.txt"),
-    (["install", "-r", "a.txt"], {"a.txt": "-r sub/b.txt\n", "sub/b.txt": "-r ../a.txt\n"}, RequirementsFileError,
-     "{tmp}/a.txt recursively references itself in {tmp}/sub/b.txt"),
-    (["install", "-r", "a.txt"], {"a.txt": "-r b.txt\n", "b.txt": "-r c.txt\n", "c.txt": "-r b.txt\n"},
-     RequirementsFileError, "{tmp}/b.txt recursively references itself in {tmp}/c.txt and again in a.txt"),
-    (["install", "-c", "c.txt", "x"], {"c.txt": "-e .\n"}, RequirementsFileError,
-     "c.txt:1: Editable requirements are not allowed as constraints"),
-    (["install", "-c", "c.txt", "x"], {"c.txt": "x[extra]<2\n"}, RequirementsFileError,
-     "c.txt:1: Constraints cannot have extras: 'x[extra]<2'"),
-    (["install", "-c", "c.txt", "x"], {"c.txt": "https://f.example/t.tar.gz\n"}, RequirementsFileError,
-     "c.txt:1: Unnamed requirements are not allowed as constraints: 'https://f.example/t.tar.gz'"),
+    (
+        ["install", "-r", "req.txt"],
+        {"req.txt": "-r missing.txt\n"},
+        RequirementsFileError,
+        "Could not open requirements file: [Errno 2] No such file or directory: '{tmp}/missing.txt'",
+    ),
+    (
+        ["install", "-r", "a.txt"],
+        {"a.txt": "-r a.txt\n"},
+        RequirementsFileError,
+        "{tmp}/a.txt recursively references itself in a.txt",
+    ),
+    (
+        ["install", "-r", "a.txt"],
+        {"a.txt": "-r sub/b.txt\n", "sub/b.txt": "-r ../a.txt\n"},
+        RequirementsFileError,
+        "{tmp}/a.txt recursively references itself in {tmp}/sub/b.txt",
+    ),
+    (
+        ["install", "-r", "a.txt"],
+        {"a.txt": "-r b.txt\n", "b.txt": "-r c.txt\n", "c.txt": "-r b.txt\n"},
+        RequirementsFileError,
+        "{tmp}/b.txt recursively references itself in {tmp}/c.txt and again in a.txt",
+    ),
+    (
+        ["install", "-c", "c.txt", "x"],
+        {"c.txt": "-e .\n"},
+        RequirementsFileError,
+        "c.txt:1: Editable requirements are not allowed as constraints",
+    ),
+    (
+        ["install", "-c", "c.txt", "x"],
+        {"c.txt": "x[extra]<2\n"},
+        RequirementsFileError,
+        "c.txt:1: Constraints cannot have extras: 'x[extra]<2'",
+    ),
+    (
+        ["install", "-c", "c.txt", "x"],
+        {"c.txt": "https://f.example/t.tar.gz\n"},
+        RequirementsFileError,
+        "c.txt:1: Unnamed requirements are not allowed as constraints: 'https://f.example/t.tar.gz'",
+    ),
     # uninstall
     (["uninstall"], {}, UsageError, 'You must give at least one requirement to uninstall (see "pip help uninstall")'),
     (["uninstall", "-U", "x"], {}, UsageError, "no such option: -U"),
-    (["uninstall", "-r", "missing.txt"], {}, RequirementsFileError,
-     "Could not open requirements file: [Errno 2] No such file or directory: 'missing.txt'"),
+    (
+        ["uninstall", "-r", "missing.txt"],
+        {},
+        RequirementsFileError,
+        "Could not open requirements file: [Errno 2] No such file or directory: 'missing.txt'",
+    ),
 ]
 
 
@@ -581,11 +852,21 @@ def test_errors(tmp_path, argv, files, exc_type, message):
 # Other commands and uninstall
 
 OTHER = [
-    ([], None), (["--version"], None), (["-V"], None), (["-h"], None), (["--help", "install"], None),
-    (["help"], "help"), (["help", "install"], "help"), (["list"], "list"), (["show", "torch"], "show"),
-    (["freeze"], "freeze"), (["download", "torch", "--no-deps"], "download"), (["-q", "wheel", "."], "wheel"),
+    ([], None),
+    (["--version"], None),
+    (["-V"], None),
+    (["-h"], None),
+    (["--help", "install"], None),
+    (["help"], "help"),
+    (["help", "install"], "help"),
+    (["list"], "list"),
+    (["show", "torch"], "show"),
+    (["freeze"], "freeze"),
+    (["download", "torch", "--no-deps"], "download"),
+    (["-q", "wheel", "."], "wheel"),
     (["install", "-h", "--foo"], "install"),  # help wins before the unknown option is met
-    (["install", "--help"], "install"), (["uninstall", "--help"], "uninstall"),
+    (["install", "--help"], "install"),
+    (["uninstall", "--help"], "uninstall"),
     (["instal", "x"], "instal"),  # pip reports unknown commands itself
 ]
 
@@ -617,14 +898,37 @@ def test_general_options_before_the_command(argv, fields):
 
 
 def test_uninstall(tmp_path):
-    write(tmp_path, {"r.txt": "Six==1.16\n-r more.txt\nhttps://f.example/t.tar.gz\n", "more.txt": "idna\n-c c.txt\n",
-                     "c.txt": "urllib3<2\n", "proj/pyproject.toml": ""})
-    request = parse_pip_argv(["uninstall", "-y", "six", "./proj", "Torch", "-r", "r.txt", "--root-user-action=ignore",
-                              "--break-system-packages"], cwd=str(tmp_path))
+    write(
+        tmp_path,
+        {
+            "r.txt": "Six==1.16\n-r more.txt\nhttps://f.example/t.tar.gz\n",
+            "more.txt": "idna\n-c c.txt\n",
+            "c.txt": "urllib3<2\n",
+            "proj/pyproject.toml": "",
+        },
+    )
+    request = parse_pip_argv(
+        [
+            "uninstall",
+            "-y",
+            "six",
+            "./proj",
+            "Torch",
+            "-r",
+            "r.txt",
+            "--root-user-action=ignore",
+            "--break-system-packages",
+        ],
+        cwd=str(tmp_path),
+    )
     assert isinstance(request, UninstallRequest) and request.yes
     # one item per project, the last mention wins; unnamed ones are dropped; a nested -c counts (pip does that too)
     assert [(i.name, i.origin) for i in request.requirements] == [
-        ("six", "r.txt:1"), ("torch", "command line"), ("idna", "more.txt:1"), ("urllib3", "c.txt:1")]
+        ("six", "r.txt:1"),
+        ("torch", "command line"),
+        ("idna", "more.txt:1"),
+        ("urllib3", "c.txt:1"),
+    ]
 
 
 def test_uninstall_reads_yes_from_configuration():
@@ -634,6 +938,7 @@ def test_uninstall_reads_yes_from_configuration():
 
 # ------------------------------------------------------------------------------------------------
 # The real pip on this machine as an oracle (messages that are the same in every pip since 20.x)
+
 
 def _pip_available() -> bool:
     try:
@@ -657,8 +962,14 @@ def test_same_error_as_real_pip(tmp_path, argv, files):
     write(tmp_path, files)
     env = {k: v for k, v in os.environ.items() if not k.startswith("PIP_")}
     env["PIP_CONFIG_FILE"] = os.devnull
-    proc = subprocess.run([sys.executable, "-m", "pip", "install", "--dry-run", "--no-index", *argv],
-                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--dry-run", "--no-index", *argv],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode != 0
     pip_last_line = proc.stderr.strip().splitlines()[-1].removeprefix("ERROR: ")
     with pytest.raises(GuardError) as exc:

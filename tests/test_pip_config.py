@@ -165,7 +165,9 @@ def test_the_target_environments_site_file_overrides_user_and_global(tmp_path, h
     assert config.values == {"no-index": "off", "constraint": "/etc/c.txt", "only-binary": ":all:"}
     assert config.sources["no-index"] == str(site)
     assert [(item.key, item.section) for item in config.items] == [
-        ("no-index", "global"), ("constraint", "global"), ("only-binary", "install")
+        ("no-index", "global"),
+        ("constraint", "global"),
+        ("only-binary", "install"),
     ]
     assert config.get_bool("no-index") is False
     assert [variant for variant, _, _ in config.files] == ["global", "global", "user", "user", "site"]

@@ -32,8 +32,11 @@ from guard.request.parse import parse_pip_argv
 # GUARD_PROPERTY_EXAMPLES=2000 for a longer hunt (the default keeps the file to a few seconds)
 _SCALE = int(os.environ.get("GUARD_PROPERTY_EXAMPLES", "60"))
 FAST = settings(max_examples=_SCALE, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-FEWER = settings(max_examples=max(1, _SCALE // 2), deadline=None,
-                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+FEWER = settings(
+    max_examples=max(1, _SCALE // 2),
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
 
 
 def _one_line(err: GuardError) -> None:
@@ -44,41 +47,108 @@ def _one_line(err: GuardError) -> None:
 
 # ---- the pieces requirement lines are made of ---------------------------------------------------
 
-names = st.sampled_from(["numpy", "torch", "Foo_Bar.baz", "a", "six", "x-y", "-bad", "_", "1", "ü", ""]) | st.from_regex(
-    r"\A[A-Za-z0-9][A-Za-z0-9._-]{0,8}\Z")
-versions = st.sampled_from(["1", "1.0", "2.0.0rc1", "1.*", "1!2.0", "v1", "1.0+local", "1.0.post1.dev2", "", "*",
-                            "1..0", "1.0-1", "ǅ"]) | st.text("0123456789.*+abcrv!-", max_size=8)
+names = st.sampled_from(
+    ["numpy", "torch", "Foo_Bar.baz", "a", "six", "x-y", "-bad", "_", "1", "ü", ""]
+) | st.from_regex(r"\A[A-Za-z0-9][A-Za-z0-9._-]{0,8}\Z")
+versions = st.sampled_from(
+    ["1", "1.0", "2.0.0rc1", "1.*", "1!2.0", "v1", "1.0+local", "1.0.post1.dev2", "", "*", "1..0", "1.0-1", "ǅ"]
+) | st.text("0123456789.*+abcrv!-", max_size=8)
 operators = st.sampled_from(["==", "!=", "<=", ">=", "<", ">", "~=", "===", "=", "~", "<>", "=>", " ", ""])
-markers = st.sampled_from([
-    'python_version < "3.8"', "sys_platform == 'linux'", 'extra == "x"', "platform_machine=='x86_64' and os_name",
-    'python_full_version >= "3.9.1" or implementation_name == "cpython"', "(", "garbage ~= 'x'", "",
-])
+markers = st.sampled_from(
+    [
+        'python_version < "3.8"',
+        "sys_platform == 'linux'",
+        'extra == "x"',
+        "platform_machine=='x86_64' and os_name",
+        'python_full_version >= "3.9.1" or implementation_name == "cpython"',
+        "(",
+        "garbage ~= 'x'",
+        "",
+    ]
+)
 extras = st.sampled_from(["", "[x]", "[a,b]", "[ ]", "[", "[a b]", "[.]"])
-urls = st.sampled_from([
-    "https://example.invalid/pkg-1.0-py3-none-any.whl", "https://u:p@example.invalid/pkg-1.0.tar.gz",
-    "file:///tmp/nowhere/x-1.0-py3-none-any.whl", "git+https://example.invalid/r.git@v1#egg=r",
-    "./sub", ".", "../x-1.0-py3-none-any.whl", "x.whl", "file:", "http://[::1", "https://h/p#egg=", "hg+x",
-    "https://h/a.zip#sha256=00", "svn+", "~/x", "C:\\x\\y.whl",
-])
+urls = st.sampled_from(
+    [
+        "https://example.invalid/pkg-1.0-py3-none-any.whl",
+        "https://u:p@example.invalid/pkg-1.0.tar.gz",
+        "file:///tmp/nowhere/x-1.0-py3-none-any.whl",
+        "git+https://example.invalid/r.git@v1#egg=r",
+        "./sub",
+        ".",
+        "../x-1.0-py3-none-any.whl",
+        "x.whl",
+        "file:",
+        "http://[::1",
+        "https://h/p#egg=",
+        "hg+x",
+        "https://h/a.zip#sha256=00",
+        "svn+",
+        "~/x",
+        "C:\\x\\y.whl",
+    ]
+)
 hashes = st.sampled_from(["--hash=sha256:" + "0" * 64, "--hash sha256:ab", "--hash=md5", "--hash=", "--hash=:x"])
-options = st.sampled_from([
-    "-r other.txt", "-r", "-c c.txt", "--constraint=missing.txt", "-e .", "-e", "--editable=./sub",
-    "-i https://example.invalid/simple", "--index-url=", "--extra-index-url x", "--no-index", "-f .",
-    "--find-links=./sub", "--pre", "--prefer-binary", "--no-binary :all:", "--only-binary=:none:",
-    "--only-binary", "--trusted-host h", "--config-settings k=v", "--use-feature=fast-deps", "--require-hashes",
-    "-Z", "--global-option=x", "--install-option=y", "-h", "--help", "--", "-", "'unterminated", '"x',
-    "--no-binary=a,b,:all:", "-r ${X}", "-r file:///nonexistent", "-r https://example.invalid/r.txt",
-    "-r a\x00b", "-c \x00", "-f \x00", "-i file:///%00/", "-r sub", "-r .", "-e ./a\x00", "-f http://[::1",
-])
+options = st.sampled_from(
+    [
+        "-r other.txt",
+        "-r",
+        "-c c.txt",
+        "--constraint=missing.txt",
+        "-e .",
+        "-e",
+        "--editable=./sub",
+        "-i https://example.invalid/simple",
+        "--index-url=",
+        "--extra-index-url x",
+        "--no-index",
+        "-f .",
+        "--find-links=./sub",
+        "--pre",
+        "--prefer-binary",
+        "--no-binary :all:",
+        "--only-binary=:none:",
+        "--only-binary",
+        "--trusted-host h",
+        "--config-settings k=v",
+        "--use-feature=fast-deps",
+        "--require-hashes",
+        "-Z",
+        "--global-option=x",
+        "--install-option=y",
+        "-h",
+        "--help",
+        "--",
+        "-",
+        "'unterminated",
+        '"x',
+        "--no-binary=a,b,:all:",
+        "-r ${X}",
+        "-r file:///nonexistent",
+        "-r https://example.invalid/r.txt",
+        "-r a\x00b",
+        "-c \x00",
+        "-f \x00",
+        "-i file:///%00/",
+        "-r sub",
+        "-r .",
+        "-e ./a\x00",
+        "-f http://[::1",
+    ]
+)
 requirement = st.one_of(
-    st.builds(lambda n, e, o, v, m: f"{n}{e}{o}{v}" + (f"; {m}" if m else ""), names, extras, operators, versions,
-              markers),
+    st.builds(
+        lambda n, e, o, v, m: f"{n}{e}{o}{v}" + (f"; {m}" if m else ""), names, extras, operators, versions, markers
+    ),
     st.builds(lambda n, e, u, m: f"{n}{e} @ {u}" + (f" ; {m}" if m else ""), names, extras, urls, markers),
     urls,
 )
-fragment = st.one_of(requirement, options, hashes, st.sampled_from(["\\", "#", " # c", "${X}", "${MISSING}", "\t",
-                                                                     "\r", "\f", "\x00", ";", "@"]),
-                     st.text(max_size=12))
+fragment = st.one_of(
+    requirement,
+    options,
+    hashes,
+    st.sampled_from(["\\", "#", " # c", "${X}", "${MISSING}", "\t", "\r", "\f", "\x00", ";", "@"]),
+    st.text(max_size=12),
+)
 
 
 @st.composite
@@ -129,15 +199,62 @@ def test_requirement_files_give_a_request_or_a_guard_error(main: bytes, other: b
 
 
 argv_words = st.one_of(
-    requirement, options.flatmap(lambda o: st.just(o.split(" "))), hashes,
-    st.sampled_from([
-        "--target", "--prefix", "--root", "--user", "--python", "--platform", "--python-version", "--abi",
-        "--implementation", "--only-binary=:all:", "--no-deps", "--upgrade", "--upgrade-strategy", "eager", "-U",
-        "--force-reinstall", "-I", "--dry-run", "--report", "-", "--timeout", "x", "--retries", "-1", "--proxy",
-        "--cert", "--isolated", "--no-build-isolation", "--group", "pyproject.toml:dev", "--python-version=3.x",
-        "--uploaded-prior-to", "2024-13-45", "-C", "k", "--progress-bar", "bogus", "-qqq", "-v", "--log", "--src",
-        "--no-cache-dir", "false", "--exists-action", "q", "-b", "--requirement=", "--use-deprecated=x", "-V",
-    ]),
+    requirement,
+    options.flatmap(lambda o: st.just(o.split(" "))),
+    hashes,
+    st.sampled_from(
+        [
+            "--target",
+            "--prefix",
+            "--root",
+            "--user",
+            "--python",
+            "--platform",
+            "--python-version",
+            "--abi",
+            "--implementation",
+            "--only-binary=:all:",
+            "--no-deps",
+            "--upgrade",
+            "--upgrade-strategy",
+            "eager",
+            "-U",
+            "--force-reinstall",
+            "-I",
+            "--dry-run",
+            "--report",
+            "-",
+            "--timeout",
+            "x",
+            "--retries",
+            "-1",
+            "--proxy",
+            "--cert",
+            "--isolated",
+            "--no-build-isolation",
+            "--group",
+            "pyproject.toml:dev",
+            "--python-version=3.x",
+            "--uploaded-prior-to",
+            "2024-13-45",
+            "-C",
+            "k",
+            "--progress-bar",
+            "bogus",
+            "-qqq",
+            "-v",
+            "--log",
+            "--src",
+            "--no-cache-dir",
+            "false",
+            "--exists-action",
+            "q",
+            "-b",
+            "--requirement=",
+            "--use-deprecated=x",
+            "-V",
+        ]
+    ),
     st.text(max_size=10),
 )
 
@@ -147,12 +264,59 @@ argv_words = st.one_of(
     command=st.sampled_from(["install", "uninstall", "download", "", "instal"]),
     words=st.lists(argv_words, max_size=8),
     config=st.dictionaries(
-        st.sampled_from(["timeout", "retries", "no-index", "index-url", "no-cache-dir", "only-binary", "no-binary",
-                         "pre", "require-hashes", "progress-bar", "upgrade-strategy", "python-version", "verbose",
-                         "quiet", "target", "prefix", "user", "exists-action", "use-feature", "find-links",
-                         "disable-pip-version-check", "no-deps", "isolated", "constraint", "requirement"]),
-        st.one_of(st.sampled_from(["", "0", "1", "yes", "no", "true", "maybe", "-1", "3.x", ":all:", "a b", "1e9",
-                                   "nan", "inf", "eager", "i", "s w"]), st.text(max_size=8)),
+        st.sampled_from(
+            [
+                "timeout",
+                "retries",
+                "no-index",
+                "index-url",
+                "no-cache-dir",
+                "only-binary",
+                "no-binary",
+                "pre",
+                "require-hashes",
+                "progress-bar",
+                "upgrade-strategy",
+                "python-version",
+                "verbose",
+                "quiet",
+                "target",
+                "prefix",
+                "user",
+                "exists-action",
+                "use-feature",
+                "find-links",
+                "disable-pip-version-check",
+                "no-deps",
+                "isolated",
+                "constraint",
+                "requirement",
+            ]
+        ),
+        st.one_of(
+            st.sampled_from(
+                [
+                    "",
+                    "0",
+                    "1",
+                    "yes",
+                    "no",
+                    "true",
+                    "maybe",
+                    "-1",
+                    "3.x",
+                    ":all:",
+                    "a b",
+                    "1e9",
+                    "nan",
+                    "inf",
+                    "eager",
+                    "i",
+                    "s w",
+                ]
+            ),
+            st.text(max_size=8),
+        ),
         max_size=4,
     ),
 )
@@ -174,20 +338,42 @@ def test_pip_argv_gives_a_request_or_a_guard_error(command: str, words: list, co
 # ---- pip configuration files (guard/pip_config.py) ----------------------------------------------
 
 config_lines = st.one_of(
-    st.sampled_from(["[global]", "[install]", "[global", "[]", "[:env:]", "index-url = https://example.invalid",
-                     "timeout=", "no-index = maybe", "  continued", "=x", "key", "; c", "# c", "[global]\n[global]",
-                     "a = 1\na = 2", "%(x)s = y", "trusted-host = a\n  b"]),
+    st.sampled_from(
+        [
+            "[global]",
+            "[install]",
+            "[global",
+            "[]",
+            "[:env:]",
+            "index-url = https://example.invalid",
+            "timeout=",
+            "no-index = maybe",
+            "  continued",
+            "=x",
+            "key",
+            "; c",
+            "# c",
+            "[global]\n[global]",
+            "a = 1\na = 2",
+            "%(x)s = y",
+            "trusted-host = a\n  b",
+        ]
+    ),
     st.text(max_size=20),
 )
 
 
 @FAST
 @given(
-    body=st.one_of(st.lists(config_lines, max_size=6).map(lambda ls: "\n".join(ls).encode("utf-8", "surrogatepass")),
-                   st.binary(max_size=100)),
-    env=st.dictionaries(st.sampled_from(["PIP_TIMEOUT", "PIP_NO_INDEX", "PIP_INDEX_URL", "PIP_", "PIP_X_Y"]),
-                        st.text(alphabet=st.characters(blacklist_characters="\x00", blacklist_categories=["Cs"]),
-                                max_size=8), max_size=2),
+    body=st.one_of(
+        st.lists(config_lines, max_size=6).map(lambda ls: "\n".join(ls).encode("utf-8", "surrogatepass")),
+        st.binary(max_size=100),
+    ),
+    env=st.dictionaries(
+        st.sampled_from(["PIP_TIMEOUT", "PIP_NO_INDEX", "PIP_INDEX_URL", "PIP_", "PIP_X_Y"]),
+        st.text(alphabet=st.characters(blacklist_characters="\x00", blacklist_categories=["Cs"]), max_size=8),
+        max_size=2,
+    ),
     isolated=st.booleans(),
 )
 def test_pip_config_files_give_values_or_a_guard_error(body: bytes, env: dict, isolated: bool) -> None:
@@ -207,15 +393,54 @@ def test_pip_config_files_give_values_or_a_guard_error(body: bytes, env: dict, i
 # ---- the guard's own YAML configuration (guard/config.py) ---------------------------------------
 
 yaml_docs = st.one_of(
-    st.sampled_from([
-        "protect: [foo]", "unprotect: [numpy, 1]", "conda_owned: block", "on_block: redirect", "conda_owned: [x]",
-        "protect: foo", "1: a\nx: b", "? [a]\n: b", "- a", "a", "~", "{", "protect: [&a a, *a]", "!!python/name:os",
-        "null: 1\nprotect: []", "protect: [[x]]", "conda_owned: {}", "!!binary AAAA: 1\nz: 1", "[" * 200,
-        "on_block: !!float nan", "protect: !!set {a, b}", "\ufeffprotect: [x]", "protect:\n  - \"\\x00\"",
-    ]),
-    st.lists(st.sampled_from(["protect:", "  - a", "unprotect: [b]", "conda_owned: warn", "x: 1", "\t", "- ",
-                              "on_block: block", "'", "&x", "*y", "%YAML 1.1", "---", "..."]), max_size=5)
-    .map("\n".join),
+    st.sampled_from(
+        [
+            "protect: [foo]",
+            "unprotect: [numpy, 1]",
+            "conda_owned: block",
+            "on_block: redirect",
+            "conda_owned: [x]",
+            "protect: foo",
+            "1: a\nx: b",
+            "? [a]\n: b",
+            "- a",
+            "a",
+            "~",
+            "{",
+            "protect: [&a a, *a]",
+            "!!python/name:os",
+            "null: 1\nprotect: []",
+            "protect: [[x]]",
+            "conda_owned: {}",
+            "!!binary AAAA: 1\nz: 1",
+            "[" * 200,
+            "on_block: !!float nan",
+            "protect: !!set {a, b}",
+            "\ufeffprotect: [x]",
+            'protect:\n  - "\\x00"',
+        ]
+    ),
+    st.lists(
+        st.sampled_from(
+            [
+                "protect:",
+                "  - a",
+                "unprotect: [b]",
+                "conda_owned: warn",
+                "x: 1",
+                "\t",
+                "- ",
+                "on_block: block",
+                "'",
+                "&x",
+                "*y",
+                "%YAML 1.1",
+                "---",
+                "...",
+            ]
+        ),
+        max_size=5,
+    ).map("\n".join),
     st.text(max_size=30),
 ).map(lambda s: s.encode("utf-8", "surrogatepass")) | st.binary(max_size=60)
 
@@ -239,13 +464,37 @@ def test_guard_config_gives_a_policy_or_a_guard_error(body: bytes) -> None:
 # ---- environment.yml and conda specs (guard/hooks/conda_side.py, guard/policy/conda.py) ---------
 
 conda_specs = st.one_of(
-    st.builds(lambda ch, n, sep, v, b: f"{ch}{n}{sep}{v}{b}",
-              st.sampled_from(["", "conda-forge::", "pytorch::", "::", "a::b::"]), names,
-              st.sampled_from(["", "=", "==", " ", ">=", "<", "!=", "~=", " == ", " >= "]), versions,
-              st.sampled_from(["", "=cuda*", " py_0", "=", "[version='>=2.1']", "[build=cuda*]", "[", "[x=]"])),
-    st.sampled_from(["python=3.11", "python 3.8.5", "python>=3.9,<3.13", "pytorch[version='>=2.1', build=cuda*]",
-                     "cudatoolkit>=11.3,<12", "numpy 1.26.*", "pip", "a|b", "x=1|2", "x >=1,", "x ,", "x=*",
-                     "x ==1.*.*", "x !=*", "x=+", "x=1+", "x ===", "python=", "python >=abc"]),
+    st.builds(
+        lambda ch, n, sep, v, b: f"{ch}{n}{sep}{v}{b}",
+        st.sampled_from(["", "conda-forge::", "pytorch::", "::", "a::b::"]),
+        names,
+        st.sampled_from(["", "=", "==", " ", ">=", "<", "!=", "~=", " == ", " >= "]),
+        versions,
+        st.sampled_from(["", "=cuda*", " py_0", "=", "[version='>=2.1']", "[build=cuda*]", "[", "[x=]"]),
+    ),
+    st.sampled_from(
+        [
+            "python=3.11",
+            "python 3.8.5",
+            "python>=3.9,<3.13",
+            "pytorch[version='>=2.1', build=cuda*]",
+            "cudatoolkit>=11.3,<12",
+            "numpy 1.26.*",
+            "pip",
+            "a|b",
+            "x=1|2",
+            "x >=1,",
+            "x ,",
+            "x=*",
+            "x ==1.*.*",
+            "x !=*",
+            "x=+",
+            "x=1+",
+            "x ===",
+            "python=",
+            "python >=abc",
+        ]
+    ),
     st.text(max_size=15),
 )
 
@@ -269,11 +518,13 @@ def test_conda_specs_give_a_dep_or_a_value_error(spec: str) -> None:
 
 
 @FAST
-@given(spec=st.one_of(
-    st.builds(lambda o, v: f"{o}{v}", operators, versions),
-    st.lists(st.builds(lambda o, v: f"{o}{v}", operators, versions), max_size=3).map(",".join),
-    st.text(max_size=12),
-))
+@given(
+    spec=st.one_of(
+        st.builds(lambda o, v: f"{o}{v}", operators, versions),
+        st.lists(st.builds(lambda o, v: f"{o}{v}", operators, versions), max_size=3).map(",".join),
+        st.text(max_size=12),
+    )
+)
 def test_conda_specs_of_pip_specifiers(spec: str) -> None:
     """``guard/policy/conda.py``: a PyPI specifier (from a requirement the user wrote) as a conda
     version spec, or NotExpressible (a ValueError the redirect explains)."""
@@ -292,17 +543,48 @@ def test_conda_specs_of_pip_specifiers(spec: str) -> None:
         pass
 
 
-env_yml_lines = st.sampled_from([
-    "name: x", "channels: [conda-forge]", "dependencies:", "  - python=3.11", "  - numpy 1.26.*", "  - pip:",
-    "    - six==1.16.0", "    - -r other.txt", "    - [x]", "  - {a: b}", "  - pip: x", "  - [1]", "dependencies: 3",
-    "dependencies: ~", "  - 1.5", "  - ", "    - ", "  - pip:\n    - {x: 1}", "- a", "? [a]\n: b", "dependencies: {",
-    "  - 'x", "&a b: *a", "\t- x", "  - !!binary AAAA", "  - pytorch::pytorch=2.1=cuda*", "  - ::", "  - '[x'",
-])
+env_yml_lines = st.sampled_from(
+    [
+        "name: x",
+        "channels: [conda-forge]",
+        "dependencies:",
+        "  - python=3.11",
+        "  - numpy 1.26.*",
+        "  - pip:",
+        "    - six==1.16.0",
+        "    - -r other.txt",
+        "    - [x]",
+        "  - {a: b}",
+        "  - pip: x",
+        "  - [1]",
+        "dependencies: 3",
+        "dependencies: ~",
+        "  - 1.5",
+        "  - ",
+        "    - ",
+        "  - pip:\n    - {x: 1}",
+        "- a",
+        "? [a]\n: b",
+        "dependencies: {",
+        "  - 'x",
+        "&a b: *a",
+        "\t- x",
+        "  - !!binary AAAA",
+        "  - pytorch::pytorch=2.1=cuda*",
+        "  - ::",
+        "  - '[x'",
+    ]
+)
 
 
 @FAST
-@given(body=st.one_of(st.lists(env_yml_lines, max_size=8).map(lambda ls: "\n".join(ls).encode()),
-                      st.text(max_size=40).map(lambda s: s.encode("utf-8", "surrogatepass")), st.binary(max_size=60)))
+@given(
+    body=st.one_of(
+        st.lists(env_yml_lines, max_size=8).map(lambda ls: "\n".join(ls).encode()),
+        st.text(max_size=40).map(lambda s: s.encode("utf-8", "surrogatepass")),
+        st.binary(max_size=60),
+    )
+)
 @example(body=b"dependencies:\n  - ? [a]\n    : b\n")
 @example(body=b"? [a]\n: b\n")
 @example(body=b"dependencies:\n  - " + b"[" * 1200)
@@ -327,12 +609,33 @@ def test_environment_files_give_a_conda_side_or_a_finding(body: bytes) -> None:
 
 # ---- METADATA: local wheels and index metadata (guard/index/, guard/index/local_dist.py) --------
 
-metadata_headers = st.sampled_from([
-    "Metadata-Version: 2.1", "Metadata-Version: 2.4", "Metadata-Version: x", "Name: pkg", "Name: other",
-    "Name:", "Version: 1.0", "Version: 1..0", "Version:", "Requires-Dist: six>=1", "Requires-Dist: !!",
-    "Requires-Dist: a; extra == 'x'", "Requires-Python: >=3.8", "Requires-Python: >>3", "Provides-Extra: x",
-    "Dynamic: Requires-Dist", " folded", "\tfolded", "Name pkg", "", ": x", "Version: 1.0\r", "\x00",
-])
+metadata_headers = st.sampled_from(
+    [
+        "Metadata-Version: 2.1",
+        "Metadata-Version: 2.4",
+        "Metadata-Version: x",
+        "Name: pkg",
+        "Name: other",
+        "Name:",
+        "Version: 1.0",
+        "Version: 1..0",
+        "Version:",
+        "Requires-Dist: six>=1",
+        "Requires-Dist: !!",
+        "Requires-Dist: a; extra == 'x'",
+        "Requires-Python: >=3.8",
+        "Requires-Python: >>3",
+        "Provides-Extra: x",
+        "Dynamic: Requires-Dist",
+        " folded",
+        "\tfolded",
+        "Name pkg",
+        "",
+        ": x",
+        "Version: 1.0\r",
+        "\x00",
+    ]
+)
 
 
 @st.composite
@@ -406,13 +709,53 @@ def _client(index_url: str):
 
 
 json_values = st.recursive(
-    st.one_of(st.none(), st.booleans(), st.integers(-2, 2), st.floats(allow_nan=True), st.sampled_from([
-        "pkg-1.0-py3-none-any.whl", "pkg-1.0.tar.gz", "pkg-x.tar.gz", "other-1.0.tar.gz", "pkg-1.0-1-py3-none-any.whl",
-        "https://h/pkg-1.0.tar.gz", "../pkg-1.0.zip", ">=3.8", ">>3", "sha256=00", "true", "false", "", "#", "http://[",
-    ]), st.text(max_size=6)),
-    lambda children: st.lists(children, max_size=3) | st.dictionaries(
-        st.sampled_from(["url", "filename", "hashes", "requires-python", "yanked", "core-metadata",
-                         "dist-info-metadata", "sha256", "files", "meta"]), children, max_size=4),
+    st.one_of(
+        st.none(),
+        st.booleans(),
+        st.integers(-2, 2),
+        st.floats(allow_nan=True),
+        st.sampled_from(
+            [
+                "pkg-1.0-py3-none-any.whl",
+                "pkg-1.0.tar.gz",
+                "pkg-x.tar.gz",
+                "other-1.0.tar.gz",
+                "pkg-1.0-1-py3-none-any.whl",
+                "https://h/pkg-1.0.tar.gz",
+                "../pkg-1.0.zip",
+                ">=3.8",
+                ">>3",
+                "sha256=00",
+                "true",
+                "false",
+                "",
+                "#",
+                "http://[",
+            ]
+        ),
+        st.text(max_size=6),
+    ),
+    lambda children: (
+        st.lists(children, max_size=3)
+        | st.dictionaries(
+            st.sampled_from(
+                [
+                    "url",
+                    "filename",
+                    "hashes",
+                    "requires-python",
+                    "yanked",
+                    "core-metadata",
+                    "dist-info-metadata",
+                    "sha256",
+                    "files",
+                    "meta",
+                ]
+            ),
+            children,
+            max_size=4,
+        )
+    ),
     max_leaves=12,
 )
 
@@ -424,16 +767,32 @@ def json_pages(draw) -> bytes:
         return draw(st.binary(max_size=80))
     if choice == 1:
         return json.dumps(draw(json_values)).encode()
-    files = draw(st.lists(st.one_of(
-        st.fixed_dictionaries(
-            {"filename": st.sampled_from(["pkg-1.0-py3-none-any.whl", "pkg-1.0.tar.gz", "pkg-2.0.zip"]),
-             "url": st.sampled_from(["pkg-1.0-py3-none-any.whl", "/files/pkg-1.0.tar.gz", "https://h/p.whl"])},
-            optional={"hashes": json_values, "requires-python": json_values, "yanked": json_values,
-                      "core-metadata": json_values, "dist-info-metadata": json_values}),
-        st.dictionaries(st.sampled_from(["url", "filename", "hashes", "requires-python", "yanked"]), json_values,
-                        max_size=5),
-        json_values,
-    ), max_size=4))
+    files = draw(
+        st.lists(
+            st.one_of(
+                st.fixed_dictionaries(
+                    {
+                        "filename": st.sampled_from(["pkg-1.0-py3-none-any.whl", "pkg-1.0.tar.gz", "pkg-2.0.zip"]),
+                        "url": st.sampled_from(
+                            ["pkg-1.0-py3-none-any.whl", "/files/pkg-1.0.tar.gz", "https://h/p.whl"]
+                        ),
+                    },
+                    optional={
+                        "hashes": json_values,
+                        "requires-python": json_values,
+                        "yanked": json_values,
+                        "core-metadata": json_values,
+                        "dist-info-metadata": json_values,
+                    },
+                ),
+                st.dictionaries(
+                    st.sampled_from(["url", "filename", "hashes", "requires-python", "yanked"]), json_values, max_size=5
+                ),
+                json_values,
+            ),
+            max_size=4,
+        )
+    )
     return json.dumps({"meta": {"api-version": "1.0"}, "name": "pkg", "files": files}).encode()
 
 
@@ -454,8 +813,9 @@ def _use_files(files) -> None:
 
 
 @FEWER
-@given(body=json_pages(), ctype=st.sampled_from([_JSON_TYPE, _JSON_TYPE, _HTML_TYPE, "", "text/plain",
-                                                 "application/json"]))
+@given(
+    body=json_pages(), ctype=st.sampled_from([_JSON_TYPE, _JSON_TYPE, _HTML_TYPE, "", "text/plain", "application/json"])
+)
 @example(body=b'{"files": [{"filename": 1, "url": "x"}]}', ctype=_JSON_TYPE)
 @example(body=b'{"files": [{"filename": "pkg-1.0.tar.gz", "url": 5}]}', ctype=_JSON_TYPE)
 @example(body=b'{"files": [{"filename": "pkg-1.0.tar.gz", "url": "x", "requires-python": 3}]}', ctype=_JSON_TYPE)
@@ -473,23 +833,56 @@ def test_json_index_pages_give_files_or_a_guard_error(index_server, body: bytes,
         _use_files(files)
 
 
-html_pieces = st.sampled_from([
-    '<a href="pkg-1.0-py3-none-any.whl">x</a>', '<a href="pkg-1.0.tar.gz#sha256=00">', "<a>", '<a href="">',
-    '<a href="http://[::1/pkg-1.0.tar.gz">', '<a href="pkg-1.0.tar.gz" data-requires-python="&gt;=3.8">',
-    '<a href="pkg-1.0.tar.gz" data-requires-python=">>3">', '<a href="pkg-1.0.tar.gz" data-yanked>',
-    '<a href="pkg-1.0.tar.gz" data-core-metadata="sha256=00">', '<a href="pkg-2.0.zip" data-dist-info-metadata>',
-    '<base href="http://other.invalid/x/">', "<base href=>", '<a href="pkg-1.0-x-py3-none-any.whl">',
-    '<a href="pkg-%zz.tar.gz">', "<!--", "<![CDATA[", "&#xffffff;", "&#0;", "<a href='pkg-1.0.tar.gz#md5=&'>",
-    '<a href="pkg-1.0.tar.gz" data-requires-python="&#0;">', "<html>", "</a>", "<", "\x00",
-])
+html_pieces = st.sampled_from(
+    [
+        '<a href="pkg-1.0-py3-none-any.whl">x</a>',
+        '<a href="pkg-1.0.tar.gz#sha256=00">',
+        "<a>",
+        '<a href="">',
+        '<a href="http://[::1/pkg-1.0.tar.gz">',
+        '<a href="pkg-1.0.tar.gz" data-requires-python="&gt;=3.8">',
+        '<a href="pkg-1.0.tar.gz" data-requires-python=">>3">',
+        '<a href="pkg-1.0.tar.gz" data-yanked>',
+        '<a href="pkg-1.0.tar.gz" data-core-metadata="sha256=00">',
+        '<a href="pkg-2.0.zip" data-dist-info-metadata>',
+        '<base href="http://other.invalid/x/">',
+        "<base href=>",
+        '<a href="pkg-1.0-x-py3-none-any.whl">',
+        '<a href="pkg-%zz.tar.gz">',
+        "<!--",
+        "<![CDATA[",
+        "&#xffffff;",
+        "&#0;",
+        "<a href='pkg-1.0.tar.gz#md5=&'>",
+        '<a href="pkg-1.0.tar.gz" data-requires-python="&#0;">',
+        "<html>",
+        "</a>",
+        "<",
+        "\x00",
+    ]
+)
 
 
 @FEWER
-@given(body=st.one_of(
-    st.lists(st.one_of(html_pieces, st.text(max_size=8)), max_size=6).map(lambda p: "".join(p).encode("utf-8", "surrogatepass")),
-    st.binary(max_size=80)),
-    charset=st.sampled_from(["", "; charset=utf-8", "; charset=latin-1", "; charset=bogus", "; charset=utf-16",
-                             "; charset=\"\"", "; charset=idna"]))
+@given(
+    body=st.one_of(
+        st.lists(st.one_of(html_pieces, st.text(max_size=8)), max_size=6).map(
+            lambda p: "".join(p).encode("utf-8", "surrogatepass")
+        ),
+        st.binary(max_size=80),
+    ),
+    charset=st.sampled_from(
+        [
+            "",
+            "; charset=utf-8",
+            "; charset=latin-1",
+            "; charset=bogus",
+            "; charset=utf-16",
+            '; charset=""',
+            "; charset=idna",
+        ]
+    ),
+)
 def test_html_index_pages_give_files_or_a_guard_error(index_server, body: bytes, charset: str) -> None:
     served, base = index_server
     served.routes = {"/simple/pkg/": (200, _HTML_TYPE + charset, body)}
@@ -525,8 +918,10 @@ def test_file_index_pages_give_files_or_a_guard_error(body: bytes) -> None:
 def test_index_metadata_gives_metadata_or_a_guard_error(index_server, body: bytes, advertised: str) -> None:
     """PEP 658 metadata files, advertised or probed, as the resolver reads them."""
     served, base = index_server
-    page = ('{"meta": {"api-version": "1.1"}, "name": "pkg", "files": [{"filename": "pkg-1.0-py3-none-any.whl", '
-            f'"url": "/files/pkg-1.0-py3-none-any.whl", "hashes": {{}}, "core-metadata": {advertised}}}]}}')
+    page = (
+        '{"meta": {"api-version": "1.1"}, "name": "pkg", "files": [{"filename": "pkg-1.0-py3-none-any.whl", '
+        f'"url": "/files/pkg-1.0-py3-none-any.whl", "hashes": {{}}, "core-metadata": {advertised}}}]}}'
+    )
     served.routes = {
         "/simple/pkg/": (200, _JSON_TYPE, page.encode()),
         "/files/pkg-1.0-py3-none-any.whl.metadata": (200, "application/octet-stream", body),
@@ -553,21 +948,63 @@ def plain_prefix(tmp_path_factory, conda_channel_root):
     return prefix, root / "cache"
 
 
-dist_names = st.sampled_from(["pkg-1.0.dist-info", "pkg.dist-info", "-.dist-info", ".dist-info", "pkg-1.0.egg-info",
-                              "Pkg_X-1.0-py3.11.egg-info", "six-9.9.dist-info", "ü-1.dist-info", "a-b-c.DIST-INFO"])
-member_bodies = st.one_of(metadata_bodies(), st.binary(max_size=60),
-                          st.sampled_from([b"pip\n", b"conda", b"\xff\xfe", b"{}", b"[]", b'{"url": 1}', b"[" * 3000,
-                                           b"[extra:python_version<'3']\nsix\n[:\nx@y\n"]))
+dist_names = st.sampled_from(
+    [
+        "pkg-1.0.dist-info",
+        "pkg.dist-info",
+        "-.dist-info",
+        ".dist-info",
+        "pkg-1.0.egg-info",
+        "Pkg_X-1.0-py3.11.egg-info",
+        "six-9.9.dist-info",
+        "ü-1.dist-info",
+        "a-b-c.DIST-INFO",
+    ]
+)
+member_bodies = st.one_of(
+    metadata_bodies(),
+    st.binary(max_size=60),
+    st.sampled_from(
+        [
+            b"pip\n",
+            b"conda",
+            b"\xff\xfe",
+            b"{}",
+            b"[]",
+            b'{"url": 1}',
+            b"[" * 3000,
+            b"[extra:python_version<'3']\nsix\n[:\nx@y\n",
+        ]
+    ),
+)
 
 
 @settings(FEWER, max_examples=max(1, _SCALE // 4))  # a snapshot reads the whole env: ~0.3 s each
-@given(entry=dist_names, is_file=st.booleans(),
-       members=st.dictionaries(st.sampled_from(["METADATA", "PKG-INFO", "INSTALLER", "RECORD", "direct_url.json",
-                                                "requires.txt", "REQUESTED", "top_level.txt"]),
-                               st.one_of(member_bodies, st.sampled_from([b"a\x00b\n", b"\xff\n", b"x-y\n", b"../x\n",
-                                                                         b"a\x00b/__init__.py,,\n",
-                                                                         b"-c/__init__.py,,\n"])),
-                               max_size=4))
+@given(
+    entry=dist_names,
+    is_file=st.booleans(),
+    members=st.dictionaries(
+        st.sampled_from(
+            [
+                "METADATA",
+                "PKG-INFO",
+                "INSTALLER",
+                "RECORD",
+                "direct_url.json",
+                "requires.txt",
+                "REQUESTED",
+                "top_level.txt",
+            ]
+        ),
+        st.one_of(
+            member_bodies,
+            st.sampled_from(
+                [b"a\x00b\n", b"\xff\n", b"x-y\n", b"../x\n", b"a\x00b/__init__.py,,\n", b"-c/__init__.py,,\n"]
+            ),
+        ),
+        max_size=4,
+    ),
+)
 @example(entry="pkg-1.0.dist-info", is_file=False, members={"direct_url.json": b"[" * 100000})
 @example(entry="pkg-1.0.dist-info", is_file=False, members={"top_level.txt": b"\xff\n"})
 @example(entry="pkg-1.0.dist-info", is_file=False, members={"top_level.txt": b"a\x00b\n"})
@@ -635,8 +1072,17 @@ def archives(draw, kind: str) -> bytes:
     """A wheel or sdist: well formed, then maybe damaged (a slice overwritten, cut short)."""
     body = draw(metadata_bodies())
     if kind == "wheel":
-        name = draw(st.sampled_from(["pkg-1.0.dist-info/METADATA", "pkg-1.0.dist-info/RECORD", "other.dist-info/METADATA",
-                                     "pkg-1.0.dist-info/METADATA/x", "../pkg-1.0.dist-info/METADATA"]))
+        name = draw(
+            st.sampled_from(
+                [
+                    "pkg-1.0.dist-info/METADATA",
+                    "pkg-1.0.dist-info/RECORD",
+                    "other.dist-info/METADATA",
+                    "pkg-1.0.dist-info/METADATA/x",
+                    "../pkg-1.0.dist-info/METADATA",
+                ]
+            )
+        )
         method = draw(st.sampled_from([zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED, zipfile.ZIP_BZIP2, zipfile.ZIP_LZMA]))
         data = _zip_bytes({name: body}, method)
     else:
@@ -646,7 +1092,7 @@ def archives(draw, kind: str) -> bytes:
     if damage == "overwrite" and data:
         at = draw(st.integers(0, len(data) - 1))
         patch = draw(st.binary(min_size=1, max_size=8))
-        data = data[:at] + patch + data[at + len(patch):]
+        data = data[:at] + patch + data[at + len(patch) :]
     elif damage == "truncate":
         data = data[: draw(st.integers(0, len(data)))]
     elif damage == "garbage":
@@ -658,19 +1104,43 @@ def archives(draw, kind: str) -> bytes:
 @given(
     wheel=archives("wheel"),
     sdist=archives("sdist"),
-    index=st.sampled_from(["none", "file-index", "file:///%00/", "file:///a\x00b/", "https://[x/", "http://u:p@[::1/",
-                           "file:", "file:///nonexistent/"]),
-    find_links=st.lists(st.sampled_from(["links", "links/page.html", "\x00", "file:///%00", "http://[::1", "~/x",
-                                         "file://host/x", "links/pkg-1.0-py3-none-any.whl", "git+https://h/r", ""]),
-                        max_size=2),
+    index=st.sampled_from(
+        [
+            "none",
+            "file-index",
+            "file:///%00/",
+            "file:///a\x00b/",
+            "https://[x/",
+            "http://u:p@[::1/",
+            "file:",
+            "file:///nonexistent/",
+        ]
+    ),
+    find_links=st.lists(
+        st.sampled_from(
+            [
+                "links",
+                "links/page.html",
+                "\x00",
+                "file:///%00",
+                "http://[::1",
+                "~/x",
+                "file://host/x",
+                "links/pkg-1.0-py3-none-any.whl",
+                "git+https://h/r",
+                "",
+            ]
+        ),
+        max_size=2,
+    ),
     page=st.lists(html_pieces, max_size=4).map("".join),
 )
 @example(wheel=b"", sdist=b"garbage", index="none", find_links=["links"], page="")
 def test_local_sources_give_files_and_metadata_or_a_guard_error(wheel, sdist, index, find_links, page) -> None:
     """``-i``/``--find-links`` as the user wrote them (parse_pip_argv -> index settings ->
     IndexClient), over find-links directories and pages whose distribution files may be damaged."""
-    from guard.pipeline.check import index_settings
     from guard.index.client import IndexClient
+    from guard.pipeline.check import index_settings
 
     with tempfile.TemporaryDirectory() as tmp:
         links = Path(tmp, "links")
@@ -682,7 +1152,9 @@ def test_local_sources_give_files_and_metadata_or_a_guard_error(wheel, sdist, in
         Path(tmp, "simple", "pkg").mkdir(parents=True)
         Path(tmp, "simple", "pkg", "index.html").write_text(
             '<a href="../../links/pkg-1.0-py3-none-any.whl">w</a><a href="../../links/pkg-1.0.tar.gz">s</a>' + page,
-            encoding="utf-8", errors="surrogatepass")
+            encoding="utf-8",
+            errors="surrogatepass",
+        )
         argv = ["install", "pkg"]
         if index == "none":
             argv.append("--no-index")
@@ -707,9 +1179,33 @@ def test_local_sources_give_files_and_metadata_or_a_guard_error(wheel, sdist, in
 # ---- a local project's pyproject.toml (guard/index/local_dist.py) -------------------------------
 
 toml_values = st.one_of(
-    st.sampled_from(['"pkg"', '"1.0"', '"x"', '["six>=1", "a; python_version < \'3\'"]', "[1, 2]", '"six"', "1", "true",
-                     "{}", '{x = ["six"]}', '{x = "six"}', '{x = [1]}', '["version"]', '"version"', "[[1]]", '">=3.8"',
-                     '[">=3"]', '{name = "x"}', '"1..0"', '"a b"', "1979-05-27T07:32:00Z", "[]", '"\\u0000"']),
+    st.sampled_from(
+        [
+            '"pkg"',
+            '"1.0"',
+            '"x"',
+            '["six>=1", "a; python_version < \'3\'"]',
+            "[1, 2]",
+            '"six"',
+            "1",
+            "true",
+            "{}",
+            '{x = ["six"]}',
+            '{x = "six"}',
+            "{x = [1]}",
+            '["version"]',
+            '"version"',
+            "[[1]]",
+            '">=3.8"',
+            '[">=3"]',
+            '{name = "x"}',
+            '"1..0"',
+            '"a b"',
+            "1979-05-27T07:32:00Z",
+            "[]",
+            '"\\u0000"',
+        ]
+    ),
     st.text(max_size=6).map(json.dumps),
 )
 
@@ -718,7 +1214,9 @@ toml_values = st.one_of(
 @given(
     keys=st.dictionaries(
         st.sampled_from(["name", "version", "dependencies", "optional-dependencies", "requires-python", "dynamic"]),
-        toml_values, max_size=6),
+        toml_values,
+        max_size=6,
+    ),
     raw=st.one_of(st.none(), st.binary(max_size=40), st.sampled_from([b"[project", b"[project]\nname =", b"\xff"])),
 )
 @example(keys={"name": '"pkg"', "version": '"1.0"', "dynamic": '"version"'}, raw=None)
@@ -751,8 +1249,10 @@ def test_local_archives_give_metadata_or_a_guard_error(wheel: bytes, sdist: byte
     from guard.index.local_dist import sdist_metadata, wheel_metadata
 
     with tempfile.TemporaryDirectory() as tmp:
-        for name, body, read in (("pkg-1.0-py3-none-any.whl", wheel, wheel_metadata),
-                                 ("pkg-1.0.tar.gz", sdist, sdist_metadata)):
+        for name, body, read in (
+            ("pkg-1.0-py3-none-any.whl", wheel, wheel_metadata),
+            ("pkg-1.0.tar.gz", sdist, sdist_metadata),
+        ):
             path = Path(tmp, name)
             path.write_bytes(body)
             try:
@@ -780,22 +1280,63 @@ def local_wheels(tmp_path_factory):
 
 wheel_requirements = st.builds(
     lambda n, e, o, v, m: f"{n}{e}{o}{v}" + (f"; {m}" if m else ""),
-    st.sampled_from(["pkg", "six", "other", "Six", "PKG", "missing"]), st.sampled_from(["", "[x]", "[y]"]),
-    st.sampled_from(["", "==", ">=", "<", "!=", "~=", "==="]), st.sampled_from(["", "1.0", "2.0", "1.16.0", "1.*", "0"]),
+    st.sampled_from(["pkg", "six", "other", "Six", "PKG", "missing"]),
+    st.sampled_from(["", "[x]", "[y]"]),
+    st.sampled_from(["", "==", ">=", "<", "!=", "~=", "==="]),
+    st.sampled_from(["", "1.0", "2.0", "1.16.0", "1.*", "0"]),
     st.sampled_from(["", 'python_version >= "3"', 'extra == "x"', "os_name == 'nt'"]),
 ).map(lambda r: r if r[-1:].isalnum() or r.endswith(("]", "*", ")", "'", '"')) else r.rstrip("=<>!~"))
 check_files = st.one_of(
-    st.lists(st.one_of(wheel_requirements, st.sampled_from([
-        "--pre", "--prefer-binary", "-c other.txt", "--only-binary :all:", "--no-binary :all:", "-e ./sub", "# c",
-        "six \\", "--hash=sha256:" + "0" * 64, "-r ${X}", "--require-hashes", "--no-deps", "-f ./sub",
-    ])), max_size=5).map(lambda ls: "\n".join(ls).encode()),
+    st.lists(
+        st.one_of(
+            wheel_requirements,
+            st.sampled_from(
+                [
+                    "--pre",
+                    "--prefer-binary",
+                    "-c other.txt",
+                    "--only-binary :all:",
+                    "--no-binary :all:",
+                    "-e ./sub",
+                    "# c",
+                    "six \\",
+                    "--hash=sha256:" + "0" * 64,
+                    "-r ${X}",
+                    "--require-hashes",
+                    "--no-deps",
+                    "-f ./sub",
+                ]
+            ),
+        ),
+        max_size=5,
+    ).map(lambda ls: "\n".join(ls).encode()),
     requirement_files(),
 )
-check_args = st.lists(st.sampled_from(["pkg", "six==1.16.0", "-U", "--force-reinstall", "-I", "--no-deps", "--pre",
-                                       "-c other.txt", "--user", "--target t", "--upgrade-strategy eager",
-                                       "--only-binary :all:", "--ignore-installed", "--dry-run", "--root r",
-                                       "--python-version 3.8", "--no-build-isolation", "--require-hashes"]),
-                      max_size=3).map(" ".join)
+check_args = st.lists(
+    st.sampled_from(
+        [
+            "pkg",
+            "six==1.16.0",
+            "-U",
+            "--force-reinstall",
+            "-I",
+            "--no-deps",
+            "--pre",
+            "-c other.txt",
+            "--user",
+            "--target t",
+            "--upgrade-strategy eager",
+            "--only-binary :all:",
+            "--ignore-installed",
+            "--dry-run",
+            "--root r",
+            "--python-version 3.8",
+            "--no-build-isolation",
+            "--require-hashes",
+        ]
+    ),
+    max_size=3,
+).map(" ".join)
 
 
 @settings(FEWER, max_examples=max(1, _SCALE // 4))  # a whole guard check each
@@ -819,11 +1360,29 @@ def test_guard_check_gives_a_verdict_or_one_line(plain_prefix, local_wheels, mai
             words = shlex.split(line)
         except ValueError:
             words = line.split()
-        environ = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": tmp, "PIP_CONFIG_FILE": os.devnull,
-                   "GUARD_CACHE_DIR": str(Path(tmp, "cache")), "XDG_CONFIG_HOME": tmp, "XDG_STATE_HOME": tmp,
-                   "GUARD_DEBUG": "1", "LANG": "C.UTF-8", "X": "other.txt"}
-        argv = ["check", "--prefix", str(prefix), "--", "--no-index", "--find-links", str(local_wheels),
-                "-r", "req.txt", *words]
+        environ = {
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "HOME": tmp,
+            "PIP_CONFIG_FILE": os.devnull,
+            "GUARD_CACHE_DIR": str(Path(tmp, "cache")),
+            "XDG_CONFIG_HOME": tmp,
+            "XDG_STATE_HOME": tmp,
+            "GUARD_DEBUG": "1",
+            "LANG": "C.UTF-8",
+            "X": "other.txt",
+        }
+        argv = [
+            "check",
+            "--prefix",
+            str(prefix),
+            "--",
+            "--no-index",
+            "--find-links",
+            str(local_wheels),
+            "-r",
+            "req.txt",
+            *words,
+        ]
         cwd = os.getcwd()
         with mock.patch.dict(os.environ, environ, clear=True):
             os.chdir(tmp)
@@ -837,17 +1396,36 @@ def test_guard_check_gives_a_verdict_or_one_line(plain_prefix, local_wheels, mai
         assert code in (0, 1, 2, 3, None), code
 
 
-env_pip_entries = st.one_of(wheel_requirements, st.sampled_from([
-    "-r other.txt", "-c other.txt", "--requirement=other.txt", "-r \\x00", "--index-url http://127.0.0.1:9/", "-e .",
-    "\\ud800", "six \\\\", "# c", "--pre", "-r file:///nonexistent", "-r ../../../../etc/passwd-none",
-]), st.text(max_size=8))
+env_pip_entries = st.one_of(
+    wheel_requirements,
+    st.sampled_from(
+        [
+            "-r other.txt",
+            "-c other.txt",
+            "--requirement=other.txt",
+            "-r \\x00",
+            "--index-url http://127.0.0.1:9/",
+            "-e .",
+            "\\ud800",
+            "six \\\\",
+            "# c",
+            "--pre",
+            "-r file:///nonexistent",
+            "-r ../../../../etc/passwd-none",
+        ]
+    ),
+    st.text(max_size=8),
+)
 
 
 @settings(FEWER, max_examples=max(1, _SCALE // 4))  # a hook run each
-@given(deps=st.lists(st.one_of(conda_specs.map(json.dumps), st.sampled_from(['"python=3.11"', '"numpy=1.26"'])),
-                     max_size=3),
-       pip=st.lists(env_pip_entries.map(lambda e: json.dumps(e, ensure_ascii=True)), max_size=3),
-       req=check_files)
+@given(
+    deps=st.lists(
+        st.one_of(conda_specs.map(json.dumps), st.sampled_from(['"python=3.11"', '"numpy=1.26"'])), max_size=3
+    ),
+    pip=st.lists(env_pip_entries.map(lambda e: json.dumps(e, ensure_ascii=True)), max_size=3),
+    req=check_files,
+)
 @example(deps=['"python=3.11"'], pip=['"\\ud800"'], req=b"six\n")
 def test_requirements_hook_gives_findings_never_an_exception(index_server, deps, pip, req) -> None:
     """The pre-commit hook over environment.yml (conda specs and a ``pip:`` section) and a
@@ -865,9 +1443,23 @@ def test_requirements_hook_gives_findings_never_an_exception(index_server, deps,
         Path(tmp, "environment.yml").write_text(body, encoding="utf-8")
         Path(tmp, "requirements.txt").write_bytes(req)
         Path(tmp, "other.txt").write_text("six\n")
-        environ = {"HOME": tmp, "PIP_CONFIG_FILE": os.devnull, "GUARD_CACHE_DIR": str(Path(tmp, "cache")),
-                   "PATH": os.environ.get("PATH", "/usr/bin:/bin")}
+        environ = {
+            "HOME": tmp,
+            "PIP_CONFIG_FILE": os.devnull,
+            "GUARD_CACHE_DIR": str(Path(tmp, "cache")),
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        }
         with mock.patch.dict(os.environ, environ, clear=True):
-            code = hook_main(["--environment", "environment.yml", "--index-url", index_server[1] + "/simple",
-                              "requirements.txt", "environment.yml"], environ=environ, cwd=tmp)
+            code = hook_main(
+                [
+                    "--environment",
+                    "environment.yml",
+                    "--index-url",
+                    index_server[1] + "/simple",
+                    "requirements.txt",
+                    "environment.yml",
+                ],
+                environ=environ,
+                cwd=tmp,
+            )
         assert code in (0, 1, 2, 3)

@@ -11,21 +11,32 @@ import pytest
 from packaging.version import Version
 
 from guard.environment.conda_meta import CondaRecord
+from guard.environment.interpreter import Interpreter
 from guard.environment.site_packages import InstalledDist
 from guard.environment.snapshot import EnvironmentSnapshot
 from guard.errors import ResolutionImpossible
 from guard.models import CoreMetadata, DistFile
-from guard.environment.interpreter import Interpreter
 from guard.request.parse import parse_pip_argv
 from guard.resolve.simulate import simulate_install
 
-TAGS = ("cp311-cp311-manylinux_2_17_x86_64", "cp311-abi3-manylinux_2_17_x86_64", "py3-none-manylinux2014_x86_64",
-        "py3-none-any")
+TAGS = (
+    "cp311-cp311-manylinux_2_17_x86_64",
+    "cp311-abi3-manylinux_2_17_x86_64",
+    "py3-none-manylinux2014_x86_64",
+    "py3-none-any",
+)
 MARKERS = {
-    "implementation_name": "cpython", "implementation_version": "3.11.7", "os_name": "posix",
-    "platform_machine": "x86_64", "platform_release": "6.1", "platform_system": "Linux",
-    "platform_version": "#1", "python_full_version": "3.11.7", "platform_python_implementation": "CPython",
-    "python_version": "3.11", "sys_platform": "linux",
+    "implementation_name": "cpython",
+    "implementation_version": "3.11.7",
+    "os_name": "posix",
+    "platform_machine": "x86_64",
+    "platform_release": "6.1",
+    "platform_system": "Linux",
+    "platform_version": "#1",
+    "python_full_version": "3.11.7",
+    "platform_python_implementation": "CPython",
+    "python_version": "3.11",
+    "sys_platform": "linux",
 }
 
 
@@ -42,39 +53,87 @@ class MemorySource:
         for version, spec in self.projects.get(name, {}).items():
             tag = spec.get("tag", "py3-none-any")
             fn = f"{name.replace('-', '_')}-{version}-{tag}.whl"
-            out.append(DistFile(project=name, filename=fn, url=f"http://127.0.0.1/files/{fn}",
-                                version=Version(version), is_wheel=True, wheel_tags=frozenset([tag]),
-                                requires_python=spec.get("requires_python"), yanked=spec.get("yanked"),
-                                hashes={"sha256": f"{name}{version}"}, metadata_hashes=None, source="memory"))
+            out.append(
+                DistFile(
+                    project=name,
+                    filename=fn,
+                    url=f"http://127.0.0.1/files/{fn}",
+                    version=Version(version),
+                    is_wheel=True,
+                    wheel_tags=frozenset([tag]),
+                    requires_python=spec.get("requires_python"),
+                    yanked=spec.get("yanked"),
+                    hashes={"sha256": f"{name}{version}"},
+                    metadata_hashes=None,
+                    source="memory",
+                )
+            )
         return out
 
     def metadata(self, f):
         self.metadata_reads.append(f"{f.project}=={f.version}")
         spec = self.projects[f.project][str(f.version)]
-        return CoreMetadata(name=f.project, version=str(f.version), requires_dist=tuple(spec.get("requires", ())),
-                            requires_python=spec.get("requires_python"), provides_extra=tuple(spec.get("extras", ())))
+        return CoreMetadata(
+            name=f.project,
+            version=str(f.version),
+            requires_dist=tuple(spec.get("requires", ())),
+            requires_python=spec.get("requires_python"),
+            provides_extra=tuple(spec.get("extras", ())),
+        )
 
 
 def snapshot_with(installed: dict, conda: tuple = ()) -> EnvironmentSnapshot:
-    interp = Interpreter(executable="/env/bin/python", version="3.11.7", implementation="cpython",
-                         markers=MARKERS, tags=TAGS, prefix="/env", base_prefix="/env",
-                         purelib="/env/lib/python3.11/site-packages", platlib="/env/lib/python3.11/site-packages",
-                         user_site=None, pip_version=None, pip_default_index=None,
-                         site_dirs=("/env/lib/python3.11/site-packages",))
+    interp = Interpreter(
+        executable="/env/bin/python",
+        version="3.11.7",
+        implementation="cpython",
+        markers=MARKERS,
+        tags=TAGS,
+        prefix="/env",
+        base_prefix="/env",
+        purelib="/env/lib/python3.11/site-packages",
+        platlib="/env/lib/python3.11/site-packages",
+        user_site=None,
+        pip_version=None,
+        pip_default_index=None,
+        site_dirs=("/env/lib/python3.11/site-packages",),
+    )
     dists, records = {}, {}
     for name, (version, requires) in installed.items():
         rec = None
         if name in conda:
-            rec = CondaRecord(name=name, version=version, build="py311_0", build_number=0, channel="conda-forge",
-                              channel_url="", subdir="linux-64", depends=(), constrains=(), meta_file="",
-                              dist_dirs=(), requested_spec=None)
+            rec = CondaRecord(
+                name=name,
+                version=version,
+                build="py311_0",
+                build_number=0,
+                channel="conda-forge",
+                channel_url="",
+                subdir="linux-64",
+                depends=(),
+                constrains=(),
+                meta_file="",
+                dist_dirs=(),
+                requested_spec=None,
+            )
             records[name] = rec
-        dists[name] = InstalledDist(name=name, display_name=name, version=version, metadata_path="", kind="dist-info",
-                                    installer="conda" if rec else "pip", requires_dist=tuple(requires),
-                                    requires_python=None, owner="conda" if rec else "pip", conda_record=rec,
-                                    site_dir="", direct_url=None)
-    return EnvironmentSnapshot(prefix="/env", interpreter=interp, dists=dists, duplicates={},
-                               conda_records=records, is_conda=True, warnings=())
+        dists[name] = InstalledDist(
+            name=name,
+            display_name=name,
+            version=version,
+            metadata_path="",
+            kind="dist-info",
+            installer="conda" if rec else "pip",
+            requires_dist=tuple(requires),
+            requires_python=None,
+            owner="conda" if rec else "pip",
+            conda_record=rec,
+            site_dir="",
+            direct_url=None,
+        )
+    return EnvironmentSnapshot(
+        prefix="/env", interpreter=interp, dists=dists, duplicates={}, conda_records=records, is_conda=True, warnings=()
+    )
 
 
 INDEX = {
@@ -89,7 +148,10 @@ INDEX = {
     "nvidia-cublas-cu12": {"12.4.5.8": {"tag": "py3-none-manylinux2014_x86_64"}},
     "transformers": {
         "4.44.2": {"requires": ["numpy>=1.17", "tokenizers<0.20", "torch; extra == 'torch'"], "extras": ["torch"]},
-        "4.57.0": {"requires": ["numpy>=1.17", "tokenizers>=0.22", "torch>=2.6; extra == 'torch'"], "extras": ["torch"]},
+        "4.57.0": {
+            "requires": ["numpy>=1.17", "tokenizers>=0.22", "torch>=2.6; extra == 'torch'"],
+            "extras": ["torch"],
+        },
     },
     "tokenizers": {"0.19.1": {}, "0.22.1": {}},
     "winonly": {"1.0": {"requires": ["pywin32; sys_platform == 'win32'"]}},
@@ -125,25 +187,45 @@ def run(argv, installed=BASE_ENV, conda=("numpy", "torch")):
         (["numpy==2.0.0"], {"numpy": ("upgrade", "1.26.4", "2.0.0")}),
         (["numpy<1.26"], "impossible"),
         # --upgrade: the newest final release; dependencies stay (only-if-needed)
-        (["-U", "torch"], {"torch": ("upgrade", "2.5.1", "2.6.0"), "sympy": ("install", None, "1.14.0"),
-                           "mpmath": ("install", None, "1.3.0"),
-                           "nvidia-cublas-cu12": ("install", None, "12.4.5.8")}),
+        (
+            ["-U", "torch"],
+            {
+                "torch": ("upgrade", "2.5.1", "2.6.0"),
+                "sympy": ("install", None, "1.14.0"),
+                "mpmath": ("install", None, "1.3.0"),
+                "nvidia-cublas-cu12": ("install", None, "12.4.5.8"),
+            },
+        ),
         # eager also upgrades what the requested package needs
-        (["-U", "--upgrade-strategy", "eager", "torch"],
-         {"torch": ("upgrade", "2.5.1", "2.6.0"), "filelock": ("upgrade", "3.16.0", "3.18.0"),
-          "sympy": ("install", None, "1.14.0"), "mpmath": ("install", None, "1.3.0"),
-          "nvidia-cublas-cu12": ("install", None, "12.4.5.8")}),
+        (
+            ["-U", "--upgrade-strategy", "eager", "torch"],
+            {
+                "torch": ("upgrade", "2.5.1", "2.6.0"),
+                "filelock": ("upgrade", "3.16.0", "3.18.0"),
+                "sympy": ("install", None, "1.14.0"),
+                "mpmath": ("install", None, "1.3.0"),
+                "nvidia-cublas-cu12": ("install", None, "12.4.5.8"),
+            },
+        ),
         # extras pull the extra's requirements; installed numpy satisfies numpy>=1.17
-        (["transformers[torch]"], {"transformers": ("install", None, "4.57.0"),
-                                   "tokenizers": ("install", None, "0.22.1"),
-                                   "torch": ("upgrade", "2.5.1", "2.6.0"), "sympy": ("install", None, "1.14.0"),
-                                   "mpmath": ("install", None, "1.3.0"),
-                                   "nvidia-cublas-cu12": ("install", None, "12.4.5.8")}),
+        (
+            ["transformers[torch]"],
+            {
+                "transformers": ("install", None, "4.57.0"),
+                "tokenizers": ("install", None, "0.22.1"),
+                "torch": ("upgrade", "2.5.1", "2.6.0"),
+                "sympy": ("install", None, "1.14.0"),
+                "mpmath": ("install", None, "1.3.0"),
+                "nvidia-cublas-cu12": ("install", None, "12.4.5.8"),
+            },
+        ),
         # without the extra torch is not touched
         (["transformers"], {"transformers": ("install", None, "4.57.0"), "tokenizers": ("install", None, "0.22.1")}),
         # a constraint holds torch; the resolver backtracks to an older transformers
-        (["transformers[torch]", "-c", "CONSTRAINTS"], {"transformers": ("install", None, "4.44.2"),
-                                                       "tokenizers": ("install", None, "0.19.1")}),
+        (
+            ["transformers[torch]", "-c", "CONSTRAINTS"],
+            {"transformers": ("install", None, "4.44.2"), "tokenizers": ("install", None, "0.19.1")},
+        ),
         # --force-reinstall: same version from the index replaces the installed one
         (["--force-reinstall", "--no-deps", "numpy==1.26.4"], {"numpy": ("reinstall", "1.26.4", "1.26.4")}),
         # -I: installed distributions are ignored; everything chosen is (re)installed
@@ -199,8 +281,11 @@ def test_edges_carry_specifiers_for_chains():
 
     _, plan = run(["transformers[torch]"])
     chains = chains_to(plan.edges, "nvidia-cublas-cu12")
-    assert chains[0] == ("transformers[torch]", "transformers[torch]==4.57.0 -> torch>=2.6",
-                         "torch==2.6.0 -> nvidia-cublas-cu12==12.4.5.8")
+    assert chains[0] == (
+        "transformers[torch]",
+        "transformers[torch]==4.57.0 -> torch>=2.6",
+        "torch==2.6.0 -> nvidia-cublas-cu12==12.4.5.8",
+    )
 
 
 def test_policy_blocks_protected_and_cuda_wheels():
@@ -208,12 +293,29 @@ def test_policy_blocks_protected_and_cuda_wheels():
 
     installed = dict(BASE_ENV)
     snap = snapshot_with(installed, ("numpy", "torch"))
-    conda_cudart = CondaRecord(name="cuda-cudart", version="12.6.77", build="0", build_number=0, channel="conda-forge",
-                               channel_url="", subdir="linux-64", depends=(), constrains=(), meta_file="",
-                               dist_dirs=(), requested_spec=None)
-    snap = EnvironmentSnapshot(prefix=snap.prefix, interpreter=snap.interpreter, dists=snap.dists, duplicates={},
-                               conda_records={**snap.conda_records, "cuda-cudart": conda_cudart}, is_conda=True,
-                               warnings=())
+    conda_cudart = CondaRecord(
+        name="cuda-cudart",
+        version="12.6.77",
+        build="0",
+        build_number=0,
+        channel="conda-forge",
+        channel_url="",
+        subdir="linux-64",
+        depends=(),
+        constrains=(),
+        meta_file="",
+        dist_dirs=(),
+        requested_spec=None,
+    )
+    snap = EnvironmentSnapshot(
+        prefix=snap.prefix,
+        interpreter=snap.interpreter,
+        dists=snap.dists,
+        duplicates={},
+        conda_records={**snap.conda_records, "cuda-cudart": conda_cudart},
+        is_conda=True,
+        warnings=(),
+    )
     request = parse_pip_argv(["install", "transformers[torch]"], config={}, environ={}, cwd="/")
     plan, _ = simulate_install(request, snap, MemorySource(INDEX))
     verdict = evaluate(plan, snap)
@@ -261,6 +363,7 @@ def test_index_metadata_file_of_an_sdist_is_used_as_pip_uses_it(tmp_path):
     (tmp_path / "hashed.txt").write_text(f"antlr4-python3-runtime==4.9.3 --hash=sha256:{sha}\n")
     snap = snapshot_with(BASE_ENV, ("numpy", "torch"))
     with LocalIndex() as index:
+
         def simulate(argv):
             request = parse_pip_argv(["install", *argv], config={}, environ={}, cwd=str(tmp_path))
             client = IndexClient(IndexSettings(index_url=index.url), cache_dir=None)

@@ -15,8 +15,8 @@ import sys
 from pathlib import Path
 
 from guard.act import verify
-from guard.environment.snapshot import snapshot
 from guard.act.journal import read
+from guard.environment.snapshot import snapshot
 from guard.policy.rules import Policy
 from tests.support.conda_prefix import ML_CUDA_ENV, PLAIN_ENV, SITE_PACKAGES, clean_pip_env, pip_install_into
 from tests.support.wheels import build_wheel
@@ -29,14 +29,26 @@ def _env(tmp_path: Path, prefix: Path, **extra: str) -> dict[str, str]:
     home = tmp_path / "home"
     home.mkdir(exist_ok=True)
     env = clean_pip_env(home)
-    env.update(XDG_STATE_HOME=str(home / "state"), XDG_CACHE_HOME=str(home / "cache"),
-               XDG_CONFIG_HOME=str(home / "config"), GUARD_PREFIX=str(prefix), PYTHONPATH=str(REPO_ROOT), **extra)
+    env.update(
+        XDG_STATE_HOME=str(home / "state"),
+        XDG_CACHE_HOME=str(home / "cache"),
+        XDG_CONFIG_HOME=str(home / "config"),
+        GUARD_PREFIX=str(prefix),
+        PYTHONPATH=str(REPO_ROOT),
+        **extra,
+    )
     return env
 
 
 def guard_pip(env: dict, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "guard", "pip", *args], env=env, capture_output=True, text=True,
-                          timeout=120, cwd=REPO_ROOT)
+    return subprocess.run(
+        [sys.executable, "-m", "guard", "pip", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=REPO_ROOT,
+    )
 
 
 def files_of(prefix: Path, project: str) -> dict[str, str]:
@@ -67,8 +79,9 @@ def test_a_pin_does_not_stop_a_same_version_reinstall(conda_env, tmp_path: Path)
     pins = tmp_path / "pins.txt"
     pins.write_text("numpy==1.26.4\n")
     env = {**clean_pip_env(tmp_path), "PIP_CONSTRAINT": str(pins)}
-    out = pip_install_into(prefix, "--no-index", "--find-links", str(wheels), "--force-reinstall", "numpy==1.26.4",
-                           env=env)
+    out = pip_install_into(
+        prefix, "--no-index", "--find-links", str(wheels), "--force-reinstall", "numpy==1.26.4", env=env
+    )
     assert out.returncode == 0, out.stderr
     assert installer(prefix, "numpy-1.26.4.dist-info") == "pip"
 
@@ -79,8 +92,15 @@ def test_blocked_same_version_reinstall_leaves_conda_files_untouched(conda_env, 
     wheels = tmp_path / "wheels"
     build_wheel(wheels, "numpy", "1.26.4")
     before = files_of(prefix, "numpy")
-    out = guard_pip(_env(tmp_path, prefix), "install", "--no-index", "--find-links", str(wheels),
-                    "--force-reinstall", "numpy==1.26.4")
+    out = guard_pip(
+        _env(tmp_path, prefix),
+        "install",
+        "--no-index",
+        "--find-links",
+        str(wheels),
+        "--force-reinstall",
+        "numpy==1.26.4",
+    )
     assert files_of(prefix, "numpy") == before
     assert installer(prefix, "numpy-1.26.4.dist-info") == "conda"
     assert out.returncode == 1, out.stderr
@@ -96,8 +116,20 @@ def test_unsimulated_reinstall_is_refused_not_run_with_the_net(conda_env, tmp_pa
     before = files_of(prefix, "numpy")
     env = _env(tmp_path, prefix)
     for option in ("--force-reinstall", "-I", "--force"):
-        out = guard_pip(env, "install", "--index-url", DEAD_INDEX, "--retries", "0", "--timeout", "1",
-                        "--find-links", str(wheels), option, "numpy==1.26.4")
+        out = guard_pip(
+            env,
+            "install",
+            "--index-url",
+            DEAD_INDEX,
+            "--retries",
+            "0",
+            "--timeout",
+            "1",
+            "--find-links",
+            str(wheels),
+            option,
+            "numpy==1.26.4",
+        )
         assert out.returncode == 1, (option, out.stderr)
         assert "the safety net cannot stop pip from reinstalling" in out.stderr and "GUARD_DISABLE=1" in out.stderr
         assert files_of(prefix, "numpy") == before
@@ -111,8 +143,9 @@ def test_cuda_wheels_alone_are_blocked_and_pip_does_not_run(conda_env, tmp_path:
     prefix = conda_env(ML_CUDA_ENV, with_pip=True)
     wheels = tmp_path / "wheels"
     build_wheel(wheels, "nvidia-cublas-cu12", "12.6.4.1")
-    out = guard_pip(_env(tmp_path, prefix), "install", "--no-index", "--find-links", str(wheels),
-                    "nvidia-cublas-cu12==12.6.4.1")
+    out = guard_pip(
+        _env(tmp_path, prefix), "install", "--no-index", "--find-links", str(wheels), "nvidia-cublas-cu12==12.6.4.1"
+    )
     assert not list((prefix / SITE_PACKAGES).glob("nvidia_cublas_cu12-*"))
     assert out.returncode == 1, out.stderr
     assert "nvidia-cublas-cu12" in out.stderr and "beside conda's CUDA runtime" in out.stderr
@@ -190,8 +223,14 @@ def test_allowed_install_that_leaves_conda_alone_passes_pip_status_through(conda
 
 
 def _doctor(env: dict, prefix: Path) -> dict:
-    out = subprocess.run([sys.executable, "-m", "guard", "doctor", "--prefix", str(prefix), "--json"], env=env,
-                         capture_output=True, text=True, timeout=120, cwd=REPO_ROOT)
+    out = subprocess.run(
+        [sys.executable, "-m", "guard", "doctor", "--prefix", str(prefix), "--json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=REPO_ROOT,
+    )
     return json.loads(out.stdout)
 
 
@@ -199,7 +238,7 @@ def _pip_part_through_guard(fix: str, prefix: Path, env: dict) -> subprocess.Com
     """The fix's first step, exactly as printed, with its pip run through ``guard pip``."""
     argv = shlex.split(fix.split(" && ")[0])
     assignments = dict(a.split("=", 1) for a in argv if "=" in a and not a.startswith("-") and a == argv[0])
-    argv = argv[len(assignments):]
+    argv = argv[len(assignments) :]
     assert argv[:3] == [str(prefix / "bin" / "python3"), "-m", "pip"], fix
     return guard_pip({**env, **assignments}, *argv[3:])
 
@@ -250,12 +289,19 @@ def test_sigterm_reaches_pip_and_its_end_is_passed_through(conda_env, tmp_path: 
     build_wheel(wheels, "harmless", "1.0")
     started = tmp_path / "pip-started"
     fake_pip = prefix / "bin" / "pip"  # the env's pip entry point: the process edge stands in here
-    fake_pip.write_text(f"#!{sys.executable}\nimport pathlib, time\n"
-                        f"pathlib.Path({str(started)!r}).write_text('1')\ntime.sleep(60)\n")
+    fake_pip.write_text(
+        f"#!{sys.executable}\nimport pathlib, time\npathlib.Path({str(started)!r}).write_text('1')\ntime.sleep(60)\n"
+    )
     fake_pip.chmod(0o755)
-    proc = subprocess.Popen([sys.executable, "-m", "guard", "pip", "install", "--no-index", "--find-links",
-                             str(wheels), "harmless==1.0"], env=_env(tmp_path, prefix), cwd=REPO_ROOT,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "guard", "pip", "install", "--no-index", "--find-links", str(wheels), "harmless==1.0"],
+        env=_env(tmp_path, prefix),
+        cwd=REPO_ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
     try:
         deadline = time.monotonic() + 60
         while not started.exists() and proc.poll() is None and time.monotonic() < deadline:
@@ -279,13 +325,35 @@ def test_unsimulated_install_cannot_add_cuda_wheels_beside_condas_runtime(conda_
     build_wheel(wheels, "nvidia-cublas-cu12", "12.6.4.1")
     build_wheel(wheels, "richy", "1.0")
     env = _env(tmp_path, prefix)
-    out = guard_pip(env, "install", "--index-url", DEAD_INDEX, "--retries", "0", "--timeout", "1",
-                    "--find-links", str(wheels), "nvidia-cublas-cu12")
+    out = guard_pip(
+        env,
+        "install",
+        "--index-url",
+        DEAD_INDEX,
+        "--retries",
+        "0",
+        "--timeout",
+        "1",
+        "--find-links",
+        str(wheels),
+        "nvidia-cublas-cu12",
+    )
     assert out.returncode != 0, out.stderr
     assert "could not simulate" in out.stderr
     assert not list((prefix / SITE_PACKAGES).glob("nvidia_cublas_cu12-*"))
     # an unrelated package still goes through on the same unsimulated path
-    ok = guard_pip(env, "install", "--index-url", DEAD_INDEX, "--retries", "0", "--timeout", "1",
-                   "--find-links", str(wheels), "richy")
+    ok = guard_pip(
+        env,
+        "install",
+        "--index-url",
+        DEAD_INDEX,
+        "--retries",
+        "0",
+        "--timeout",
+        "1",
+        "--find-links",
+        str(wheels),
+        "richy",
+    )
     assert ok.returncode == 0, ok.stderr
     assert list((prefix / SITE_PACKAGES).glob("richy-1.0.dist-info"))

@@ -27,8 +27,10 @@ from tests.support.conda_prefix import PY_MAJOR_MINOR, SITE_PACKAGES, clean_pip_
 from tests.support.wheels import build_wheel
 
 GUARD_EXE = str(Path(sys.executable).parent / "guard")
-SHELLS = [pytest.param(s, marks=pytest.mark.skipif(shutil.which(s) is None, reason=f"{s} not installed"))
-          for s in ("bash", "dash", "zsh")]
+SHELLS = [
+    pytest.param(s, marks=pytest.mark.skipif(shutil.which(s) is None, reason=f"{s} not installed"))
+    for s in ("bash", "dash", "zsh")
+]
 ACTIVATE = f"etc/conda/activate.d/{shims_mod.SCRIPT_NAME}.sh"
 DEACTIVATE = f"etc/conda/deactivate.d/{shims_mod.SCRIPT_NAME}.sh"
 
@@ -49,8 +51,12 @@ def wheels(tmp_path_factory) -> Path:
 def env_prefix(conda_env) -> Path:
     """A real conda env with pip and the guard's shims and hooks installed by the real CLI."""
     prefix = conda_env("plain", with_pip=True)
-    out = subprocess.run([GUARD_EXE, "shims", "install", "--prefix", str(prefix)], capture_output=True,
-                         text=True, env=_base_env(prefix.parent / "install-home"))
+    out = subprocess.run(
+        [GUARD_EXE, "shims", "install", "--prefix", str(prefix)],
+        capture_output=True,
+        text=True,
+        env=_base_env(prefix.parent / "install-home"),
+    )
     assert out.returncode == 0, out.stderr
     return prefix
 
@@ -58,8 +64,9 @@ def env_prefix(conda_env) -> Path:
 def _base_env(home: Path) -> dict[str, str]:
     home.mkdir(parents=True, exist_ok=True)
     env = clean_pip_env(home)
-    env.update(XDG_CACHE_HOME=str(home / ".cache"), XDG_STATE_HOME=str(home / ".state"),
-               XDG_CONFIG_HOME=str(home / ".config"))
+    env.update(
+        XDG_CACHE_HOME=str(home / ".cache"), XDG_STATE_HOME=str(home / ".state"), XDG_CONFIG_HOME=str(home / ".config")
+    )
     return env
 
 
@@ -107,8 +114,12 @@ def numpy_state(prefix: Path) -> dict[str, str]:
 
 
 def installed_version(prefix: Path, module: str) -> str | None:
-    out = subprocess.run([str(prefix / "bin" / "python"), "-c", f"import {module}; print({module}.__version__)"],
-                         capture_output=True, text=True, env={"PATH": "/usr/bin:/bin", "GUARD_ACTIVE": "1"})
+    out = subprocess.run(
+        [str(prefix / "bin" / "python"), "-c", f"import {module}; print({module}.__version__)"],
+        capture_output=True,
+        text=True,
+        env={"PATH": "/usr/bin:/bin", "GUARD_ACTIVE": "1"},
+    )
     return out.stdout.strip() if out.returncode == 0 else None
 
 
@@ -152,12 +163,21 @@ def test_a_dependency_that_would_replace_numpy_is_blocked(env_prefix, wheels, tm
     assert installed_version(env_prefix, "needsnp") is None
 
 
-@pytest.mark.parametrize("how", [
-    "python -m pip", "python -mpip", "python -Im pip", "python -X utf8 -m pip", f"python{PY_MAJOR_MINOR} -m pip",
-])
+@pytest.mark.parametrize(
+    "how",
+    [
+        "python -m pip",
+        "python -mpip",
+        "python -Im pip",
+        "python -X utf8 -m pip",
+        f"python{PY_MAJOR_MINOR} -m pip",
+    ],
+)
 def test_python_m_pip_is_blocked_the_same_way(how, env_prefix, wheels, tmp_path):
     before = numpy_state(env_prefix)
-    out = shell_run("bash", env_prefix, f"{how} install {local(wheels)} numpy==2.0.0", activated_env(tmp_path, env_prefix))
+    out = shell_run(
+        "bash", env_prefix, f"{how} install {local(wheels)} numpy==2.0.0", activated_env(tmp_path, env_prefix)
+    )
     assert out.returncode == 1, out.stdout + out.stderr
     assert "conda-pip-guard: blocked." in out.stderr
     assert numpy_state(env_prefix) == before
@@ -180,8 +200,12 @@ def test_jupyter_percent_pip_style_is_blocked_and_allowed_installs_work(env_pref
 
 def test_env_pip_script_run_by_path_without_activation_is_guarded(env_prefix, wheels, tmp_path):
     env = _base_env(tmp_path / "home")
-    out = subprocess.run([str(env_prefix / "bin" / "pip"), "install", "--no-index", "--find-links", str(wheels),
-                          "numpy==2.0.0"], capture_output=True, text=True, env=env)
+    out = subprocess.run(
+        [str(env_prefix / "bin" / "pip"), "install", "--no-index", "--find-links", str(wheels), "numpy==2.0.0"],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
     assert out.returncode == 1
     assert "conda-pip-guard: blocked." in out.stderr
     assert installed_version(env_prefix, "numpy") == "1.26.4"
@@ -201,8 +225,12 @@ def test_uninstall_of_a_protected_conda_package_is_blocked_others_go_through(env
 
 
 def test_python_m_pip_uninstall_of_numpy_is_blocked(env_prefix, tmp_path):
-    out = subprocess.run([str(env_prefix / "bin" / "python"), "-m", "pip", "uninstall", "-y", "numpy"],
-                         capture_output=True, text=True, env=activated_env(tmp_path, env_prefix))
+    out = subprocess.run(
+        [str(env_prefix / "bin" / "python"), "-m", "pip", "uninstall", "-y", "numpy"],
+        capture_output=True,
+        text=True,
+        env=activated_env(tmp_path, env_prefix),
+    )
     assert out.returncode == 1
     assert installed_version(env_prefix, "numpy") == "1.26.4"
 
@@ -213,8 +241,7 @@ def test_python_m_pip_uninstall_of_numpy_is_blocked(env_prefix, tmp_path):
 def test_safety_net_holds_when_the_simulation_cannot_run(env_prefix, wheels, tmp_path):
     """The index is unreachable, so the guard cannot simulate; pip still finds needsnp in
     --find-links and would upgrade numpy to 2.0.0 for it. With the safety net it cannot."""
-    cmd = (f"pip install --index-url http://127.0.0.1:9/simple/ --retries 0 --timeout 1 "
-           f"--find-links '{wheels}' needsnp")
+    cmd = f"pip install --index-url http://127.0.0.1:9/simple/ --retries 0 --timeout 1 --find-links '{wheels}' needsnp"
     env = activated_env(tmp_path, env_prefix)
     out = shell_run("bash", env_prefix, cmd, env)
     assert "could not simulate this command" in out.stderr
@@ -234,8 +261,10 @@ def test_safety_net_holds_when_the_simulation_cannot_run(env_prefix, wheels, tmp
 
 def test_safety_net_holds_with_pip_isolated(env_prefix, wheels, tmp_path):
     """pip --isolated ignores PIP_* variables: the net then travels as -c on the command line."""
-    cmd = (f"pip --isolated install --index-url http://127.0.0.1:9/simple/ --retries 0 --timeout 1 "
-           f"--find-links '{wheels}' needsnp")
+    cmd = (
+        f"pip --isolated install --index-url http://127.0.0.1:9/simple/ --retries 0 --timeout 1 "
+        f"--find-links '{wheels}' needsnp"
+    )
     out = shell_run("bash", env_prefix, cmd, activated_env(tmp_path, env_prefix))
     assert out.returncode != 0
     assert "The user requested (constraint) numpy==1.26.4" in out.stdout + out.stderr
@@ -246,16 +275,24 @@ def test_safety_net_keeps_users_own_constraints(env_prefix, wheels, tmp_path):
     """pip's command line -c replaces configured constraints: the net is added as one more -c."""
     constraints = tmp_path / "mine.txt"
     constraints.write_text("richy==1.0.0\n")
-    out = shell_run("bash", env_prefix,
-                    f"pip install --index-url http://127.0.0.1:9/simple/ --retries 0 --timeout 1 "
-                    f"--find-links '{wheels}' -c '{constraints}' needsnp", activated_env(tmp_path, env_prefix))
+    out = shell_run(
+        "bash",
+        env_prefix,
+        f"pip install --index-url http://127.0.0.1:9/simple/ --retries 0 --timeout 1 "
+        f"--find-links '{wheels}' -c '{constraints}' needsnp",
+        activated_env(tmp_path, env_prefix),
+    )
     assert out.returncode != 0
     assert installed_version(env_prefix, "numpy") == "1.26.4"
 
 
 def test_guard_disable_flag_is_consumed_warned_and_journaled(env_prefix, wheels, tmp_path):
-    out = shell_run("zsh" if shutil.which("zsh") else "sh", env_prefix,
-                    f"pip install --guard-disable {local(wheels)} numpy==2.0.0", activated_env(tmp_path, env_prefix))
+    out = shell_run(
+        "zsh" if shutil.which("zsh") else "sh",
+        env_prefix,
+        f"pip install --guard-disable {local(wheels)} numpy==2.0.0",
+        activated_env(tmp_path, env_prefix),
+    )
     assert out.returncode == 0, out.stderr
     assert out.stderr.count("conda-pip-guard: warning: disabled by --guard-disable") == 1
     assert installed_version(env_prefix, "numpy") == "2.0.0"
@@ -276,10 +313,12 @@ def fake_pip(tmp_path, request) -> Path:
     ``guard pip`` run the env's pip, never another one on PATH)."""
     d = tmp_path / "fakebin"
     d.mkdir()
-    script = (f"#!{sys.executable}\nimport json, os, sys\n"
-              "json.dump({'argv': sys.argv[1:], 'pid': os.getpid(),\n"
-              "           'env': {k: v for k, v in os.environ.items() if k.startswith('GUARD_')}},\n"
-              "          open(os.environ['ARGV_DUMP'], 'w'))\n")
+    script = (
+        f"#!{sys.executable}\nimport json, os, sys\n"
+        "json.dump({'argv': sys.argv[1:], 'pid': os.getpid(),\n"
+        "           'env': {k: v for k, v in os.environ.items() if k.startswith('GUARD_')}},\n"
+        "          open(os.environ['ARGV_DUMP'], 'w'))\n"
+    )
     dirs = [d]
     if "env_prefix" in request.fixturenames:
         dirs.append(request.getfixturevalue("env_prefix") / "bin")
@@ -317,9 +356,20 @@ def test_arguments_reach_the_real_pip_byte_for_byte(shell, subcommand, env_prefi
 
 
 @pytest.mark.parametrize("shell", SHELLS)
-@pytest.mark.parametrize("args", [["--version"], ["list"], ["-v", "freeze"], ["--cache-dir", "install", "show", "x"],
-                                  ["--python=/x", "show"], ["-qq", "download", "install"]])
-def test_pass_through_is_one_exec_and_never_starts_the_guard(shell, args, env_prefix, fake_pip, sentinel_guard, tmp_path):
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--version"],
+        ["list"],
+        ["-v", "freeze"],
+        ["--cache-dir", "install", "show", "x"],
+        ["--python=/x", "show"],
+        ["-qq", "download", "install"],
+    ],
+)
+def test_pass_through_is_one_exec_and_never_starts_the_guard(
+    shell, args, env_prefix, fake_pip, sentinel_guard, tmp_path
+):
     env = activated_env(tmp_path, env_prefix, fake_pip)
     env.update(ARGV_DUMP=str(tmp_path / "argv.json"), GUARD_EXE=str(sentinel_guard))
     quoted = " ".join(f"'{a}'" for a in args)
@@ -332,9 +382,20 @@ def test_pass_through_is_one_exec_and_never_starts_the_guard(shell, args, env_pr
     assert not (tmp_path / "guard-called").exists()
 
 
-@pytest.mark.parametrize("args", [["install", "x"], ["uninstall", "x"], ["-v", "install"], ["--log", "l", "install"],
-                                  ["--verb", "list"], ["--pyth", "/x", "install"], ["list", "--guard-disable"],
-                                  ["--timeout=3", "uninstall"], ["-x", "list"]])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["install", "x"],
+        ["uninstall", "x"],
+        ["-v", "install"],
+        ["--log", "l", "install"],
+        ["--verb", "list"],
+        ["--pyth", "/x", "install"],
+        ["list", "--guard-disable"],
+        ["--timeout=3", "uninstall"],
+        ["-x", "list"],
+    ],
+)
 def test_install_uninstall_and_anything_unsure_go_to_the_guard(args, env_prefix, fake_pip, sentinel_guard, tmp_path):
     env = activated_env(tmp_path, env_prefix, fake_pip)
     env.update(ARGV_DUMP=str(tmp_path / "argv.json"), GUARD_EXE=str(sentinel_guard))
@@ -406,10 +467,12 @@ PATH={other}:/envs/other/bin:/usr/bin; CONDA_STACKED_2=true; . '{env_prefix / AC
 @pytest.mark.skipif(shutil.which("fish") is None, reason="fish not installed")
 def test_fish_activation_round_trip(env_prefix):
     shims_dir = str(env_prefix / shims_mod.SHIMS_DIR)
-    script = (f"set -gx PATH /usr/bin /bin; source '{env_prefix}/etc/conda/activate.d/conda-pip-guard.fish'; "
-              f"echo A=(string join : $PATH); source '{env_prefix}/etc/conda/activate.d/conda-pip-guard.fish'; "
-              f"echo B=(string join : $PATH); source '{env_prefix}/etc/conda/deactivate.d/conda-pip-guard.fish'; "
-              "echo D=(string join : $PATH)")
+    script = (
+        f"set -gx PATH /usr/bin /bin; source '{env_prefix}/etc/conda/activate.d/conda-pip-guard.fish'; "
+        f"echo A=(string join : $PATH); source '{env_prefix}/etc/conda/activate.d/conda-pip-guard.fish'; "
+        f"echo B=(string join : $PATH); source '{env_prefix}/etc/conda/deactivate.d/conda-pip-guard.fish'; "
+        "echo D=(string join : $PATH)"
+    )
     out = subprocess.run(["fish", "--no-config", "-c", script], capture_output=True, text=True)
     lines = dict(line.split("=", 1) for line in out.stdout.splitlines())
     assert lines["A"] == lines["B"] == f"{shims_dir}:/usr/bin:/bin"
@@ -419,9 +482,11 @@ def test_fish_activation_round_trip(env_prefix):
 @pytest.mark.skipif(shutil.which("tcsh") is None, reason="tcsh not installed")
 def test_csh_activation_round_trip(env_prefix):
     shims_dir = str(env_prefix / shims_mod.SHIMS_DIR)
-    script = (f"setenv PATH /usr/bin:/bin; source '{env_prefix}/etc/conda/activate.d/conda-pip-guard.csh'; "
-              f"echo A=$PATH; source '{env_prefix}/etc/conda/activate.d/conda-pip-guard.csh'; echo B=$PATH; "
-              f"source '{env_prefix}/etc/conda/deactivate.d/conda-pip-guard.csh'; echo D=$PATH")
+    script = (
+        f"setenv PATH /usr/bin:/bin; source '{env_prefix}/etc/conda/activate.d/conda-pip-guard.csh'; "
+        f"echo A=$PATH; source '{env_prefix}/etc/conda/activate.d/conda-pip-guard.csh'; echo B=$PATH; "
+        f"source '{env_prefix}/etc/conda/deactivate.d/conda-pip-guard.csh'; echo D=$PATH"
+    )
     out = subprocess.run(["tcsh", "-f", "-c", script], capture_output=True, text=True)
     lines = dict(line.split("=", 1) for line in out.stdout.splitlines())
     assert lines["A"] == lines["B"] == f"{shims_dir}:/usr/bin:/bin"
@@ -441,14 +506,29 @@ def test_install_twice_then_uninstall_leaves_the_env_byte_identical(conda_env, w
     assert status.returncode == 0, status.stdout
     assert {f"{PY_MAJOR_MINOR}"} <= {p.name[3:] for p in (prefix / shims_mod.SHIMS_DIR).glob("pip3.*")}
     # use it, so that anything a run leaves behind (bytecode caches) would show
-    blocked = subprocess.run([str(prefix / "bin" / "python"), "-m", "pip", "install", "--no-index", "--find-links",
-                              str(wheels), "numpy==2.0.0"], capture_output=True, text=True, env=env)
+    blocked = subprocess.run(
+        [
+            str(prefix / "bin" / "python"),
+            "-m",
+            "pip",
+            "install",
+            "--no-index",
+            "--find-links",
+            str(wheels),
+            "numpy==2.0.0",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
     assert blocked.returncode == 1
     out = subprocess.run([*cli, "uninstall", "--prefix", str(prefix)], capture_output=True, text=True, env=env)
     assert out.returncode == 0, out.stderr
     # running pip compiles pip's own modules (pip/**/__pycache__): that is pip's doing, not ours
     pip_pkg = f"{SITE_PACKAGES}/pip/"
-    assert {k: v for k, v in tree_hashes(prefix).items() if not (k.startswith(pip_pkg) and "__pycache__" in k)} == before
+    assert {
+        k: v for k, v in tree_hashes(prefix).items() if not (k.startswith(pip_pkg) and "__pycache__" in k)
+    } == before
     assert subprocess.run([*cli, "status", "--prefix", str(prefix)], capture_output=True, env=env).returncode == 1
 
 
@@ -466,47 +546,57 @@ def test_pth_hook_lets_other_python_starts_alone(env_prefix, tmp_path):
     pth = env_prefix / SITE_PACKAGES / shims_mod.PTH_NAME
     assert pth.read_text().count("\n") == 1 and pth.read_text().startswith("import sys;")
     env = _base_env(tmp_path / "home")
-    out = subprocess.run([str(env_prefix / "bin" / "python"), "-c", "import sys; print('pip' in sys.modules)",
-                          "install", "pip"], capture_output=True, text=True, env=env)
+    out = subprocess.run(
+        [str(env_prefix / "bin" / "python"), "-c", "import sys; print('pip' in sys.modules)", "install", "pip"],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
     assert out.stdout.strip() == "False" and out.returncode == 0
 
 
 # ---- the parsing every layer shares ------------------------------------------------------------
 
 
-@pytest.mark.parametrize("argv, expected", [
-    (["install", "x"], "install"),
-    (["-v", "-q", "install"], "install"),
-    (["-vvq", "uninstall", "x"], "uninstall"),
-    (["--python", "/p/bin/python", "install"], "install"),
-    (["--pyth", "/p", "install"], "install"),  # optparse abbreviation: takes a value
-    (["--log=x", "list"], "list"),
-    (["--cache-dir", "install", "list"], "list"),
-    (["--verb", "install"], "install"),
-    (["--ver", "install"], UNSURE),  # ambiguous: --verbose, --version
-    (["--no-such", "install"], UNSURE),
-    (["-x", "install"], UNSURE),
-    (["--verbose=1", "install"], UNSURE),
-    (["--", "install"], "install"),
-    ([], None),
-    (["-v"], None),
-])
+@pytest.mark.parametrize(
+    "argv, expected",
+    [
+        (["install", "x"], "install"),
+        (["-v", "-q", "install"], "install"),
+        (["-vvq", "uninstall", "x"], "uninstall"),
+        (["--python", "/p/bin/python", "install"], "install"),
+        (["--pyth", "/p", "install"], "install"),  # optparse abbreviation: takes a value
+        (["--log=x", "list"], "list"),
+        (["--cache-dir", "install", "list"], "list"),
+        (["--verb", "install"], "install"),
+        (["--ver", "install"], UNSURE),  # ambiguous: --verbose, --version
+        (["--no-such", "install"], UNSURE),
+        (["-x", "install"], UNSURE),
+        (["--verbose=1", "install"], UNSURE),
+        (["--", "install"], "install"),
+        ([], None),
+        (["-v"], None),
+    ],
+)
 def test_pip_subcommand_reads_general_options_like_pip(argv, expected):
     assert pip_subcommand(argv)[0] == expected
 
 
-@pytest.mark.parametrize("argv, expected", [
-    (["python", "-m", "pip", "install"], (3, "pip")),
-    (["python", "-mpip", "install"], (2, "pip")),
-    (["python", "-Im", "pip"], (3, "pip")),
-    (["python", "-Impip"], (2, "pip")),
-    (["python", "-X", "utf8", "-W", "ignore", "-m", "pip"], (7, "pip")),
-    (["python", "-Xutf8", "-m", "pip"], (4, "pip")),
-    (["python", "--check-hash-based-pycs", "never", "-m", "pip"], (5, "pip")),
-    (["python", "-c", "-m pip"], None),
-    (["python", "script.py", "-m", "pip"], None),
-    (["python"], None),
-])
+@pytest.mark.parametrize(
+    "argv, expected",
+    [
+        (["python", "-m", "pip", "install"], (3, "pip")),
+        (["python", "-mpip", "install"], (2, "pip")),
+        (["python", "-Im", "pip"], (3, "pip")),
+        (["python", "-Impip"], (2, "pip")),
+        (["python", "-X", "utf8", "-W", "ignore", "-m", "pip"], (7, "pip")),
+        (["python", "-Xutf8", "-m", "pip"], (4, "pip")),
+        (["python", "--check-hash-based-pycs", "never", "-m", "pip"], (5, "pip")),
+        (["python", "-c", "-m pip"], None),
+        (["python", "script.py", "-m", "pip"], None),
+        (["python"], None),
+    ],
+)
 def test_python_module_argv(argv, expected):
     assert python_module_argv(argv) == expected
 
@@ -519,11 +609,20 @@ def test_outside_a_conda_env_guard_pip_is_plain_pip(fake_pip, tmp_path):
     plain = tmp_path / "venv"
     venv.create(plain, with_pip=False)
     shutil.copy2(fake_pip / "pip", plain / "bin" / "pip")  # the venv's own pip
-    env = {**_base_env(tmp_path / "home"), "ARGV_DUMP": str(tmp_path / "argv.json"),
-           "GUARD_REAL_PIP": str(plain / "bin" / "pip"), "GUARD_PREFIX": str(plain),
-           "PIP_INDEX_URL": "http://127.0.0.1:9/simple/"}
-    out = subprocess.run([sys.executable, "-m", "guard", "pip", "install", "numpy==2.0.0"], env=env,
-                         capture_output=True, text=True, timeout=60)
+    env = {
+        **_base_env(tmp_path / "home"),
+        "ARGV_DUMP": str(tmp_path / "argv.json"),
+        "GUARD_REAL_PIP": str(plain / "bin" / "pip"),
+        "GUARD_PREFIX": str(plain),
+        "PIP_INDEX_URL": "http://127.0.0.1:9/simple/",
+    }
+    out = subprocess.run(
+        [sys.executable, "-m", "guard", "pip", "install", "numpy==2.0.0"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert out.returncode == 0, out.stderr
     assert out.stderr == ""
     assert json.loads((tmp_path / "argv.json").read_text())["argv"] == ["install", "numpy==2.0.0"]
@@ -553,13 +652,15 @@ def test_pth_line_never_raises_when_the_hook_file_is_gone(how, env_prefix, tmp_p
     assert (env_prefix / SITE_PACKAGES / shims_mod.PTH_NAME).is_file()
     env = _base_env(tmp_path / "home")
     python = str(env_prefix / "bin" / "python")
-    for cmd in ([python, "-m", "pip", "--version"], [python, "-c", "print('ok')", "pip"],
-                [python, "-m", "pip", "list", "--disable-pip-version-check"]):
+    for cmd in (
+        [python, "-m", "pip", "--version"],
+        [python, "-c", "print('ok')", "pip"],
+        [python, "-m", "pip", "list", "--disable-pip-version-check"],
+    ):
         out = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=120)
         assert out.returncode == 0, out.stderr
         assert "Error processing line" not in out.stderr and "Traceback" not in out.stderr, out.stderr
-    assert "ok" in subprocess.run([python, "-c", "print('ok')", "pip"], capture_output=True, text=True,
-                                  env=env).stdout
+    assert "ok" in subprocess.run([python, "-c", "print('ok')", "pip"], capture_output=True, text=True, env=env).stdout
 
 
 def _advice(stderr: str) -> str:
@@ -576,14 +677,31 @@ def test_guard_gone_advice_names_every_file_and_following_it_removes_the_hooks(c
     before = _not_bytecode(tree_hashes(prefix))
     env = _base_env(tmp_path / "home")
     gone = tmp_path / "uninstalled" / "guard"
-    out = subprocess.run([GUARD_EXE, "shims", "install", "--prefix", str(prefix), "--guard-exe", str(gone)],
-                         capture_output=True, text=True, env=env)
+    out = subprocess.run(
+        [GUARD_EXE, "shims", "install", "--prefix", str(prefix), "--guard-exe", str(gone)],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
     assert out.returncode == 0, out.stderr
     env = _without_guard_on_path(env)
     pth = prefix / SITE_PACKAGES / shims_mod.PTH_NAME
 
-    hooked = subprocess.run([str(prefix / "bin" / "python"), "-m", "pip", "install", "--no-index", "--find-links",
-                             str(wheels), "numpy==2.0.0"], capture_output=True, text=True, env=env)
+    hooked = subprocess.run(
+        [
+            str(prefix / "bin" / "python"),
+            "-m",
+            "pip",
+            "install",
+            "--no-index",
+            "--find-links",
+            str(wheels),
+            "numpy==2.0.0",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
     assert hooked.returncode == 3, hooked.stderr
     assert f"cannot find the guard ({gone}, nor guard on PATH)" in hooked.stderr
     assert "guard shims uninstall" not in hooked.stderr and "deleting" not in hooked.stderr
@@ -595,8 +713,12 @@ def test_guard_gone_advice_names_every_file_and_following_it_removes_the_hooks(c
     assert {line.strip().rstrip(" \\").strip("'") for line in advice.splitlines()[2:]} == named
     assert installed_version(prefix, "numpy") == "1.26.4"
 
-    shimmed = subprocess.run([str(prefix / shims_mod.SHIMS_DIR / "pip"), "install", "x"], capture_output=True,
-                             text=True, env={**env, "PATH": f"{prefix / 'bin'}{os.pathsep}{env['PATH']}"})
+    shimmed = subprocess.run(
+        [str(prefix / shims_mod.SHIMS_DIR / "pip"), "install", "x"],
+        capture_output=True,
+        text=True,
+        env={**env, "PATH": f"{prefix / 'bin'}{os.pathsep}{env['PATH']}"},
+    )
     assert shimmed.returncode == 3
     assert _advice(shimmed.stderr) == advice
 
@@ -606,34 +728,43 @@ def test_guard_gone_advice_names_every_file_and_following_it_removes_the_hooks(c
     created = set(after) - set(before)
     assert created and all(after[k].startswith("dir:") for k in created), sorted(created)
     assert set(after) >= set(before) and {k: after[k] for k in before} == before
-    quiet = subprocess.run([str(prefix / "bin" / "python"), "-m", "pip", "--version"], capture_output=True,
-                           text=True, env=env)
+    quiet = subprocess.run(
+        [str(prefix / "bin" / "python"), "-m", "pip", "--version"], capture_output=True, text=True, env=env
+    )
     assert quiet.returncode == 0 and quiet.stderr == ""
 
 
-@pytest.mark.parametrize("argv, expected", [
-    (["install", "--dry-run", "x"], True),
-    (["install", "x", "--dry-run"], True),
-    (["-v", "install", "--dry", "x"], True),  # optparse abbreviation, as pip reads it
-    (["install", "--report", "-", "--dry-run", "x"], True),
-    (["install", "x"], False),
-    (["install", "-r", "--dry-run"], False),  # the requirements file's name
-    (["install", "--", "--dry-run"], False),
-    (["install", "--no-such-option", "--dry-run", "x"], True),  # pip rejects it, or a newer pip dry-runs
-])
+@pytest.mark.parametrize(
+    "argv, expected",
+    [
+        (["install", "--dry-run", "x"], True),
+        (["install", "x", "--dry-run"], True),
+        (["-v", "install", "--dry", "x"], True),  # optparse abbreviation, as pip reads it
+        (["install", "--report", "-", "--dry-run", "x"], True),
+        (["install", "x"], False),
+        (["install", "-r", "--dry-run"], False),  # the requirements file's name
+        (["install", "--", "--dry-run"], False),
+        (["install", "--no-such-option", "--dry-run", "x"], True),  # pip rejects it, or a newer pip dry-runs
+    ],
+)
 def test_is_dry_run_reads_the_install_options_like_pip(argv, expected):
     from guard.request.command import install_has_dry_run as is_dry_run
 
     assert is_dry_run(argv) is expected
 
 
-@pytest.mark.parametrize("how", ["pip install {local} numpy==2.0.0 --dry-run",
-                                 "python -m pip install --dry {local} numpy==2.0.0"])
+@pytest.mark.parametrize(
+    "how", ["pip install {local} numpy==2.0.0 --dry-run", "python -m pip install --dry {local} numpy==2.0.0"]
+)
 def test_dry_run_install_goes_straight_to_pip(how, env_prefix, wheels, tmp_path):
     """pip's --dry-run changes nothing: the guard neither simulates nor blocks it, pip reports."""
     before = numpy_state(env_prefix)
-    out = shell_run("dash" if shutil.which("dash") else "sh", env_prefix, how.format(local=local(wheels)),
-                    activated_env(tmp_path, env_prefix))
+    out = shell_run(
+        "dash" if shutil.which("dash") else "sh",
+        env_prefix,
+        how.format(local=local(wheels)),
+        activated_env(tmp_path, env_prefix),
+    )
     assert out.returncode == 0, out.stderr
     assert "Would install numpy-2.0.0" in out.stdout
     assert "conda-pip-guard" not in out.stderr
@@ -648,15 +779,17 @@ def test_install_and_uninstall_count_the_same_files(conda_env, tmp_path):
     prefix = conda_env("plain", with_pip=True)
     before = _not_bytecode(tree_hashes(prefix))
     env = _base_env(tmp_path / "home")
-    out = subprocess.run([GUARD_EXE, "shims", "install", "--prefix", str(prefix)], capture_output=True, text=True,
-                         env=env)
+    out = subprocess.run(
+        [GUARD_EXE, "shims", "install", "--prefix", str(prefix)], capture_output=True, text=True, env=env
+    )
     assert out.returncode == 0, out.stderr
     after = _not_bytecode(tree_hashes(prefix))
     new_files = [k for k in set(after) - set(before) if not after[k].startswith("dir:")]
     assert shims_mod.MANIFEST in new_files
     assert f"({len(new_files)} file(s) written)" in out.stdout, "\n".join(sorted(new_files))
-    out = subprocess.run([GUARD_EXE, "shims", "uninstall", "--prefix", str(prefix)], capture_output=True, text=True,
-                         env=env)
+    out = subprocess.run(
+        [GUARD_EXE, "shims", "uninstall", "--prefix", str(prefix)], capture_output=True, text=True, env=env
+    )
     assert out.returncode == 0, out.stderr
     assert f"removed {len(new_files)} file(s)" in out.stdout, out.stdout
 
@@ -669,8 +802,12 @@ def test_shims_install_refuses_a_plain_venv(tmp_path):
     plain = tmp_path / "venv"
     venv.create(plain, with_pip=False)
     before = tree_hashes(plain)
-    out = subprocess.run([GUARD_EXE, "shims", "install", "--prefix", str(plain)], capture_output=True, text=True,
-                         env=_base_env(tmp_path / "home"))
+    out = subprocess.run(
+        [GUARD_EXE, "shims", "install", "--prefix", str(plain)],
+        capture_output=True,
+        text=True,
+        env=_base_env(tmp_path / "home"),
+    )
     assert out.returncode == 2
     assert out.stdout == ""
     assert out.stderr.count("\n") == 1 and "not a conda environment (no conda-meta/)" in out.stderr, out.stderr

@@ -67,16 +67,21 @@ def env_prefix(conda_env) -> Path:
 def guard_env(home: Path, index_url: str, prefix: Path | None = None) -> dict[str, str]:
     env = clean_pip_env(home)
     home.mkdir(parents=True, exist_ok=True)
-    env.update(XDG_STATE_HOME=str(home / "state"), XDG_CONFIG_HOME=str(home / "config"),
-               GUARD_CACHE_DIR=str(home / "cache"), PIP_INDEX_URL=index_url)
+    env.update(
+        XDG_STATE_HOME=str(home / "state"),
+        XDG_CONFIG_HOME=str(home / "config"),
+        GUARD_CACHE_DIR=str(home / "cache"),
+        PIP_INDEX_URL=index_url,
+    )
     if prefix is not None:
         env["GUARD_PREFIX"] = str(prefix)
     return env
 
 
 def guard(*args: str, env, timeout: float = 120) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "guard", *args], env=env, capture_output=True, text=True,
-                          timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "guard", *args], env=env, capture_output=True, text=True, timeout=timeout
+    )
 
 
 def guard_lines(stderr: str) -> list[str]:
@@ -100,8 +105,9 @@ def leftovers(root: Path) -> list[str]:
 def tmpfs(directory: Path, options: str):
     """A tiny tmpfs at ``directory`` (root only), unmounted afterwards."""
     directory.mkdir(parents=True, exist_ok=True)
-    out = subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(directory)], capture_output=True,
-                         text=True)
+    out = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(directory)], capture_output=True, text=True
+    )
     if out.returncode != 0:
         pytest.skip(f"cannot mount a tmpfs here: {out.stderr.strip()}")
     try:
@@ -127,15 +133,25 @@ def fill(directory: Path) -> None:
 
 @pytest.mark.parametrize("command", ["check", "pip"])
 @pytest.mark.parametrize("signum, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
-def test_a_signal_mid_simulation_is_one_line_and_128_plus_signal(command, signum, code, env_prefix,
-                                                                silent_index, tmp_path):
+def test_a_signal_mid_simulation_is_one_line_and_128_plus_signal(
+    command, signum, code, env_prefix, silent_index, tmp_path
+):
     home = tmp_path / "home"
     env = guard_env(home, silent_index.url, env_prefix)
-    args = (["check", "--prefix", str(env_prefix), "--", "numpy==2.0.0"] if command == "check"
-            else ["pip", "install", "numpy==2.0.0"])
+    args = (
+        ["check", "--prefix", str(env_prefix), "--", "numpy==2.0.0"]
+        if command == "check"
+        else ["pip", "install", "numpy==2.0.0"]
+    )
     seen = len(silent_index.requests)
-    proc = subprocess.Popen([sys.executable, "-m", "guard", *args], env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "guard", *args],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
     try:
         deadline = time.monotonic() + 60
         while len(silent_index.requests) == seen:  # mid-simulation: waiting on the index
@@ -245,8 +261,9 @@ def test_a_torn_last_line_never_swallows_the_next_entry(tmp_path):
     path = journal.journal_path(prefix, env)
     with open(path, "ab") as fh:  # a writer killed mid-line (another tool, an old version)
         fh.write(b'{"time":"2026-01-01T00:00:00+0000","argv":["pip","inst')
-    journal.append(prefix, env, {"argv": ["pip", "install", "numpy==2.0.0"], "verdict": "block",
-                                 "reasons": [{"name": "numpy"}]})
+    journal.append(
+        prefix, env, {"argv": ["pip", "install", "numpy==2.0.0"], "verdict": "block", "reasons": [{"name": "numpy"}]}
+    )
     found = journal.read_all(prefix, env)
     assert [e["verdict"] for e in found.entries] == ["allow", "block"]
     assert found.skipped == 1
@@ -254,8 +271,18 @@ def test_a_torn_last_line_never_swallows_the_next_entry(tmp_path):
     assert journal.last_blocked(prefix, env)["argv"] == ["pip", "install", "numpy==2.0.0"]
 
 
-GARBAGE = [b"42", b"[1, 2]", b'"text"', b"null", b'{"argv": 5}', b'{"reasons": [1]}', b'{"changes": "x"}',
-           b"\xff\xfe\x00 not json", b"[" * 100_000, b'{"verdict": ["block"]}']
+GARBAGE = [
+    b"42",
+    b"[1, 2]",
+    b'"text"',
+    b"null",
+    b'{"argv": 5}',
+    b'{"reasons": [1]}',
+    b'{"changes": "x"}',
+    b"\xff\xfe\x00 not json",
+    b"[" * 100_000,
+    b'{"verdict": ["block"]}',
+]
 
 
 def test_guard_log_skips_unreadable_lines_and_says_how_many(tmp_path):
@@ -345,8 +372,13 @@ def test_files_the_guard_writes_are_private_and_hold_no_credential(env_prefix, i
     # allowed installs (state: journal, safety net, remembered records), then a blocked one
     run("pip", "install", "tinyextra", code=0)
     run("pip", "install", f"tinyother @ {wheel_url}", code=0)
-    run("pip", "install", "numpy==2.0.0", f"tinyextra @ http://bob:t0kensecret@{host}/files/tinyextra/{wheels[0].name}",
-        code=1)
+    run(
+        "pip",
+        "install",
+        "numpy==2.0.0",
+        f"tinyextra @ http://bob:t0kensecret@{host}/files/tinyextra/{wheels[0].name}",
+        code=1,
+    )
     # a scheme-less proxy with credentials (uninstall: no network needed)
     run("pip", "uninstall", "-y", "--proxy", "carol:pr0xysecret@127.0.0.1:9", "tinyextra", code=0)
     run("why", "--prefix", str(env_prefix), "--no-alternative", code=0)

@@ -16,14 +16,21 @@ import pytest
 from click.testing import CliRunner
 
 from guard.act import journal
-from guard.pipeline.check import Context, load_snapshot, simulate
 from guard.cli.main import cli
+from guard.explain.why import paths_to, tree_lines
+from guard.models import Edge
+from guard.pipeline.check import Context, load_snapshot, simulate
 from guard.policy.conda import conda_forge_name, conda_version_spec, match_spec, variant_of
 from guard.policy.config import load_policy
-from guard.models import Edge
-from guard.explain.why import paths_to, tree_lines
 from tests.support.conda_prefix import (
-    ML_CUDA_ENV, NUMPY, PLAIN_ENV, PYTORCH_CHANNEL_ENV, SITE_PACKAGES, Channel, Dist, run_pip,
+    ML_CUDA_ENV,
+    NUMPY,
+    PLAIN_ENV,
+    PYTORCH_CHANNEL_ENV,
+    SITE_PACKAGES,
+    Channel,
+    Dist,
+    run_pip,
 )
 from tests.support.fake_conda import install_fake_conda
 from tests.support.index_server import LocalIndex
@@ -62,9 +69,14 @@ def home(tmp_path_factory) -> Path:
 def environ_for(index, home: Path, path_prefix: str = "") -> dict:
     return {
         "PATH": path_prefix + os.environ.get("PATH", "/usr/bin:/bin"),
-        "HOME": str(home), "LANG": "C.UTF-8", "XDG_STATE_HOME": str(home / "state"),
-        "XDG_CONFIG_HOME": str(home / "config"), "GUARD_CACHE_DIR": str(home / "cache"),
-        "PIP_CONFIG_FILE": os.devnull, "PIP_DISABLE_PIP_VERSION_CHECK": "1", "PIP_NO_INPUT": "1",
+        "HOME": str(home),
+        "LANG": "C.UTF-8",
+        "XDG_STATE_HOME": str(home / "state"),
+        "XDG_CONFIG_HOME": str(home / "config"),
+        "GUARD_CACHE_DIR": str(home / "cache"),
+        "PIP_CONFIG_FILE": os.devnull,
+        "PIP_DISABLE_PIP_VERSION_CHECK": "1",
+        "PIP_NO_INPUT": "1",
         "PIP_INDEX_URL": index.url,
     }
 
@@ -89,15 +101,40 @@ def run_cli(args, environ, monkeypatch):
 # ---- names and specs -------------------------------------------------------------------------
 
 POPULAR = {
-    "torch": "pytorch", "opencv-python": "opencv", "opencv-python-headless": "opencv", "pillow": "pillow",
-    "scikit-learn": "scikit-learn", "pyyaml": "pyyaml", "tensorflow": "tensorflow", "jax": "jax",
-    "jaxlib": "jaxlib", "numpy": "numpy", "scipy": "scipy", "pandas": "pandas", "matplotlib": "matplotlib-base",
-    "transformers": "transformers", "torchvision": "torchvision", "triton": "triton", "tables": "pytables",
-    "typing-extensions": "typing_extensions", "huggingface-hub": "huggingface_hub", "dask": "dask-core",
-    "msgpack": "msgpack-python", "ruamel.yaml": "ruamel.yaml", "onnxruntime": "onnxruntime",
-    "xgboost": "xgboost", "lightgbm": "lightgbm", "tokenizers": "tokenizers", "safetensors": "safetensors",
-    "accelerate": "accelerate", "diffusers": "diffusers", "Pillow": "pillow", "PyYAML": "pyyaml",
-    "psycopg2-binary": "psycopg2", "nvidia-cublas-cu12": None, "no-such-project-xyz": None,
+    "torch": "pytorch",
+    "opencv-python": "opencv",
+    "opencv-python-headless": "opencv",
+    "pillow": "pillow",
+    "scikit-learn": "scikit-learn",
+    "pyyaml": "pyyaml",
+    "tensorflow": "tensorflow",
+    "jax": "jax",
+    "jaxlib": "jaxlib",
+    "numpy": "numpy",
+    "scipy": "scipy",
+    "pandas": "pandas",
+    "matplotlib": "matplotlib-base",
+    "transformers": "transformers",
+    "torchvision": "torchvision",
+    "triton": "triton",
+    "tables": "pytables",
+    "typing-extensions": "typing_extensions",
+    "huggingface-hub": "huggingface_hub",
+    "dask": "dask-core",
+    "msgpack": "msgpack-python",
+    "ruamel.yaml": "ruamel.yaml",
+    "onnxruntime": "onnxruntime",
+    "xgboost": "xgboost",
+    "lightgbm": "lightgbm",
+    "tokenizers": "tokenizers",
+    "safetensors": "safetensors",
+    "accelerate": "accelerate",
+    "diffusers": "diffusers",
+    "Pillow": "pillow",
+    "PyYAML": "pyyaml",
+    "psycopg2-binary": "psycopg2",
+    "nvidia-cublas-cu12": None,
+    "no-such-project-xyz": None,
 }
 
 
@@ -116,8 +153,11 @@ def test_shipped_name_data_matches_the_shared_data():
         from packaging.utils import canonicalize_name
 
         n = canonicalize_name(pypi)
-        expected = (data["same_name_overrides"].get(n, {}).get("conda") or data["pypi_to_conda"].get(n)
-                    or (n if n in same else None))
+        expected = (
+            data["same_name_overrides"].get(n, {}).get("conda")
+            or data["pypi_to_conda"].get(n)
+            or (n if n in same else None)
+        )
         assert expected == conda, pypi
     sys.path.insert(0, str(ROOT / "scripts"))
     try:
@@ -128,10 +168,19 @@ def test_shipped_name_data_matches_the_shared_data():
     assert shipped == json.loads(json.dumps(build_name_data.build(SHARED)))
 
 
-@pytest.mark.parametrize("pep440, conda", [
-    ("==2.0.0", "==2.0.0"), (">=1.2,<2", ">=1.2,<2"), ("~=1.4.2", ">=1.4.2,<1.5"), ("~=2.2", ">=2.2,<3"),
-    ("==2.0.*", "2.0.*"), ("!=1.5,>=1", ">=1,!=1.5"), ("==2.5.1+cu124", "==2.5.1"), ("", ""),
-])
+@pytest.mark.parametrize(
+    "pep440, conda",
+    [
+        ("==2.0.0", "==2.0.0"),
+        (">=1.2,<2", ">=1.2,<2"),
+        ("~=1.4.2", ">=1.4.2,<1.5"),
+        ("~=2.2", ">=2.2,<3"),
+        ("==2.0.*", "2.0.*"),
+        ("!=1.5,>=1", ">=1,!=1.5"),
+        ("==2.5.1+cu124", "==2.5.1"),
+        ("", ""),
+    ],
+)
 def test_version_specs_in_conda_syntax(pep440, conda):
     import rattler
 
@@ -145,13 +194,22 @@ def test_cuda_variant_is_kept_in_the_spec():
     assert match_spec("pytorch", "", "cpu*") == "pytorch * cpu*"
 
 
-@pytest.mark.parametrize("build, variant", [
-    ("cuda126_mkl_py311_h1e7bc52_303", "CUDA 12.6"), ("cuda129_mkl_py313_h7947483_302", "CUDA 12.9"),
-    ("cuda118_py311h0047a46_300", "CUDA 11.8"), ("cuda126py311h8da5aae_1", "CUDA 12.6"),
-    ("py3.11_cuda11.8_cudnn8.7.0_0", "CUDA 11.8"), ("py3.9_cuda11.3_cudnn8.2.0_0", "CUDA 11.3"),
-    ("cpu_mkl_py311_h0a0a9a3_103", "CPU"), ("cpu_generic_py313_h1ee2325_2", "CPU"), ("py3.9_cpu_0", "CPU"),
-    ("cpu_py310h32957a8_0", "CPU"), ("py311h64a7726_0", None),
-])
+@pytest.mark.parametrize(
+    "build, variant",
+    [
+        ("cuda126_mkl_py311_h1e7bc52_303", "CUDA 12.6"),
+        ("cuda129_mkl_py313_h7947483_302", "CUDA 12.9"),
+        ("cuda118_py311h0047a46_300", "CUDA 11.8"),
+        ("cuda126py311h8da5aae_1", "CUDA 12.6"),
+        ("py3.11_cuda11.8_cudnn8.7.0_0", "CUDA 11.8"),
+        ("py3.9_cuda11.3_cudnn8.2.0_0", "CUDA 11.3"),
+        ("cpu_mkl_py311_h0a0a9a3_103", "CPU"),
+        ("cpu_generic_py313_h1ee2325_2", "CPU"),
+        ("py3.9_cpu_0", "CPU"),
+        ("cpu_py310h32957a8_0", "CPU"),
+        ("py311h64a7726_0", None),
+    ],
+)
 def test_variant_of_build_strings(build, variant):
     assert variant_of({"name": "pytorch", "build": build}) == variant
 
@@ -190,7 +248,9 @@ def test_tree_merges_paths_with_the_specifier_on_every_edge():
 
 def test_why_transformers_torch_walks_extras_and_levels(ml_prefix, index, home, monkeypatch):
     env = environ_for(index, home)
-    res = run_cli(["why", "--prefix", str(ml_prefix), "--json", "triton", "--", "transformers[torch]"], env, monkeypatch)
+    res = run_cli(
+        ["why", "--prefix", str(ml_prefix), "--json", "triton", "--", "transformers[torch]"], env, monkeypatch
+    )
     assert res.exit_code == 0, res.output
     expl = json.loads(res.output)
     assert expl["status"]["protected"] and expl["involved"]
@@ -210,12 +270,15 @@ def test_why_transformers_torch_walks_extras_and_levels(ml_prefix, index, home, 
 
 
 def test_why_text_for_the_issue_example(ml_prefix, index, home, monkeypatch):
-    res = run_cli(["why", "--prefix", str(ml_prefix), "torch", "--", "transformers[torch]"],
-                  environ_for(index, home), monkeypatch)
+    res = run_cli(
+        ["why", "--prefix", str(ml_prefix), "torch", "--", "transformers[torch]"], environ_for(index, home), monkeypatch
+    )
     assert res.exit_code == 0
     out = res.output
-    assert out.startswith("torch 2.5.1 is protected: conda installed it (pytorch 2.5.1, build "
-                          "cuda126_mkl_py311_h1e7bc52_303, channel conda-forge: a CUDA 12.6 build).")
+    assert out.startswith(
+        "torch 2.5.1 is protected: conda installed it (pytorch 2.5.1, build "
+        "cuda126_mkl_py311_h1e7bc52_303, channel conda-forge: a CUDA 12.6 build)."
+    )
     assert "  ├── torch>=2.6                     (installed 2.5.1 does not satisfy it)" in out
     assert "1. keep conda's packages:  pip install \"transformers[torch]<" in out
     assert "2. move to conda:" in out and '"pytorch >=2.6 cuda*"' in out
@@ -228,9 +291,11 @@ def test_why_for_an_uninvolved_package_says_who_owns_it(ml_prefix, index, home, 
     assert res.exit_code == 0
     assert res.output.splitlines()[:2] == [
         "six 1.16.0 is not protected: pip installed it (no conda record lists it).",
-        "pip install numpy==2.0.0 does not change six."]
-    res = run_cli(["why", "--prefix", str(ml_prefix), "numpy"], {**env, "XDG_STATE_HOME": str(home / "empty")},
-                  monkeypatch)
+        "pip install numpy==2.0.0 does not change six.",
+    ]
+    res = run_cli(
+        ["why", "--prefix", str(ml_prefix), "numpy"], {**env, "XDG_STATE_HOME": str(home / "empty")}, monkeypatch
+    )
     assert res.exit_code == 0 and "is protected: conda installed it" in res.output
     assert "No blocked command" in res.output
     assert run_cli(["why", "--prefix", str(ml_prefix), "bad name!"], env, monkeypatch).exit_code == 2
@@ -240,16 +305,28 @@ def test_why_without_arguments_explains_the_last_blocked_command(ml_prefix, inde
     env = {**environ_for(index, home), "XDG_STATE_HOME": str(home / "state-last")}
     ctx = ctx_for(ml_prefix, env)
     result = simulate(["install", "numpy==2.0.0"], ctx)
-    journal.append(ml_prefix, env, {"argv": ["pip", "install", "numpy==2.0.0"], "verdict": "block",
-                                    "changes": [c.to_json(True) for c in result.plan.changes],
-                                    "reasons": [{"name": r.name, "rule": r.rule, "message": r.message,
-                                                 "chain": list(r.chain)} for r in result.verdict.reasons]})
+    journal.append(
+        ml_prefix,
+        env,
+        {
+            "argv": ["pip", "install", "numpy==2.0.0"],
+            "verdict": "block",
+            "changes": [c.to_json(True) for c in result.plan.changes],
+            "reasons": [
+                {"name": r.name, "rule": r.rule, "message": r.message, "chain": list(r.chain)}
+                for r in result.verdict.reasons
+            ],
+        },
+    )
     res = run_cli(["why", "--prefix", str(ml_prefix), "numpy"], env, monkeypatch)
     assert "pip install numpy==2.0.0 would replace it with numpy 2.0.0" in res.output
     assert "not possible: no resolution keeps conda's numpy 1.26.4" in res.output
     # the index is gone: the explanation comes from the journal entry alone
-    res = run_cli(["why", "--prefix", str(ml_prefix), "numpy"], {**env, "PIP_INDEX_URL": "http://127.0.0.1:9/simple/"},
-                  monkeypatch)
+    res = run_cli(
+        ["why", "--prefix", str(ml_prefix), "numpy"],
+        {**env, "PIP_INDEX_URL": "http://127.0.0.1:9/simple/"},
+        monkeypatch,
+    )
     assert res.exit_code == 0
     assert "numpy==2.0.0                       (installed 1.26.4 does not satisfy it)" in res.output
     assert "rendered from the journal" in res.output
@@ -257,8 +334,17 @@ def test_why_without_arguments_explains_the_last_blocked_command(ml_prefix, inde
 
 # ---- alternatives ------------------------------------------------------------------------------
 
-ML_COMMANDS = [["transformers[torch]"], ["diffusers", "transformers[torch]"], ["accelerate"], ["timm"],
-               ["torch==2.6.0"], ["-U", "numpy"], ["numpy==2.0.0"], ["xformers"], ["torchaudio"]]
+ML_COMMANDS = [
+    ["transformers[torch]"],
+    ["diffusers", "transformers[torch]"],
+    ["accelerate"],
+    ["timm"],
+    ["torch==2.6.0"],
+    ["-U", "numpy"],
+    ["numpy==2.0.0"],
+    ["xformers"],
+    ["torchaudio"],
+]
 
 
 def test_every_suggested_alternative_is_allowed(ml_prefix, index, home):
@@ -303,8 +389,12 @@ def test_alternative_installed_by_real_pip_keeps_conda_numpy(conda_env, index, h
 
 # ---- the redirect --------------------------------------------------------------------------------
 
-NUMPY_2 = dataclasses.replace(NUMPY, version="2.0.0", build=NUMPY.build.replace("h64a7726", "h8e4b2f3"),
-                              dist=Dist("numpy", "2.0.0", requires_python=">=3.9"))
+NUMPY_2 = dataclasses.replace(
+    NUMPY,
+    version="2.0.0",
+    build=NUMPY.build.replace("h64a7726", "h8e4b2f3"),
+    dist=Dist("numpy", "2.0.0", requires_python=">=3.9"),
+)
 
 
 def test_redirect_runs_conda_then_the_guarded_pip(conda_env, conda_channel_root, index, home, tmp_path, monkeypatch):
@@ -313,8 +403,11 @@ def test_redirect_runs_conda_then_the_guarded_pip(conda_env, conda_channel_root,
     install_fake_conda(tmp_path / "bin", channel.path, channel.package_cache)
     env = environ_for(index, home, path_prefix=f"{tmp_path / 'bin'}{os.pathsep}")
     env["XDG_STATE_HOME"] = str(tmp_path / "state")
-    res = run_cli(["why", "--prefix", str(prefix), "--redirect", "--yes", "numpy", "--",
-                   "numpy==2.0.0", "tinyextra"], env, monkeypatch)
+    res = run_cli(
+        ["why", "--prefix", str(prefix), "--redirect", "--yes", "numpy", "--", "numpy==2.0.0", "tinyextra"],
+        env,
+        monkeypatch,
+    )
     assert res.exit_code == 0, res.output
     calls = [json.loads(line) for line in (tmp_path / "bin" / "conda-calls.jsonl").read_text().splitlines()]
     assert calls == [["install", "--prefix", str(prefix), "-c", "conda-forge", "-y", "numpy ==2.0.0"]]
@@ -350,8 +443,12 @@ def test_failed_conda_step_runs_no_pip(conda_env, conda_channel_root, index, hom
     assert [(e["step"], e["outcome"]) for e in journal.read(prefix, env)] == [("conda", "failed")]
     # declining, or no terminal without --yes, does nothing
     assert run_redirect(result, snap, ctx, yes=False, pip_argv=argv, echo=said.append, interactive=False) == 1
-    assert run_redirect(result, snap, ctx, yes=False, pip_argv=argv, echo=said.append, interactive=True,
-                        ask=lambda _q: "n") == 1
+    assert (
+        run_redirect(
+            result, snap, ctx, yes=False, pip_argv=argv, echo=said.append, interactive=True, ask=lambda _q: "n"
+        )
+        == 1
+    )
     assert len(journal.read(prefix, env)) == 1
 
 
@@ -368,8 +465,10 @@ def test_redirect_plan_and_instead_line(ml_prefix, index, home):
     assert plan.conda_specs == ("opencv >=4.8,<5", "pytorch >=2.6.0,<2.7 cuda*")
     assert plan.pip_argv == ("install", "tinyextra")
     line = instead_line(result, snap, environ={"PATH": ""})
-    assert line == (f'instead: conda install --prefix {ml_prefix} -c conda-forge "opencv >=4.8,<5" '
-                    f'"pytorch >=2.6.0,<2.7 cuda*" && pip install tinyextra')
+    assert line == (
+        f'instead: conda install --prefix {ml_prefix} -c conda-forge "opencv >=4.8,<5" '
+        f'"pytorch >=2.6.0,<2.7 cuda*" && pip install tinyextra'
+    )
     assert detect_frontend({"PATH": ""}) is None
 
 
@@ -393,8 +492,11 @@ def test_frontend_detection_order(tmp_path):
 def _writer(args):
     prefix, environ, worker = args
     for i in range(50):
-        journal.append(Path(prefix), environ, {"argv": ["pip", "install", f"pkg{worker}-{i}" + "x" * 200],
-                                               "verdict": "allow", "worker": worker, "i": i})
+        journal.append(
+            Path(prefix),
+            environ,
+            {"argv": ["pip", "install", f"pkg{worker}-{i}" + "x" * 200], "verdict": "allow", "worker": worker, "i": i},
+        )
 
 
 def test_journal_survives_concurrent_writers(tmp_path):
@@ -413,8 +515,11 @@ def test_journal_holds_no_credentials(tmp_path, monkeypatch):
     environ = {"HOME": str(tmp_path), "XDG_STATE_HOME": str(tmp_path / "state")}
     prefix = tmp_path / "env"
     prefix.mkdir()
-    journal.append(prefix, environ, {"argv": ["pip", "install", "--index-url", "https://user:secret@host/simple",
-                                              "torch"], "verdict": "block"})
+    journal.append(
+        prefix,
+        environ,
+        {"argv": ["pip", "install", "--index-url", "https://user:secret@host/simple", "torch"], "verdict": "block"},
+    )
     text = journal.journal_path(prefix, environ).read_text()
     assert "secret" not in text and "https://****@host/simple" in text
     res = run_cli(["log", "--prefix", str(prefix), "--json", "-n", "1"], environ, monkeypatch)

@@ -20,17 +20,17 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from types import MappingProxyType
-from typing import Mapping
 
+from guard.act.journal import state_dir
 from guard.boundedjson import JSONInputError, loads_bounded, read_bounded
 from guard.environment.conda_meta import CondaRecord
+from guard.environment.interpreter import write_cache_file
 from guard.environment.snapshot import EnvironmentSnapshot
 from guard.policy.names import canonical_name
-from guard.environment.interpreter import write_cache_file
-from guard.act.journal import state_dir
 from guard.policy.rules import Policy
 
 SCHEMA = 1
@@ -100,8 +100,15 @@ def remember(snapshot: EnvironmentSnapshot, policy: Policy, prefix: Path, enviro
     for name, (record, dist_name, dist_version) in current.items():
         records[name] = _to_json(RememberedRecord(record, dist_name, dist_version, now))
     target = path(prefix, environ)
-    write_cache_file(target, {"schema": SCHEMA, "prefix": os.path.realpath(prefix), "updated": now,
-                              "records": dict(sorted(records.items()))})
+    write_cache_file(
+        target,
+        {
+            "schema": SCHEMA,
+            "prefix": os.path.realpath(prefix),
+            "updated": now,
+            "records": dict(sorted(records.items())),
+        },
+    )
     return target
 
 
@@ -124,17 +131,27 @@ def load(prefix: Path, environ: Mapping[str, str]) -> Mapping[str, RememberedRec
 
 
 def _to_json(remembered: RememberedRecord) -> dict:
-    return {**asdict(remembered.record), "dist_name": remembered.dist_name,
-            "dist_version": remembered.dist_version, "remembered_at": remembered.remembered_at}
+    return {
+        **asdict(remembered.record),
+        "dist_name": remembered.dist_name,
+        "dist_version": remembered.dist_version,
+        "remembered_at": remembered.remembered_at,
+    }
 
 
 def _from_json(value: dict) -> RememberedRecord:
     record = CondaRecord(
-        name=str(value["name"]), version=str(value["version"]), build=str(value["build"]),
-        build_number=int(value["build_number"]), channel=str(value["channel"]),
-        channel_url=str(value["channel_url"]), subdir=str(value["subdir"]),
-        depends=tuple(map(str, value["depends"])), constrains=tuple(map(str, value["constrains"])),
-        meta_file=str(value["meta_file"]), dist_dirs=tuple(map(str, value["dist_dirs"])),
+        name=str(value["name"]),
+        version=str(value["version"]),
+        build=str(value["build"]),
+        build_number=int(value["build_number"]),
+        channel=str(value["channel"]),
+        channel_url=str(value["channel_url"]),
+        subdir=str(value["subdir"]),
+        depends=tuple(map(str, value["depends"])),
+        constrains=tuple(map(str, value["constrains"])),
+        meta_file=str(value["meta_file"]),
+        dist_dirs=tuple(map(str, value["dist_dirs"])),
         requested_spec=value.get("requested_spec"),
     )
     return RememberedRecord(record, str(value["dist_name"]), str(value["dist_version"]), str(value["remembered_at"]))

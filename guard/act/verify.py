@@ -30,9 +30,9 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable
 
 from guard.environment.conda_meta import CondaRecord, load_paths_data
 from guard.errors import EnvironmentReadError
@@ -125,8 +125,7 @@ def check(watched: Iterable[Watched]) -> list[Damage]:
     for w in watched:
         base = os.path.basename(w.metadata_dir)
         if not os.path.exists(w.metadata_dir):
-            damage.append(Damage(w.name, w.version, w.record, f"its metadata directory {base} is gone",
-                                 w.metadata_dir))
+            damage.append(Damage(w.name, w.version, w.record, f"its metadata directory {base} is gone", w.metadata_dir))
             continue
         missing, touched = [], []
         for f in w.files:
@@ -148,8 +147,7 @@ def check(watched: Iterable[Watched]) -> list[Damage]:
                 parts.append(f"{len(missing)} files are gone")
             shown = ", ".join(_short(p, w.metadata_dir) for p in (differing + missing)[:3])
             more = f", {len(differing) + len(missing) - 3} more" if len(differing) + len(missing) > 3 else ""
-            damage.append(Damage(w.name, w.version, w.record, f"{' and '.join(parts)} ({shown}{more})",
-                                 w.metadata_dir))
+            damage.append(Damage(w.name, w.version, w.record, f"{' and '.join(parts)} ({shown}{more})", w.metadata_dir))
     return damage
 
 

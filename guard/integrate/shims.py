@@ -123,8 +123,10 @@ def pth_line(hook: str, guard_exe: str, prefix: str, python_version: str) -> str
     a word. A .pth line is one statement line, so the ``try`` is a string of its own, exec'd in a
     fresh namespace only on the ``pip`` path."""
     namespace = f"{{'__name__': '__conda_pip_guard_pth__', 'GUARD_EXE': {guard_exe!r}, 'GUARD_PREFIX': {prefix!r}}}"
-    body = (f"try:\n    with open({hook!r}, 'rb') as f:\n        s = f.read()\nexcept OSError:\n    s = None\n"
-            f"if s is not None:\n    exec(compile(s, {hook!r}, 'exec'), {namespace})\n")
+    body = (
+        f"try:\n    with open({hook!r}, 'rb') as f:\n        s = f.read()\nexcept OSError:\n    s = None\n"
+        f"if s is not None:\n    exec(compile(s, {hook!r}, 'exec'), {namespace})\n"
+    )
     run = f"exec({body!r}, {{}})"
     major, minor = (int(x) for x in python_version.split(".")[:2])
     if (major, minor) >= (3, 10):
@@ -142,7 +144,9 @@ def _render(template: str, **values: str) -> str:
     return text
 
 
-def planned_files(prefix: Path, guard_exe: str, site_packages: str, python_version: str) -> dict[str, tuple[bytes, int]]:
+def planned_files(
+    prefix: Path, guard_exe: str, site_packages: str, python_version: str
+) -> dict[str, tuple[bytes, int]]:
     """Prefix-relative path -> (content, mode) of everything ``install`` writes."""
     prefix_s = str(prefix)
     shims_dir = str(prefix / SHIMS_DIR)
@@ -161,15 +165,20 @@ def planned_files(prefix: Path, guard_exe: str, site_packages: str, python_versi
     site_rel = os.path.relpath(site_packages, prefix)
     if site_rel.startswith(".."):
         raise UsageError(f"the env's site-packages {site_packages} is outside {prefix}")
-    files[f"{site_rel}/{PTH_NAME}"] = (
-        pth_line(hook_path, guard_exe, prefix_s, python_version).encode("utf-8"), 0o644)
+    files[f"{site_rel}/{PTH_NAME}"] = (pth_line(hook_path, guard_exe, prefix_s, python_version).encode("utf-8"), 0o644)
     # what the shims advise when the guard is gone: exactly these files and the manifest
     advice = pip_hook.removal_advice([str(prefix / rel) for rel in [*sorted(files), MANIFEST]])
     for name in shim_names:
         text = _render(
-            "shim-pip.sh", NAME=name, PREFIX=sh_quote(prefix_s), GUARD_EXE=sh_quote(guard_exe),
-            VALUE_OPTIONS="|".join(pip_hook.VALUE_OPTIONS), FLAG_OPTIONS="|".join(pip_hook.FLAG_OPTIONS),
-            SHORT_FLAGS=pip_hook.SHORT_FLAGS, REMOVAL_ADVICE=sh_quote(advice))
+            "shim-pip.sh",
+            NAME=name,
+            PREFIX=sh_quote(prefix_s),
+            GUARD_EXE=sh_quote(guard_exe),
+            VALUE_OPTIONS="|".join(pip_hook.VALUE_OPTIONS),
+            FLAG_OPTIONS="|".join(pip_hook.FLAG_OPTIONS),
+            SHORT_FLAGS=pip_hook.SHORT_FLAGS,
+            REMOVAL_ADVICE=sh_quote(advice),
+        )
         files[f"{SHIMS_DIR}/{name}"] = (text.encode("utf-8"), 0o755)
     return files
 
@@ -213,8 +222,10 @@ def install(prefix: Path, *, guard_exe: str | None = None, cache_dir: Path | Non
     if not (prefix / "conda-meta").is_dir():
         # guard pip runs plain pip there (nothing is conda's), and a venv's activate script never
         # runs etc/conda/activate.d: the shims would only cost time
-        raise UsageError(f"{prefix} is not a conda environment (no conda-meta/): nothing there is conda's to "
-                         "protect, and a venv's activate never runs conda's activation hooks; nothing was written")
+        raise UsageError(
+            f"{prefix} is not a conda environment (no conda-meta/): nothing there is conda's to "
+            "protect, and a venv's activate never runs conda's activation hooks; nothing was written"
+        )
     guard_exe = os.path.abspath(guard_exe) if guard_exe else default_guard_exe()
     site_packages, version = _site_packages(prefix, cache_dir)
     files = planned_files(prefix, guard_exe, site_packages, version)
@@ -259,8 +270,8 @@ def _remember(prefix: Path, cache_dir: Path | None) -> None:
     that ``guard doctor`` can tell later what conda had installed."""
     try:
         from guard.act import remembered
-        from guard.policy.config import load_policy
         from guard.environment.snapshot import snapshot
+        from guard.policy.config import load_policy
 
         environ = dict(os.environ)
         policy, _ = load_policy(prefix, environ)

@@ -24,16 +24,26 @@ import hashlib
 import json
 import os
 import time
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict
 from pathlib import Path
-from typing import Callable, Iterable, Mapping, Sequence
+from typing import Any, Callable
 
 from guard import __version__
 from guard.models import Change, CheckResult, Edge, Plan, Reason, Verdict
 
 _ENV_PREFIXES = ("PIP_", "GUARD_")
-_ENV_NAMES = ("HOME", "XDG_CONFIG_HOME", "XDG_CONFIG_DIRS", "XDG_CACHE_HOME", "VIRTUAL_ENV", "CONDA_PREFIX",
-              "CONDA_EXE", "MAMBA_EXE", "PYTHONUSERBASE")
+_ENV_NAMES = (
+    "HOME",
+    "XDG_CONFIG_HOME",
+    "XDG_CONFIG_DIRS",
+    "XDG_CACHE_HOME",
+    "VIRTUAL_ENV",
+    "CONDA_PREFIX",
+    "CONDA_EXE",
+    "MAMBA_EXE",
+    "PYTHONUSERBASE",
+)
 
 
 def _stat(path: str) -> list | None:
@@ -50,7 +60,7 @@ def environment_fingerprint(prefix: Path) -> dict:
     paths = [str(prefix / "conda-meta"), str(prefix / "bin" / "python")]
     paths += sorted(glob.glob(str(prefix / "lib" / "python*" / "site-packages")))
     paths += sorted(glob.glob(str(prefix / "Lib" / "site-packages")))
-    fingerprint = {p: _stat(p) for p in paths}
+    fingerprint: dict[str, Any] = {p: _stat(p) for p in paths}
     # a record rewritten in place (damaged, or edited) leaves the directory's mtime as it was
     try:
         with os.scandir(prefix / "conda-meta") as it:
@@ -64,11 +74,19 @@ def environment_fingerprint(prefix: Path) -> dict:
 def cache_key(argv: Sequence[str], prefix: Path, cwd: str, environ: Mapping[str, str]) -> str:
     env = {k: v for k, v in environ.items() if k.startswith(_ENV_PREFIXES) or k in _ENV_NAMES}
     # how the guard was reached (shim, hook, CLI) does not change the answer
-    for var in ("GUARD_CACHE_DIR", "GUARD_ACTIVE", "GUARD_REAL_PIP", "GUARD_PIP_PYTHON", "GUARD_PREFIX",
-                "GUARD_EXE", "GUARD_DEBUG"):
+    for var in (
+        "GUARD_CACHE_DIR",
+        "GUARD_ACTIVE",
+        "GUARD_REAL_PIP",
+        "GUARD_PIP_PYTHON",
+        "GUARD_PREFIX",
+        "GUARD_EXE",
+        "GUARD_DEBUG",
+    ):
         env.pop(var, None)
-    blob = json.dumps([__version__, list(argv), os.path.realpath(prefix), cwd, sorted(env.items())],
-                      separators=(",", ":"))
+    blob = json.dumps(
+        [__version__, list(argv), os.path.realpath(prefix), cwd, sorted(env.items())], separators=(",", ":")
+    )
     return hashlib.sha256(blob.encode()).hexdigest()
 
 
@@ -76,8 +94,9 @@ def _entry_path(cache_dir: Path, key: str) -> Path:
     return cache_dir / "verdicts" / f"{key}.json"
 
 
-def lookup(cache_dir: Path, key: str, prefix: Path,
-           revalidate: Callable[[dict, dict | None], bool] | None = None) -> CheckResult | None:
+def lookup(
+    cache_dir: Path, key: str, prefix: Path, revalidate: Callable[[dict, dict | None], bool] | None = None
+) -> CheckResult | None:
     """The stored result for ``key`` if everything it depended on is unchanged, else None.
     ``revalidate(pages, index)`` says whether the remote index pages it used are unchanged
     (asked last, after the cheap local checks; ``index``: the index settings stored with it, or
@@ -103,8 +122,17 @@ def lookup(cache_dir: Path, key: str, prefix: Path,
         return None
 
 
-def store(cache_dir: Path, key: str, prefix: Path, result: CheckResult, *, files: Iterable[str],
-          fresh_until: float, pages: Mapping[str, list] | None = None, index: Mapping | None = None) -> None:
+def store(
+    cache_dir: Path,
+    key: str,
+    prefix: Path,
+    result: CheckResult,
+    *,
+    files: Iterable[str],
+    fresh_until: float,
+    pages: Mapping[str, list] | None = None,
+    index: Mapping | None = None,
+) -> None:
     """Remember ``result``; ``files`` are the inputs it read, ``fresh_until`` until when it holds
     at most (0: never memoized), ``pages`` the remote index pages it used (plain URL ->
     [content digest, project]; ``IndexClient.pages_used``), revalidated on every lookup with

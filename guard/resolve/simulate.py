@@ -40,8 +40,9 @@ class DeadlineReporter(BaseReporter):
 
     def _check(self) -> None:
         if self._at is not None and time.monotonic() > self._at:
-            raise SimulationError(f"the resolution did not finish within the {self._seconds:g}s deadline "
-                                  "(GUARD_DEADLINE)")
+            raise SimulationError(
+                f"the resolution did not finish within the {self._seconds:g}s deadline (GUARD_DEADLINE)"
+            )
 
     def starting_round(self, index: int) -> None:
         self._check()
@@ -65,8 +66,9 @@ def resolve_options(request) -> ResolveOptions:
     )
 
 
-def simulate_install(request, snapshot, source, *, held: dict | None = None,
-                     deadline: float | None = None) -> tuple[Plan, object]:
+def simulate_install(
+    request, snapshot, source, *, held: dict | None = None, deadline: float | None = None
+) -> tuple[Plan, object]:
     """Resolve ``request`` (an :class:`guard.request.model.InstallRequest`) in ``snapshot`` with
     metadata from ``source``. Returns the plan and the raw resolvelib result (for ``why``).
 

@@ -38,10 +38,10 @@ import sys
 import tempfile
 import venv
 import zipfile
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Iterator, Mapping, Sequence
 
 import conda_package_handling.api as cph
 import rattler
@@ -157,7 +157,7 @@ class Scenario:
             write_pip_installed_dist(prefix, dist)
         return prefix
 
-    def with_packages(self, *packages: CondaPkg, specs: Sequence[str] = ()) -> "Scenario":
+    def with_packages(self, *packages: CondaPkg, specs: Sequence[str] = ()) -> Scenario:
         """This scenario with more packages (replacing any with the same channel, subdir and file name)
         and more specs."""
         new = {(p.channel, p.subdir, p.filename) for p in packages}
@@ -186,8 +186,12 @@ def _extras(requires_dist: Iterable[str]) -> list[str]:
 
 
 def _metadata_text(dist: Dist, *, egg: bool = False) -> str:
-    lines = ["Metadata-Version: 2.1", f"Name: {dist.project}", f"Version: {dist.version}",
-             f"Summary: {dist.project} (test stand-in)"]
+    lines = [
+        "Metadata-Version: 2.1",
+        f"Name: {dist.project}",
+        f"Version: {dist.version}",
+        f"Summary: {dist.project} (test stand-in)",
+    ]
     if dist.requires_python:
         lines.append(f"Requires-Python: {dist.requires_python}")
     lines += [f"Provides-Extra: {e}" for e in _extras(dist.requires_dist)]
@@ -232,7 +236,9 @@ def dist_files(dist: Dist, *, installer_newline: bool) -> dict[str, bytes]:
         files[f"{meta}/SOURCES.txt"] = "".join(f"{p}\n" for p in sorted(files)).encode()
         return files
     files[f"{meta}/METADATA"] = _metadata_text(dist).encode()
-    files[f"{meta}/WHEEL"] = b"Wheel-Version: 1.0\nGenerator: conda-pip-guard tests\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
+    files[f"{meta}/WHEEL"] = (
+        b"Wheel-Version: 1.0\nGenerator: conda-pip-guard tests\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
+    )
     files[f"{meta}/REQUESTED"] = b""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
@@ -276,9 +282,15 @@ def _build_package(pkg: CondaPkg, out_dir: Path, work: Path) -> Path:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(data)
     index: dict[str, object] = {
-        "name": pkg.name, "version": pkg.version, "build": pkg.build, "build_number": pkg.build_number,
-        "depends": list(pkg.depends), "constrains": list(pkg.constrains), "license": "BSD-3-Clause",
-        "subdir": pkg.subdir, "timestamp": 1730000000000,
+        "name": pkg.name,
+        "version": pkg.version,
+        "build": pkg.build,
+        "build_number": pkg.build_number,
+        "depends": list(pkg.depends),
+        "constrains": list(pkg.constrains),
+        "license": "BSD-3-Clause",
+        "subdir": pkg.subdir,
+        "timestamp": 1730000000000,
     }
     if pkg.noarch:
         index["noarch"] = pkg.noarch
@@ -288,8 +300,10 @@ def _build_package(pkg: CondaPkg, out_dir: Path, work: Path) -> Path:
         index["track_features"] = pkg.track_features
     (info / "index.json").write_text(json.dumps(index, indent=2, sort_keys=True))
     (info / "files").write_text("".join(f"{p}\n" for p in sorted(files)))
-    paths = [{"_path": p, "path_type": "hardlink", "sha256": hashlib.sha256(d).hexdigest(), "size_in_bytes": len(d)}
-             for p, d in sorted(files.items())]
+    paths = [
+        {"_path": p, "path_type": "hardlink", "sha256": hashlib.sha256(d).hexdigest(), "size_in_bytes": len(d)}
+        for p, d in sorted(files.items())
+    ]
     (info / "paths.json").write_text(json.dumps({"paths": paths, "paths_version": 1}, indent=2))
     if pkg.noarch == "python":
         (info / "link.json").write_text(json.dumps({"noarch": {"type": "python"}, "package_metadata_version": 1}))
@@ -366,8 +380,7 @@ class Channel:
                 (self.path / name / subdir).mkdir(parents=True, exist_ok=True)
 
         async def index_all() -> None:
-            await asyncio.gather(*(index_fs(self.path / name, force=True, write_shards=False)
-                                   for name in self.names))
+            await asyncio.gather(*(index_fs(self.path / name, force=True, write_shards=False) for name in self.names))
 
         asyncio.run(index_all())
         (self.path / ".complete").touch()
@@ -388,7 +401,8 @@ DEFAULT_VIRTUAL_PACKAGES: tuple[tuple[str, str, str], ...] = (
 # Copy files into prefixes: with hard links (rattler's default) a test that edits a prefix file in place
 # would edit the shared package cache and every other prefix. The files are tiny; copying costs nothing.
 _COPY_FILES = rattler.Config.from_toml(
-    "allow-hard-links = false\nallow-symbolic-links = false\nallow-ref-links = false\n")
+    "allow-hard-links = false\nallow-symbolic-links = false\nallow-ref-links = false\n"
+)
 
 _default_root: Path | None = None
 _solutions: dict[tuple, list[rattler.RepoDataRecord]] = {}
@@ -404,15 +418,24 @@ def default_channel_root() -> Path:
 
 
 def _virtual_packages(spec: Sequence[tuple[str, str, str]]) -> list[rattler.GenericVirtualPackage]:
-    return [rattler.GenericVirtualPackage(rattler.PackageName(n), rattler.Version(v), rattler.BuildString(b)) for n, v, b in spec]
+    return [
+        rattler.GenericVirtualPackage(rattler.PackageName(n), rattler.Version(v), rattler.BuildString(b))
+        for n, v, b in spec
+    ]
 
 
 def _solve(channel: Channel, specs: Sequence[str], virtual: Sequence[tuple[str, str, str]]) -> list:
     key = (str(channel.path), tuple(specs), tuple(virtual))
     if key not in _solutions:
-        _solutions[key] = asyncio.run(rattler.solve(
-            channel.rattler_channels(), list(specs), platforms=[PLATFORM, "noarch"],
-            virtual_packages=_virtual_packages(virtual), channel_relations="disabled"))
+        _solutions[key] = asyncio.run(
+            rattler.solve(
+                channel.rattler_channels(),
+                list(specs),
+                platforms=[PLATFORM, "noarch"],
+                virtual_packages=_virtual_packages(virtual),
+                channel_relations="disabled",
+            )
+        )
     return _solutions[key]
 
 
@@ -459,19 +482,27 @@ def _add_pip(prefix: Path, root: Path) -> None:
     for entry in _pip_template(root).iterdir():
         if _is_pip(entry.name):
             _link_tree(entry, site / entry.name)
-    script = (f"#!{prefix / 'bin' / 'python'}\nimport re\nimport sys\nfrom pip._internal.cli.main import main\n"
-              "if __name__ == '__main__':\n"
-              "    sys.argv[0] = re.sub(r'(-script\\.pyw|\\.exe)?$', '', sys.argv[0])\n"
-              "    sys.exit(main())\n")
+    script = (
+        f"#!{prefix / 'bin' / 'python'}\nimport re\nimport sys\nfrom pip._internal.cli.main import main\n"
+        "if __name__ == '__main__':\n"
+        "    sys.argv[0] = re.sub(r'(-script\\.pyw|\\.exe)?$', '', sys.argv[0])\n"
+        "    sys.exit(main())\n"
+    )
     for name in ("pip", "pip3", f"pip{PY_MAJOR_MINOR}"):
         path = prefix / "bin" / name
         path.write_text(script)
         path.chmod(0o755)
 
 
-def build_prefix(dest: Path, packages: Iterable[CondaPkg], specs: Sequence[str], *, with_pip: bool = False,
-                 channel_root: Path | None = None,
-                 virtual_packages: Sequence[tuple[str, str, str]] = DEFAULT_VIRTUAL_PACKAGES) -> Path:
+def build_prefix(
+    dest: Path,
+    packages: Iterable[CondaPkg],
+    specs: Sequence[str],
+    *,
+    with_pip: bool = False,
+    channel_root: Path | None = None,
+    virtual_packages: Sequence[tuple[str, str, str]] = DEFAULT_VIRTUAL_PACKAGES,
+) -> Path:
     """Solve ``specs`` against the channels holding ``packages`` and install the result into ``dest``,
     a new venv (with pip when ``with_pip``). Returns ``dest``.
 
@@ -485,10 +516,17 @@ def build_prefix(dest: Path, packages: Iterable[CondaPkg], specs: Sequence[str],
     venv.create(dest, with_pip=False, symlinks=True)
     if with_pip:
         _add_pip(dest, root)
-    asyncio.run(rattler.install(
-        records, dest, cache_dir=channel.package_cache, show_progress=False, config=_COPY_FILES,
-        # py-rattler 0.28 forwards this list to Rust unwrapped, so it must hold the inner objects
-        requested_specs=[rattler.MatchSpec(s)._match_spec for s in specs]))
+    asyncio.run(
+        rattler.install(
+            records,
+            dest,
+            cache_dir=channel.package_cache,
+            show_progress=False,
+            config=_COPY_FILES,
+            # py-rattler 0.28 forwards this list to Rust unwrapped, so it must hold the inner objects
+            requested_specs=[rattler.MatchSpec(s)._match_spec for s in specs],
+        )
+    )
     return dest
 
 
@@ -521,17 +559,33 @@ def pip_command(prefix: Path, python: str | os.PathLike[str] | None = None) -> l
     return [sys.executable, "-m", "pip", "--python", target]
 
 
-def run_pip(prefix: Path, *args: str, env: Mapping[str, str] | None = None,
-            python: str | os.PathLike[str] | None = None, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+def run_pip(
+    prefix: Path,
+    *args: str,
+    env: Mapping[str, str] | None = None,
+    python: str | os.PathLike[str] | None = None,
+    timeout: float = 300,
+) -> subprocess.CompletedProcess[str]:
     """Run real pip with ``args`` on ``prefix``, config-isolated (see ``clean_pip_env``; ``env`` replaces
     it whole when given). Output is captured as text; the exit status is not checked."""
     with tempfile.TemporaryDirectory(prefix="pip-home-") as home:
-        return subprocess.run([*pip_command(prefix, python), *args], env=dict(env) if env is not None else clean_pip_env(Path(home)),
-                              capture_output=True, text=True, timeout=timeout, check=False)
+        return subprocess.run(
+            [*pip_command(prefix, python), *args],
+            env=dict(env) if env is not None else clean_pip_env(Path(home)),
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
 
 
-def pip_install_into(prefix: Path, *args: str, index_url: str | None = None, env: Mapping[str, str] | None = None,
-                     python: str | os.PathLike[str] | None = None) -> subprocess.CompletedProcess[str]:
+def pip_install_into(
+    prefix: Path,
+    *args: str,
+    index_url: str | None = None,
+    env: Mapping[str, str] | None = None,
+    python: str | os.PathLike[str] | None = None,
+) -> subprocess.CompletedProcess[str]:
     """``pip install [--index-url URL] ARGS`` into ``prefix`` with real pip (see ``run_pip``)."""
     index = ["--index-url", index_url] if index_url else []
     return run_pip(prefix, "install", *index, *args, env=env, python=python)
@@ -555,7 +609,9 @@ def _lib(*names: str) -> dict[str, bytes]:
 def python_packages() -> tuple[CondaPkg, ...]:
     """``python`` (the record that says "python is here"; the interpreter is the venv's) and ``python_abi``."""
     return (
-        CondaPkg("python", PY_VERSION, "hab00c5b_0_cpython", depends=(f"python_abi {PY_MAJOR_MINOR}.* *_cp{PY_NODOT}",)),
+        CondaPkg(
+            "python", PY_VERSION, "hab00c5b_0_cpython", depends=(f"python_abi {PY_MAJOR_MINOR}.* *_cp{PY_NODOT}",)
+        ),
         CondaPkg("python_abi", PY_MAJOR_MINOR, f"5_cp{PY_NODOT}", constrains=(f"python {PY_MAJOR_MINOR}.* *_cpython",)),
     )
 
@@ -575,93 +631,264 @@ def python_deps_packages() -> tuple[CondaPkg, ...]:
     """The pure-Python stack around torch, as conda-forge packages carrying their dists."""
     return (
         _noarch("filelock", "3.16.1", "pyhd8ed1ab_0", Dist("filelock", "3.16.1", requires_python=">=3.8")),
-        _noarch("typing_extensions", "4.12.2", "pyha770c72_0",
-                Dist("typing_extensions", "4.12.2", requires_python=">=3.8")),
+        _noarch(
+            "typing_extensions", "4.12.2", "pyha770c72_0", Dist("typing_extensions", "4.12.2", requires_python=">=3.8")
+        ),
         # conda-forge's typing-extensions is a metapackage over typing_extensions
-        CondaPkg("typing-extensions", "4.12.2", "hd8ed1ab_0", depends=("typing_extensions ==4.12.2 pyha770c72_0",),
-                 subdir="noarch"),
-        _noarch("mpmath", "1.3.0", "pyhd8ed1ab_0", Dist("mpmath", "1.3.0", requires_dist=(
-            'pytest>=4.6; extra == "develop"', 'gmpy2>=2.1.0a4; platform_python_implementation != "PyPy" and extra == "gmpy"'))),
-        _noarch("sympy", "1.13.1", "pypyh2585a3b_103", Dist("sympy", "1.13.1", requires_python=">=3.8", requires_dist=(
-            "mpmath<1.4,>=1.1.0", 'pytest>=7.1.0; extra == "dev"', 'hypothesis>=6.70.0; extra == "dev"')),
-                "mpmath >=0.19,<1.4"),
-        _noarch("networkx", "3.4.2", "pyh267e887_2", Dist("networkx", "3.4.2", requires_python=">=3.10",
-                                                          requires_dist=('numpy>=1.24; extra == "default"',))),
+        CondaPkg(
+            "typing-extensions",
+            "4.12.2",
+            "hd8ed1ab_0",
+            depends=("typing_extensions ==4.12.2 pyha770c72_0",),
+            subdir="noarch",
+        ),
+        _noarch(
+            "mpmath",
+            "1.3.0",
+            "pyhd8ed1ab_0",
+            Dist(
+                "mpmath",
+                "1.3.0",
+                requires_dist=(
+                    'pytest>=4.6; extra == "develop"',
+                    'gmpy2>=2.1.0a4; platform_python_implementation != "PyPy" and extra == "gmpy"',
+                ),
+            ),
+        ),
+        _noarch(
+            "sympy",
+            "1.13.1",
+            "pypyh2585a3b_103",
+            Dist(
+                "sympy",
+                "1.13.1",
+                requires_python=">=3.8",
+                requires_dist=(
+                    "mpmath<1.4,>=1.1.0",
+                    'pytest>=7.1.0; extra == "dev"',
+                    'hypothesis>=6.70.0; extra == "dev"',
+                ),
+            ),
+            "mpmath >=0.19,<1.4",
+        ),
+        _noarch(
+            "networkx",
+            "3.4.2",
+            "pyh267e887_2",
+            Dist("networkx", "3.4.2", requires_python=">=3.10", requires_dist=('numpy>=1.24; extra == "default"',)),
+        ),
         _compiled("markupsafe", "3.0.2", f"{_PY}h9ecbd09_1", Dist("MarkupSafe", "3.0.2", requires_python=">=3.9")),
-        _noarch("jinja2", "3.1.4", "pyhd8ed1ab_0", Dist("Jinja2", "3.1.4", requires_python=">=3.7", requires_dist=(
-            "MarkupSafe>=2.0", 'Babel>=2.7; extra == "i18n"')), "markupsafe >=2.0"),
+        _noarch(
+            "jinja2",
+            "3.1.4",
+            "pyhd8ed1ab_0",
+            Dist(
+                "Jinja2",
+                "3.1.4",
+                requires_python=">=3.7",
+                requires_dist=("MarkupSafe>=2.0", 'Babel>=2.7; extra == "i18n"'),
+            ),
+            "markupsafe >=2.0",
+        ),
         _noarch("fsspec", "2024.10.0", "pyhff2d567_0", Dist("fsspec", "2024.10.0", requires_python=">=3.8")),
-        _compiled("pillow", "11.0.0", f"{_PY}h49e9ac3_0", Dist("pillow", "11.0.0", requires_python=">=3.9", modules=("PIL",))),
+        _compiled(
+            "pillow", "11.0.0", f"{_PY}h49e9ac3_0", Dist("pillow", "11.0.0", requires_python=">=3.9", modules=("PIL",))
+        ),
         _noarch("packaging", "24.2", "pyhff2d567_1", Dist("packaging", "24.2", requires_python=">=3.8")),
-        _compiled("pyyaml", "6.0.2", f"{_PY}h9ecbd09_1", Dist("PyYAML", "6.0.2", requires_python=">=3.8", modules=("yaml",)),
-                  "yaml >=0.2.5,<0.3.0a0"),
+        _compiled(
+            "pyyaml",
+            "6.0.2",
+            f"{_PY}h9ecbd09_1",
+            Dist("PyYAML", "6.0.2", requires_python=">=3.8", modules=("yaml",)),
+            "yaml >=0.2.5,<0.3.0a0",
+        ),
         CondaPkg("yaml", "0.2.5", "h7f98852_2", extra_files=_lib("libyaml-0.so.2")),
         _noarch("certifi", "2024.8.30", "pyhd8ed1ab_0", Dist("certifi", "2024.8.30", requires_python=">=3.6")),
-        _noarch("charset-normalizer", "3.4.0", "pyhd8ed1ab_0",
-                Dist("charset-normalizer", "3.4.0", requires_python=">=3.7.0")),
+        _noarch(
+            "charset-normalizer",
+            "3.4.0",
+            "pyhd8ed1ab_0",
+            Dist("charset-normalizer", "3.4.0", requires_python=">=3.7.0"),
+        ),
         _noarch("idna", "3.10", "pyhd8ed1ab_0", Dist("idna", "3.10", requires_python=">=3.6")),
-        _noarch("urllib3", "2.2.3", "pyhd8ed1ab_0", Dist("urllib3", "2.2.3", requires_python=">=3.8", requires_dist=(
-            'brotli>=1.0.9; platform_python_implementation == "CPython" and extra == "brotli"',
-            'pysocks!=1.5.7,<2.0,>=1.5.6; extra == "socks"'))),
-        _noarch("requests", "2.32.3", "pyhd8ed1ab_0", Dist("requests", "2.32.3", requires_python=">=3.8", requires_dist=(
-            "charset-normalizer<4,>=2", "idna<4,>=2.5", "urllib3<3,>=1.21.1", "certifi>=2017.4.17",
-            'PySocks!=1.5.7,>=1.5.6; extra == "socks"', 'chardet<6,>=3.0.2; extra == "use-chardet-on-py3"')),
-                "certifi >=2017.4.17", "charset-normalizer >=2,<4", "idna >=2.5,<4", "urllib3 >=1.21.1,<3"),
-        _noarch("tqdm", "4.67.1", "pyhd8ed1ab_0", Dist("tqdm", "4.67.1", requires_python=">=3.7", requires_dist=(
-            'colorama; platform_system == "Windows"', 'ipywidgets>=6; extra == "notebook"'))),
+        _noarch(
+            "urllib3",
+            "2.2.3",
+            "pyhd8ed1ab_0",
+            Dist(
+                "urllib3",
+                "2.2.3",
+                requires_python=">=3.8",
+                requires_dist=(
+                    'brotli>=1.0.9; platform_python_implementation == "CPython" and extra == "brotli"',
+                    'pysocks!=1.5.7,<2.0,>=1.5.6; extra == "socks"',
+                ),
+            ),
+        ),
+        _noarch(
+            "requests",
+            "2.32.3",
+            "pyhd8ed1ab_0",
+            Dist(
+                "requests",
+                "2.32.3",
+                requires_python=">=3.8",
+                requires_dist=(
+                    "charset-normalizer<4,>=2",
+                    "idna<4,>=2.5",
+                    "urllib3<3,>=1.21.1",
+                    "certifi>=2017.4.17",
+                    'PySocks!=1.5.7,>=1.5.6; extra == "socks"',
+                    'chardet<6,>=3.0.2; extra == "use-chardet-on-py3"',
+                ),
+            ),
+            "certifi >=2017.4.17",
+            "charset-normalizer >=2,<4",
+            "idna >=2.5,<4",
+            "urllib3 >=1.21.1,<3",
+        ),
+        _noarch(
+            "tqdm",
+            "4.67.1",
+            "pyhd8ed1ab_0",
+            Dist(
+                "tqdm",
+                "4.67.1",
+                requires_python=">=3.7",
+                requires_dist=('colorama; platform_system == "Windows"', 'ipywidgets>=6; extra == "notebook"'),
+            ),
+        ),
         _compiled("regex", "2024.11.6", f"{_PY}h9ecbd09_0", Dist("regex", "2024.11.6", requires_python=">=3.8")),
     )
 
 
 TORCH_251_REQUIRES = (
     # what setup.py of a source build writes (conda-forge): no nvidia-* wheels, no triton pin
-    "filelock", "typing-extensions>=4.8.0", 'setuptools; python_version >= "3.12"',
-    'sympy==1.13.1; python_version >= "3.9"', "networkx", "jinja2", "fsspec",
-    'opt-einsum>=3.3; extra == "opt-einsum"', 'optree>=0.12.0; extra == "optree"',
+    "filelock",
+    "typing-extensions>=4.8.0",
+    'setuptools; python_version >= "3.12"',
+    'sympy==1.13.1; python_version >= "3.9"',
+    "networkx",
+    "jinja2",
+    "fsspec",
+    'opt-einsum>=3.3; extra == "opt-einsum"',
+    'optree>=0.12.0; extra == "optree"',
 )
-_TORCH_PY_DEPENDS = ("filelock", "fsspec", "jinja2", "networkx", "numpy >=1.19,<3", "sympy >=1.13.1,!=1.13.2",
-                     "typing_extensions >=4.10.0")
+_TORCH_PY_DEPENDS = (
+    "filelock",
+    "fsspec",
+    "jinja2",
+    "networkx",
+    "numpy >=1.19,<3",
+    "sympy >=1.13.1,!=1.13.2",
+    "typing_extensions >=4.10.0",
+)
 
 
 def _torch_files(version: str, cuda: str | None) -> dict[str, bytes]:
     """torch/version.py as a build writes it: how an installed torch tells CUDA from CPU without import."""
-    return {f"{SITE_PACKAGES}/torch/version.py":
-            f"__version__ = {version!r}\ndebug = False\ncuda = {cuda!r}\nhip = None\n".encode()}
+    return {
+        f"{SITE_PACKAGES}/torch/version.py": f"__version__ = {version!r}\ndebug = False\ncuda = {cuda!r}\nhip = None\n".encode()
+    }
 
 
 def ml_cuda_packages() -> tuple[CondaPkg, ...]:
     """conda-forge's CUDA 12.6 build of pytorch 2.5.1 with torchvision, triton and the CUDA libraries."""
     cuda = ("__cuda", "cuda-version >=12.6,<13")
     return (
-        *python_packages(), NUMPY, *python_deps_packages(),
-        CondaPkg("cuda-version", "12.6", "h7480c83_3", constrains=("cudatoolkit 12.6|12.6.*", "__cuda >=12"), subdir="noarch"),
-        CondaPkg("cuda-cudart", "12.6.77", "h5888daf_0", depends=("cuda-version >=12.6,<12.7.0a0",),
-                 extra_files=_lib("libcudart.so.12")),
-        CondaPkg("libcublas", "12.6.4.1", "h5888daf_0", depends=("cuda-version >=12.6,<12.7.0a0",),
-                 extra_files=_lib("libcublas.so.12", "libcublasLt.so.12")),
-        CondaPkg("cudnn", "9.3.0.75", "h93bb076_0", depends=("cuda-version >=12,<13.0a0", "libcublas"),
-                 extra_files=_lib("libcudnn.so.9")),
-        CondaPkg("nccl", "2.23.4.1", "h03a54cd_3", depends=("cuda-version >=12.6,<13.0a0",),
-                 extra_files=_lib("libnccl.so.2")),
-        CondaPkg("libtorch", "2.5.1", "cuda126_mkl_h95e6c2d_303",
-                 depends=(*cuda, "cuda-cudart >=12.6.77,<13.0a0", "cudnn >=9.3.0.75,<10.0a0",
-                          "libcublas >=12.6.4.1,<13.0a0", "nccl >=2.23.4.1,<3.0a0"),
-                 constrains=("pytorch-cpu <0.0a0", "pytorch-gpu 2.5.1"),
-                 extra_files=_lib("libtorch_cuda.so", "libtorch_cpu.so")),
-        _compiled("triton", "3.1.0", f"cuda126{_PY}h8da5aae_1", Dist("triton", "3.1.0", requires_dist=(
-            "filelock", 'cmake>=3.20; extra == "build"', 'pytest; extra == "tests"')), *cuda, "filelock"),
-        CondaPkg("pytorch", "2.5.1", f"cuda126_mkl_{_PY}_h1e7bc52_303",
-                 depends=(_PYTHON_DEP, _PYTHON_ABI_DEP, *cuda, "cuda-cudart >=12.6.77,<13.0a0",
-                          "cudnn >=9.3.0.75,<10.0a0", "libcublas >=12.6.4.1,<13.0a0", "nccl >=2.23.4.1,<3.0a0",
-                          "libtorch 2.5.1 cuda126_mkl_h95e6c2d_303", "triton 3.1.0.*", *_TORCH_PY_DEPENDS),
-                 constrains=("pytorch-cpu <0.0a0", "pytorch-gpu 2.5.1"),
-                 dist=Dist("torch", "2.5.1", requires_dist=TORCH_251_REQUIRES, requires_python=">=3.8.0"),
-                 extra_files=_torch_files("2.5.1", "12.6")),
+        *python_packages(),
+        NUMPY,
+        *python_deps_packages(),
+        CondaPkg(
+            "cuda-version", "12.6", "h7480c83_3", constrains=("cudatoolkit 12.6|12.6.*", "__cuda >=12"), subdir="noarch"
+        ),
+        CondaPkg(
+            "cuda-cudart",
+            "12.6.77",
+            "h5888daf_0",
+            depends=("cuda-version >=12.6,<12.7.0a0",),
+            extra_files=_lib("libcudart.so.12"),
+        ),
+        CondaPkg(
+            "libcublas",
+            "12.6.4.1",
+            "h5888daf_0",
+            depends=("cuda-version >=12.6,<12.7.0a0",),
+            extra_files=_lib("libcublas.so.12", "libcublasLt.so.12"),
+        ),
+        CondaPkg(
+            "cudnn",
+            "9.3.0.75",
+            "h93bb076_0",
+            depends=("cuda-version >=12,<13.0a0", "libcublas"),
+            extra_files=_lib("libcudnn.so.9"),
+        ),
+        CondaPkg(
+            "nccl", "2.23.4.1", "h03a54cd_3", depends=("cuda-version >=12.6,<13.0a0",), extra_files=_lib("libnccl.so.2")
+        ),
+        CondaPkg(
+            "libtorch",
+            "2.5.1",
+            "cuda126_mkl_h95e6c2d_303",
+            depends=(
+                *cuda,
+                "cuda-cudart >=12.6.77,<13.0a0",
+                "cudnn >=9.3.0.75,<10.0a0",
+                "libcublas >=12.6.4.1,<13.0a0",
+                "nccl >=2.23.4.1,<3.0a0",
+            ),
+            constrains=("pytorch-cpu <0.0a0", "pytorch-gpu 2.5.1"),
+            extra_files=_lib("libtorch_cuda.so", "libtorch_cpu.so"),
+        ),
+        _compiled(
+            "triton",
+            "3.1.0",
+            f"cuda126{_PY}h8da5aae_1",
+            Dist(
+                "triton",
+                "3.1.0",
+                requires_dist=("filelock", 'cmake>=3.20; extra == "build"', 'pytest; extra == "tests"'),
+            ),
+            *cuda,
+            "filelock",
+        ),
+        CondaPkg(
+            "pytorch",
+            "2.5.1",
+            f"cuda126_mkl_{_PY}_h1e7bc52_303",
+            depends=(
+                _PYTHON_DEP,
+                _PYTHON_ABI_DEP,
+                *cuda,
+                "cuda-cudart >=12.6.77,<13.0a0",
+                "cudnn >=9.3.0.75,<10.0a0",
+                "libcublas >=12.6.4.1,<13.0a0",
+                "nccl >=2.23.4.1,<3.0a0",
+                "libtorch 2.5.1 cuda126_mkl_h95e6c2d_303",
+                "triton 3.1.0.*",
+                *_TORCH_PY_DEPENDS,
+            ),
+            constrains=("pytorch-cpu <0.0a0", "pytorch-gpu 2.5.1"),
+            dist=Dist("torch", "2.5.1", requires_dist=TORCH_251_REQUIRES, requires_python=">=3.8.0"),
+            extra_files=_torch_files("2.5.1", "12.6"),
+        ),
         CondaPkg("pytorch-gpu", "2.5.1", "cuda126_mkl_h7dd5b6c_303", depends=("pytorch 2.5.1 cuda*_mkl*303",)),
-        _compiled("torchvision", "0.20.1", f"cuda126_{_PY}_h7e1c7a2_3",
-                  Dist("torchvision", "0.20.1", requires_python=">=3.8", requires_dist=(
-                      "numpy", "torch==2.5.1", "pillow!=8.3.*,>=5.3.0", 'scipy; extra == "scipy"')),
-                  *cuda, "numpy >=1.19,<3", "pillow >=5.3.0,!=8.3.*", "pytorch * cuda*", "pytorch >=2.5.1,<2.6.0a0"),
+        _compiled(
+            "torchvision",
+            "0.20.1",
+            f"cuda126_{_PY}_h7e1c7a2_3",
+            Dist(
+                "torchvision",
+                "0.20.1",
+                requires_python=">=3.8",
+                requires_dist=("numpy", "torch==2.5.1", "pillow!=8.3.*,>=5.3.0", 'scipy; extra == "scipy"'),
+            ),
+            *cuda,
+            "numpy >=1.19,<3",
+            "pillow >=5.3.0,!=8.3.*",
+            "pytorch * cuda*",
+            "pytorch >=2.5.1,<2.6.0a0",
+        ),
     )
 
 
@@ -669,55 +896,126 @@ SIX_PIP_INSTALLED = Dist("six", "1.16.0", requires_python=">=2.7, !=3.0.*, !=3.1
 
 
 def ml_cuda_env(*, pip_dists: tuple[Dist, ...] = (SIX_PIP_INSTALLED,)) -> Scenario:
-    return Scenario("ml-cuda", ml_cuda_packages(), (
-        f"python {PY_MAJOR_MINOR}.*", "numpy ==1.26.4", "pytorch-gpu ==2.5.1", "pytorch ==2.5.1 cuda*", "torchvision ==0.20.1",
-        "pillow", "packaging", "pyyaml", "requests", "tqdm", "regex"), pip_dists)
+    return Scenario(
+        "ml-cuda",
+        ml_cuda_packages(),
+        (
+            f"python {PY_MAJOR_MINOR}.*",
+            "numpy ==1.26.4",
+            "pytorch-gpu ==2.5.1",
+            "pytorch ==2.5.1 cuda*",
+            "torchvision ==0.20.1",
+            "pillow",
+            "packaging",
+            "pyyaml",
+            "requests",
+            "tqdm",
+            "regex",
+        ),
+        pip_dists,
+    )
 
 
 def pytorch_channel_packages() -> tuple[CondaPkg, ...]:
     """pytorch 2.1.2 from the pytorch channel (torch as egg-info), CUDA 11.8 runtime from nvidia."""
     nvidia = {"channel": "nvidia"}
     return (
-        CondaPkg("pytorch", "2.1.2", f"py{PY_MAJOR_MINOR}_cuda11.8_cudnn8.7.0_0", channel="pytorch",
-                 depends=(_PYTHON_DEP, "blas * mkl", "filelock", "jinja2", "mkl >=2018", "networkx",
-                          "pytorch-cuda >=11.8,<11.9", "pytorch-mutex 1.0 cuda", "pyyaml", "sympy",
-                          "torchtriton 2.1.0", "typing_extensions"),
-                 constrains=("cpuonly <0",),
-                 dist=Dist("torch", "2.1.2", style="egg-info", installer=None, requires_python=">=3.8.0",
-                           requires_dist=("filelock", "typing-extensions", "sympy", "networkx", "jinja2", "fsspec",
-                                          'opt-einsum>=3.3; extra == "opt-einsum"')),
-                 extra_files=_torch_files("2.1.2", "11.8")),
+        CondaPkg(
+            "pytorch",
+            "2.1.2",
+            f"py{PY_MAJOR_MINOR}_cuda11.8_cudnn8.7.0_0",
+            channel="pytorch",
+            depends=(
+                _PYTHON_DEP,
+                "blas * mkl",
+                "filelock",
+                "jinja2",
+                "mkl >=2018",
+                "networkx",
+                "pytorch-cuda >=11.8,<11.9",
+                "pytorch-mutex 1.0 cuda",
+                "pyyaml",
+                "sympy",
+                "torchtriton 2.1.0",
+                "typing_extensions",
+            ),
+            constrains=("cpuonly <0",),
+            dist=Dist(
+                "torch",
+                "2.1.2",
+                style="egg-info",
+                installer=None,
+                requires_python=">=3.8.0",
+                requires_dist=(
+                    "filelock",
+                    "typing-extensions",
+                    "sympy",
+                    "networkx",
+                    "jinja2",
+                    "fsspec",
+                    'opt-einsum>=3.3; extra == "opt-einsum"',
+                ),
+            ),
+            extra_files=_torch_files("2.1.2", "11.8"),
+        ),
         CondaPkg("pytorch-mutex", "1.0", "cuda", channel="pytorch", subdir="noarch"),
-        CondaPkg("pytorch-cuda", "11.8", "h7e8668a_5", channel="pytorch",
-                 depends=("cuda-cudart >=11.8,<11.9", "cuda-runtime >=11.8,<11.9", "libcublas >=11.11.3.6,<11.11.3.7")),
-        _compiled("torchtriton", "2.1.0", f"py{PY_NODOT}", Dist("triton", "2.1.0", requires_dist=("filelock",)),
-                  "filelock", channel="pytorch"),
+        CondaPkg(
+            "pytorch-cuda",
+            "11.8",
+            "h7e8668a_5",
+            channel="pytorch",
+            depends=("cuda-cudart >=11.8,<11.9", "cuda-runtime >=11.8,<11.9", "libcublas >=11.11.3.6,<11.11.3.7"),
+        ),
+        _compiled(
+            "torchtriton",
+            "2.1.0",
+            f"py{PY_NODOT}",
+            Dist("triton", "2.1.0", requires_dist=("filelock",)),
+            "filelock",
+            channel="pytorch",
+        ),
         CondaPkg("cuda-runtime", "11.8.0", "0", depends=("cuda-libraries >=11.8.0",), **nvidia),
         CondaPkg("cuda-libraries", "11.8.0", "0", depends=("cuda-cudart >=11.8.89", "libcublas >=11.11.3.6"), **nvidia),
         CondaPkg("cuda-cudart", "11.8.89", "0", extra_files=_lib("libcudart.so.11.0"), **nvidia),
         CondaPkg("libcublas", "11.11.3.6", "0", extra_files=_lib("libcublas.so.11"), **nvidia),
         CondaPkg("blas", "1.0", "mkl", channel="pytorch"),
         CondaPkg("mkl", "2023.1.0", "h213fc3f_46344", extra_files=_lib("libmkl_core.so.2")),
-        *python_packages(), NUMPY, *python_deps_packages(),
+        *python_packages(),
+        NUMPY,
+        *python_deps_packages(),
     )
 
 
 def pytorch_channel_env() -> Scenario:
-    return Scenario("pytorch-channel", pytorch_channel_packages(), (
-        f"python {PY_MAJOR_MINOR}.*", "pytorch ==2.1.2", "pytorch-cuda ==11.8", "numpy ==1.26.4"))
+    return Scenario(
+        "pytorch-channel",
+        pytorch_channel_packages(),
+        (f"python {PY_MAJOR_MINOR}.*", "pytorch ==2.1.2", "pytorch-cuda ==11.8", "numpy ==1.26.4"),
+    )
 
 
 def cpu_packages() -> tuple[CondaPkg, ...]:
     """conda-forge's CPU build of pytorch 2.5.1 (mkl)."""
     return (
-        *python_packages(), NUMPY, *python_deps_packages(),
-        CondaPkg("libtorch", "2.5.1", "cpu_mkl_h0ac4b26_103", constrains=("pytorch-gpu <0.0a0", "pytorch-cpu 2.5.1"),
-                 extra_files=_lib("libtorch_cpu.so")),
-        CondaPkg("pytorch", "2.5.1", f"cpu_mkl_{_PY}_h0a0a9a3_103",
-                 depends=(_PYTHON_DEP, _PYTHON_ABI_DEP, "libtorch 2.5.1 cpu_mkl_h0ac4b26_103", *_TORCH_PY_DEPENDS),
-                 constrains=("pytorch-gpu <0.0a0", "pytorch-cpu 2.5.1"),
-                 dist=Dist("torch", "2.5.1", requires_dist=TORCH_251_REQUIRES, requires_python=">=3.8.0"),
-                 extra_files=_torch_files("2.5.1", None)),
+        *python_packages(),
+        NUMPY,
+        *python_deps_packages(),
+        CondaPkg(
+            "libtorch",
+            "2.5.1",
+            "cpu_mkl_h0ac4b26_103",
+            constrains=("pytorch-gpu <0.0a0", "pytorch-cpu 2.5.1"),
+            extra_files=_lib("libtorch_cpu.so"),
+        ),
+        CondaPkg(
+            "pytorch",
+            "2.5.1",
+            f"cpu_mkl_{_PY}_h0a0a9a3_103",
+            depends=(_PYTHON_DEP, _PYTHON_ABI_DEP, "libtorch 2.5.1 cpu_mkl_h0ac4b26_103", *_TORCH_PY_DEPENDS),
+            constrains=("pytorch-gpu <0.0a0", "pytorch-cpu 2.5.1"),
+            dist=Dist("torch", "2.5.1", requires_dist=TORCH_251_REQUIRES, requires_python=">=3.8.0"),
+            extra_files=_torch_files("2.5.1", None),
+        ),
         CondaPkg("pytorch-cpu", "2.5.1", "cpu_mkl_h8e9f5a6_103", depends=("pytorch 2.5.1 cpu_mkl*103",)),
     )
 

@@ -33,8 +33,15 @@ def install_fake_conda(bin_dir: Path, channel_dir: Path, cache_dir: Path, name: 
     bin_dir.mkdir(parents=True, exist_ok=True)
     repo = str(Path(__file__).resolve().parent.parent.parent)
     exe = bin_dir / name
-    exe.write_text(SCRIPT.format(python=sys.executable, repo=repo, channel_dir=str(channel_dir),
-                                 cache_dir=str(cache_dir), log=str(bin_dir / "conda-calls.jsonl")))
+    exe.write_text(
+        SCRIPT.format(
+            python=sys.executable,
+            repo=repo,
+            channel_dir=str(channel_dir),
+            cache_dir=str(cache_dir),
+            log=str(bin_dir / "conda-calls.jsonl"),
+        )
+    )
     exe.chmod(0o755)
     return exe
 
@@ -80,21 +87,38 @@ def main(argv: list[str], *, channel_dir: str, cache_dir: str, log: str) -> int:
     new = {rattler.MatchSpec(s).name.normalized: s for s in specs}
     history = []
     for rec in installed:
-        for spec in (rec.requested_specs or []):
+        for spec in rec.requested_specs or []:
             if rattler.MatchSpec(spec).name.normalized not in new:
                 history.append(spec)
     all_specs = list(dict.fromkeys(history + list(new.values())))
     sources = [rattler.Channel((Path(channel_dir) / c).as_uri() + "/") for c in (channels or ["conda-forge"])]
     try:
-        records = asyncio.run(rattler.solve(
-            sources, all_specs, platforms=[PLATFORM, "noarch"], locked_packages=installed,
-            virtual_packages=_virtual_packages(DEFAULT_VIRTUAL_PACKAGES), channel_relations="disabled"))
+        records = asyncio.run(
+            rattler.solve(
+                sources,
+                all_specs,
+                platforms=[PLATFORM, "noarch"],
+                locked_packages=installed,
+                virtual_packages=_virtual_packages(DEFAULT_VIRTUAL_PACKAGES),
+                channel_relations="disabled",
+            )
+        )
     except Exception as exc:  # noqa: BLE001 - the solver's message is the user's answer
         print(f"fake conda: could not solve {all_specs}: {exc}", file=sys.stderr)
         return 1
-    asyncio.run(rattler.install(
-        records, prefix, cache_dir=Path(cache_dir), installed_packages=installed, show_progress=False,
-        config=_COPY_FILES, requested_specs=[rattler.MatchSpec(s)._match_spec for s in all_specs]))
-    print("fake conda: installed " + ", ".join(f"{r.name.normalized}-{r.version}-{r.build}" for r in records
-                                                  if r.name.normalized in new))
+    asyncio.run(
+        rattler.install(
+            records,
+            prefix,
+            cache_dir=Path(cache_dir),
+            installed_packages=installed,
+            show_progress=False,
+            config=_COPY_FILES,
+            requested_specs=[rattler.MatchSpec(s)._match_spec for s in all_specs],
+        )
+    )
+    print(
+        "fake conda: installed "
+        + ", ".join(f"{r.name.normalized}-{r.version}-{r.build}" for r in records if r.name.normalized in new)
+    )
     return 0

@@ -31,10 +31,10 @@ import threading
 import time
 import urllib.parse
 import zipfile
+from collections.abc import Iterable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Iterable
 
 from packaging.utils import canonicalize_name, parse_sdist_filename, parse_wheel_filename
 from packaging.version import Version
@@ -188,7 +188,7 @@ class LocalIndex:
 
     # ------------------------------------------------------------------ lifecycle
 
-    def start(self) -> "LocalIndex":
+    def start(self) -> LocalIndex:
         if self._server is not None:
             return self
         server = _Server(("127.0.0.1", 0), _Handler)
@@ -211,7 +211,7 @@ class LocalIndex:
             self._thread.join(timeout=5)
         self._server = self._thread = None
 
-    def __enter__(self) -> "LocalIndex":
+    def __enter__(self) -> LocalIndex:
         return self.start()
 
     def __exit__(self, *exc_info) -> None:
@@ -423,7 +423,10 @@ class _Handler(BaseHTTPRequestHandler):
                 if entry is None:
                     return self._send(404, b"no such file\n", "text/plain", send_body=send_body)
                 return self._send(
-                    200, entry.metadata, "application/octet-stream", send_body=send_body,
+                    200,
+                    entry.metadata,
+                    "application/octet-stream",
+                    send_body=send_body,
                     extra={"Cache-Control": FILE_CACHE_CONTROL},
                 )
             entry = index.lookup(project, filename)

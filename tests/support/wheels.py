@@ -10,8 +10,8 @@ from __future__ import annotations
 import base64
 import hashlib
 import zipfile
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
 from packaging.tags import parse_tag
 from packaging.utils import canonicalize_name
