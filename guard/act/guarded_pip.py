@@ -137,8 +137,8 @@ def _guarded(prefix: Path, environ, pip: PipCommand, pip_cmd, pip_env, flags=fro
         if _blocked_by_damage(ctx, argv, snap, policy):
             return action.EXIT_BLOCK
         _err(
-            f"could not simulate this command ({_one_line(exc)}); pip runs with conda's protected "
-            "packages pinned at their installed versions"
+            f"could not simulate this command ({_one_line(exc)}); falling back to the safety net "
+            "(conda's protected packages pinned at their installed versions)"
         )
         return _run_with_safety_net(ctx, pip, pip_cmd, pip_env, snap, policy, note=_one_line(exc))
     verdict = result.verdict
@@ -297,7 +297,7 @@ def _run_with_safety_net(ctx, pip: PipCommand, pip_cmd, pip_env, snap, policy, n
             _err(
                 f"blocked: {option} with no simulation to judge it; the safety net cannot stop pip from "
                 "reinstalling a protected conda package at the same version (conda's "
-                f"{', '.join(p.split('==')[0] for p in pins)}), so pip does not run (override: GUARD_DISABLE=1)"
+                f"{', '.join(p.split('==')[0] for p in pins if '==' in p)}), so pip does not run (override: GUARD_DISABLE=1)"
             )
             _journal(
                 ctx.prefix,
