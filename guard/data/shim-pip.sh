@@ -26,7 +26,7 @@ if [ -z "$cpg_real" ] && [ -z "$cpg_python" ]; then
     exit 127
 fi
 
-# pip's subcommand: the first word after pip's general options (guard/pip_hook.py has the same
+# pip's subcommand: the first word after pip's general options (guard/integrate/pip_hook.py has the same
 # tables); anything pip may read differently (an abbreviated or unknown option) goes to the guard.
 cpg_command=
 cpg_unsure=

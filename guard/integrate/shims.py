@@ -11,7 +11,7 @@ user's shell rc files are never touched):
 * ``etc/conda/activate.d/conda-pip-guard.{sh,fish,csh}`` and the same in ``deactivate.d``:
   conda's own activation hooks, which put the shims directory first on PATH while the env is
   active and take it off again;
-* ``etc/conda-pip-guard/pip_hook.py`` (a copy of ``guard/pip_hook.py``) and one line in the env's
+* ``etc/conda-pip-guard/pip_hook.py`` (a copy of ``guard/integrate/pip_hook.py``) and one line in the env's
   site-packages, ``conda-pip-guard.pth``, for ``python -m pip`` and Jupyter's ``%pip``;
 * ``etc/conda-pip-guard/manifest.json``: what was written and which directories were created,
   so that ``uninstall`` removes exactly that and leaves the prefix as it was.
