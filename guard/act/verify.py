@@ -185,14 +185,15 @@ def _short(path: str, metadata_dir: str) -> str:
 def _hash_all(paths: list[str]) -> list[str | None]:
     """sha256 of each path, in threads (hashlib releases the GIL): pip rewrote these files."""
     if len(paths) < 2:
-        return [_sha256(p) for p in paths]
+        return [sha256_of(p) for p in paths]
     from concurrent.futures import ThreadPoolExecutor
 
     with ThreadPoolExecutor(max_workers=min(8, os.cpu_count() or 1, len(paths))) as pool:
-        return list(pool.map(_sha256, paths))
+        return list(pool.map(sha256_of, paths))
 
 
-def _sha256(path: str) -> str | None:
+def sha256_of(path: str | os.PathLike) -> str | None:
+    """The file's sha256 (hex), read in 1 MiB chunks; None when it cannot be read."""
     h = hashlib.sha256()
     try:
         with open(path, "rb") as f:

@@ -18,6 +18,7 @@ from pathlib import Path
 from types import MappingProxyType
 
 from guard.act.remembered import conda_removals, protected_records
+from guard.act.verify import sha256_of
 from guard.doctor.models import Evidence, FileCheck, ImportResult, VersionFile
 from guard.doctor.variants import VARIANT_DISTS
 from guard.environment.conda_meta import CondaRecord, load_paths_data
@@ -136,7 +137,6 @@ def gpu_present() -> str | None:
 # ---- file hashes --------------------------------------------------------------------------------
 
 _HASH_CACHE_FORMAT = 1
-_CHUNK = 1 << 20
 
 
 def check_files(
@@ -182,7 +182,7 @@ def check_files(
     if plan:
         workers = min(8, os.cpu_count() or 1, len(plan))
         with ThreadPoolExecutor(max_workers=workers) as pool:
-            hashes = list(pool.map(lambda item: _sha256(prefix / item[1]), plan))
+            hashes = list(pool.map(lambda item: sha256_of(prefix / item[1]), plan))
         for (record_name, rel, expected, st), digest in zip(plan, hashes):
             if digest is None:
                 results[record_name]["missing"].append(rel)
@@ -195,17 +195,6 @@ def check_files(
         name: FileCheck(name, s["checked"], tuple(sorted(s["differing"])), tuple(sorted(s["missing"])))
         for name, s in results.items()
     }
-
-
-def _sha256(path: Path) -> str | None:
-    h = hashlib.sha256()
-    try:
-        with open(path, "rb") as f:
-            while chunk := f.read(_CHUNK):
-                h.update(chunk)
-    except OSError:
-        return None
-    return h.hexdigest()
 
 
 class _HashCache:
