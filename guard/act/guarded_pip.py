@@ -102,19 +102,24 @@ def main(argv: Sequence[str]) -> int:
 
 def _guarded(prefix: Path, environ, pip: PipCommand, pip_cmd, pip_env, flags=frozenset()) -> int:
     argv, command = list(pip.argv), pip.command
+    from guard.act.progress import progress_on_stderr
     from guard.errors import GuardError, ResolutionImpossible
     from guard.explain.render import block_text
     from guard.pipeline.check import Context, default_cache_dir, load_snapshot, simulate
     from guard.policy.config import load_policy
 
-    # pip is about to run this code anyway; only its dry run can tell what it installs: say so first
+    # a terminal sees the wait (erased before other output); a build is said first (pip runs its code anyway)
+    progress = progress_on_stderr("conda-pip-guard: simulating before pip runs", environ)
     ctx = Context(
         prefix=Path(os.path.abspath(prefix)),
         environ=environ,
         cwd=os.getcwd(),
         cache_dir=default_cache_dir(environ),
         allow_build=True,
-        on_build=lambda why: _err(f"note: {why}: pip's dry run builds it now to judge it (runs its code)"),
+        on_build=progress.interrupting(
+            lambda why: _err(f"note: {why}: pip's dry run builds it now to judge it (runs its code)")
+        ),
+        progress=progress,
     )
     try:
         policy, _ = load_policy(ctx.prefix, environ)
@@ -127,7 +132,8 @@ def _guarded(prefix: Path, environ, pip: PipCommand, pip_cmd, pip_env, flags=fro
         if not snap.is_conda and not _may_write_elsewhere(pip, environ):
             # no conda-meta: nothing here is conda's to protect; pip runs as if the guard were absent
             action.exec_pip(pip_cmd + list(argv), pip_env)
-        result = simulate(argv, ctx, snap=snap, policy=policy)
+        with progress:
+            result = simulate(argv, ctx, snap=snap, policy=policy)
     except ResolutionImpossible:
         if _blocked_by_damage(ctx, argv, snap, policy):
             return action.EXIT_BLOCK

@@ -6,6 +6,7 @@ Exit status: 0 allowed, 1 blocked, 2 bad input, 3 could not simulate.
 from __future__ import annotations
 
 import sys
+from dataclasses import replace
 
 import click
 
@@ -27,6 +28,7 @@ def check(prefix, as_json, verbose, allow_build, pip_args):
 
     Exit status: 0 allowed, 1 blocked, 2 bad input, 3 could not simulate.
     """
+    from guard.act.progress import progress_on_stderr
     from guard.explain import render
     from guard.pipeline.check import pip_argv_for_check, simulate
     from guard.redact import redact  # what is shown never holds a credential, cached or not
@@ -34,6 +36,8 @@ def check(prefix, as_json, verbose, allow_build, pip_args):
     if not pip_args:
         raise click.UsageError("nothing to check: give pip install arguments, e.g. guard check -- numpy==2.0.0")
     ctx = Context.resolve(prefix, pip_args).for_pipeline(allow_build)
-    result = simulate(pip_argv_for_check(pip_args), ctx)
+    # on a terminal, a line on stderr while a long simulation runs; erased before the answer
+    with progress_on_stderr("guard: simulating", ctx.environ, enabled=not as_json) as progress:
+        result = simulate(pip_argv_for_check(pip_args), replace(ctx, progress=progress))
     click.echo(redact(render.check_json(result) if as_json else render.check_text(result, verbose=verbose)))
     sys.exit(EXIT_BLOCK if result.verdict.blocked else EXIT_ALLOW)

@@ -9,6 +9,7 @@ with ``--redirect``, the redirect's own status (see :mod:`guard.act.redirect`).
 from __future__ import annotations
 
 import sys
+from dataclasses import replace
 
 import click
 
@@ -35,6 +36,7 @@ def why(prefix, as_json, redirect, yes, no_alternative, allow_build, package, pi
     from packaging.utils import canonicalize_name
 
     from guard.act import journal
+    from guard.act.progress import progress_on_stderr
     from guard.act.redirect import detect_frontend, run_redirect
     from guard.explain import render
     from guard.explain.why import why as explain_why
@@ -51,18 +53,20 @@ def why(prefix, as_json, redirect, yes, no_alternative, allow_build, package, pi
         raise click.UsageError("give the PACKAGE to explain before -- PIP_ARGS")
     ctx = Context.resolve(prefix).for_pipeline(allow_build)
     policy, _ = load_policy(ctx.prefix, ctx.environ)
-    snap = load_snapshot(ctx)
-    last_block = None if pip_args else journal.last_blocked(ctx.prefix, ctx.environ)
-    explanation = explain_why(
-        ctx,
-        snap,
-        policy,
-        package,
-        pip_args,
-        last_block=last_block,
-        alternative=not no_alternative,
-        frontend=detect_frontend(ctx.environ),
-    )
+    # on a terminal, a line on stderr while the simulations run; erased before the answer
+    with progress_on_stderr("guard: simulating", ctx.environ, enabled=not as_json) as progress:
+        snap = load_snapshot(ctx)
+        last_block = None if pip_args else journal.last_blocked(ctx.prefix, ctx.environ)
+        explanation = explain_why(
+            replace(ctx, progress=progress),
+            snap,
+            policy,
+            package,
+            pip_args,
+            last_block=last_block,
+            alternative=not no_alternative,
+            frontend=detect_frontend(ctx.environ),
+        )
     if explanation.package is None:  # nothing blocked here yet: nothing to explain, nothing to redirect
         click.echo(render.why_json(explanation) if as_json else render.why_text(explanation))
         sys.exit(0)

@@ -36,6 +36,16 @@ class IndexStats:
     def as_dict(self) -> dict[str, int]:
         return {f.name: getattr(self, f.name) for f in fields(self)}
 
+    @property
+    def pages(self) -> int:
+        """Index pages read so far, however answered (what a progress line counts)."""
+        return sum(getattr(self, f.name) for f in fields(self) if f.name.startswith("pages_"))
+
+    @property
+    def metadata_files(self) -> int:
+        """Core metadata files read so far, however answered."""
+        return sum(getattr(self, f.name) for f in fields(self) if f.name.startswith("metadata_"))
+
 
 class ClientState:
     """The state of one index client (set by ``IndexClient.__init__``) and its plumbing."""

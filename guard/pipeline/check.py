@@ -12,12 +12,23 @@ import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable, Protocol
 
 from guard.errors import NeedsPipFallback, UsageError
 from guard.models import CheckResult, Plan
 
+if TYPE_CHECKING:
+    from guard.index.state import IndexStats
+
 INSTALL_WORDS = ("install", "uninstall")
+
+
+class Progress(Protocol):
+    """Told what a simulation is doing, for a face to show while the user waits
+    (:mod:`guard.act.progress`); the engine itself never prints. ``stats``: the counters of the
+    index client that stage reads, read by the face from another thread while the stage runs."""
+
+    def stage(self, what: str, stats: IndexStats | None = None) -> None: ...
 
 
 def default_cache_dir(environ: Mapping[str, str]) -> Path:
@@ -61,6 +72,8 @@ class Context:
     allow_build: bool = False
     # Told the reason just before that dry run builds (``guard pip`` says so on stderr).
     on_build: Callable[[str], None] | None = field(default=None, compare=False)
+    # Told each stage of a long simulation (a face shows it on a terminal); None: nobody watches.
+    progress: Progress | None = field(default=None, compare=False)
 
 
 def load_snapshot(ctx: Context):
@@ -82,7 +95,9 @@ def parse_command(argv: Sequence[str], snap, ctx: Context, inputs: set | None = 
         base_prefix=snap.interpreter.base_prefix,
         isolated=uses_isolated_config(argv),
     )
-    request = parse_pip_argv(argv, config=config.values, environ=ctx.environ, cwd=ctx.cwd)
+    request = parse_pip_argv(
+        argv, config=config.values, environ=ctx.environ, cwd=ctx.cwd, config_sources=config.sources
+    )
     if inputs is not None:
         inputs.update(path for _, path, _ in config.files)
         inputs.update(_request_files(request, ctx.cwd))
@@ -169,7 +184,9 @@ def simulate(
     from guard.resolve.simulate import simulate_uninstall
 
     argv = _check_python_option(argv, ctx.prefix)
-    snap = snap if snap is not None else load_snapshot(ctx)
+    if snap is None:
+        _tell(ctx, "reading the environment")
+        snap = load_snapshot(ctx)
     inputs: set = {str(p) for p in config_files(ctx.prefix, ctx.environ)}
     request = parse_command(argv, snap, ctx, inputs)
     if policy is None:
@@ -226,6 +243,11 @@ def simulate(
     return result
 
 
+def _tell(ctx: Context, what: str, stats: IndexStats | None = None) -> None:
+    if ctx.progress is not None:
+        ctx.progress.stage(what, stats)
+
+
 def _pages_unchanged(argv, ctx: Context, pages, index=None) -> bool:
     """Whether the index pages a memoized verdict used still say what they said (conditional
     requests, as pip would make them); any failure is a miss, and the full run says why.
@@ -241,6 +263,7 @@ def _pages_unchanged(argv, ctx: Context, pages, index=None) -> bool:
             snap = load_snapshot(ctx)
             settings = index_settings(parse_command(argv, snap, ctx), snap, ctx.environ)
         with IndexClient(settings, cache_dir=ctx.cache_dir / "http") as client:
+            _tell(ctx, "asking the index whether the cached answer holds", client.stats)
             return client.pages_unchanged(pages)
     except Exception:  # noqa: BLE001 - only a cache miss
         return False
@@ -254,6 +277,7 @@ def _simulate_install(request, snap, ctx: Context, argv, stats: dict, held, inpu
 
     settings = index_settings(request, snap, ctx.environ)
     client = IndexClient(settings, cache_dir=ctx.cache_dir / "http")
+    _tell(ctx, "resolving", client.stats)
     try:
         plan, _ = simulate_install(request, snap, client, held=held, deadline=settings.deadline)
         fresh_until = client.fresh_until
@@ -282,6 +306,7 @@ def _pip_report_plan(request, snap, ctx: Context, argv, why: str) -> Plan:
             f"setup.py, a build backend): {why}; nothing was run. Allow it with --allow-build, "
             "or allow_build: true in the guard configuration"
         )
+    _tell(ctx, "pip's dry run")
     if ctx.on_build is not None:
         ctx.on_build(why)
     report = run_pip_report(
