@@ -158,7 +158,7 @@ class Reason:
     """Why a change is blocked (or warned about)."""
 
     name: str
-    rule: str  # "protected-conda-package" | "cuda-wheel-beside-conda-cuda" | "conda-owned" | "unreadable-environment"
+    rule: str  # "protected-conda-package" | "cuda-variant-change" | "cuda-wheel-beside-conda-cuda" | "conda-owned" | "unreadable-environment"
     message: str
     chain: tuple[str, ...] = ()  # from a requested requirement down to ``name``
 

@@ -8,6 +8,11 @@ Rules (the README's table):
 * ``cuda-wheel-beside-conda-cuda`` (block): the plan newly installs a PyPI CUDA runtime wheel
   (``nvidia-*-cu12``, CUDA 13 ``nvidia-*``, ``cuda-toolkit``, ``triton``) while conda provides a
   CUDA runtime in the environment.
+* ``cuda-variant-change`` (block, even for an unprotected name): the plan replaces conda's CUDA
+  build of a torch-family distribution with a CPU (or ROCm) build, or with a build for another
+  CUDA major (``cu118`` -> CUDA 12). The wheel's variant comes from its local version label, else
+  from the CUDA runtime wheels it requires (:mod:`guard.policy.variants`). It takes the place of
+  ``protected-conda-package`` for that change: one reason, the more precise one.
 * ``conda-owned`` (warning, or block with ``conda_owned: block``): any other change to a
   conda-owned distribution.
 * ``unreadable-environment`` (block): something in the environment could not be read (a
@@ -27,7 +32,9 @@ from typing import Any
 
 from guard.models import Anomaly, Plan, Reason, Verdict
 from guard.policy.chains import chains_to
+from guard.policy.conda import variant_of
 from guard.policy.names import DEFAULT_PROTECTED, canonical_name, conda_cuda_runtime_names, is_pypi_cuda_wheel
+from guard.policy.variants import VARIANT_FAMILY, label_variant, variant_change, wheel_variant
 
 VERBS = {
     "upgrade": "upgrade",
@@ -88,6 +95,35 @@ def describe_record(rec) -> str:
 
 
 UNREADABLE = "unreadable-environment"
+CUDA_VARIANT_CHANGE = "cuda-variant-change"
+
+
+def _variant_message(plan: Plan, snapshot, change) -> str | None:
+    """What the ``cuda-variant-change`` message says about a change of a conda-owned torch-family
+    dist (``a CPU build over conda's CUDA 12.6 build (version label +cpu)``), None when the change
+    keeps the build's accelerator (or nothing is known about the wheel's)."""
+    if change.name not in VARIANT_FAMILY or not change.proposed or change.action == "remove":
+        return None
+    rec = change.conda_record
+    conda = variant_of(rec)
+    if conda is None or conda == "CUDA":
+        records = getattr(snapshot, "conda_records", {}) or {}
+        full = records.get((rec or {}).get("name", "")) if rec else None
+        conda = variant_of(full) or conda
+    label = f"{change.name}=={change.proposed}"
+    requires = [e.requirement for e in plan.edges if e.parent == label]
+    wheel = wheel_variant(change.proposed, requires)
+    kind = variant_change(conda, wheel)
+    if kind is None:
+        return None
+    how = (
+        f"version label +{change.proposed.partition('+')[2]}"
+        if label_variant(change.proposed)
+        else f"it requires {wheel} runtime wheels"
+    )
+    if kind == "cpu-over-cuda":
+        return f"a {wheel} build over conda's {conda} build ({how})"
+    return f"a {wheel} build over conda's {conda} build, another CUDA major ({how})"
 
 
 def blocking_anomalies(snapshot, policy: Policy) -> tuple[Anomaly, ...]:
@@ -137,7 +173,13 @@ def evaluate(plan: Plan, snapshot, policy: Policy = Policy()) -> Verdict:
                 else change.installed
             )
             msg = f"pip would {verb} {change.name} {what} (conda: {describe_record(rec)})"
-            if policy.is_protected(change.name):
+            variant = _variant_message(plan, snapshot, change)
+            if variant is not None:
+                variant_msg = f"pip would {verb} {change.name} {what}: {variant} (conda: {describe_record(rec)})"
+                if policy.is_protected(change.name):
+                    protected_names.add(change.name)
+                reasons.append(Reason(change.name, CUDA_VARIANT_CHANGE, variant_msg, _chain(plan, change.name)))
+            elif policy.is_protected(change.name):
                 protected_names.add(change.name)
                 reasons.append(Reason(change.name, "protected-conda-package", msg, _chain(plan, change.name)))
             elif policy.conda_owned == "block":
@@ -155,7 +197,13 @@ def evaluate(plan: Plan, snapshot, policy: Policy = Policy()) -> Verdict:
                 f"({cuda.name} {cuda.version})"
             )
             reasons.append(Reason(change.name, "cuda-wheel-beside-conda-cuda", msg, _chain(plan, change.name)))
-    order = {"protected-conda-package": 0, "conda-owned": 1, "cuda-wheel-beside-conda-cuda": 2, UNREADABLE: 3}
+    order = {
+        CUDA_VARIANT_CHANGE: 0,
+        "protected-conda-package": 0,
+        "conda-owned": 1,
+        "cuda-wheel-beside-conda-cuda": 2,
+        UNREADABLE: 3,
+    }
     reasons.sort(key=lambda r: order.get(r.rule, 3))
     verdict = "block" if reasons else "allow"
     return Verdict(verdict, tuple(reasons), tuple(warnings), frozenset(protected_names))
