@@ -266,7 +266,7 @@ def test_why_transformers_torch_walks_extras_and_levels(ml_prefix, index, home, 
     # the alternative is verified and the redirect keeps the CUDA build
     assert expl["alternative"]["status"] == "found"
     assert expl["redirect"]["conda_specs"][0] == "transformers"
-    assert any(s.startswith("pytorch ") and s.endswith(" cuda*") for s in expl["redirect"]["conda_specs"])
+    assert any(s.startswith("pytorch ") and s.endswith(" cuda126*") for s in expl["redirect"]["conda_specs"])
 
 
 def test_why_text_for_the_issue_example(ml_prefix, index, home, monkeypatch):
@@ -281,7 +281,7 @@ def test_why_text_for_the_issue_example(ml_prefix, index, home, monkeypatch):
     )
     assert "  ├── torch>=2.6                     (installed 2.5.1 does not satisfy it)" in out
     assert "1. keep conda's packages:  pip install \"transformers[torch]<" in out
-    assert "2. move to conda:" in out and '"pytorch >=2.6 cuda*"' in out
+    assert "2. move to conda:" in out and '"pytorch >=2.6 cuda126*" "torchvision * cuda126*"' in out
     assert "3. override:               GUARD_DISABLE=1 pip install" in out
 
 
@@ -462,12 +462,12 @@ def test_redirect_plan_and_instead_line(ml_prefix, index, home):
     argv = ["install", "opencv-python>=4.8,<5", "torch~=2.6.0", "tinyextra"]
     result = simulate(argv, ctx, snap=snap)
     plan = plan_redirect(result, snap, argv)
-    assert plan.conda_specs == ("opencv >=4.8,<5", "pytorch >=2.6.0,<2.7 cuda*")
+    assert plan.conda_specs == ("opencv >=4.8,<5", "pytorch >=2.6.0,<2.7 cuda126*", "torchvision * cuda126*")
     assert plan.pip_argv == ("install", "tinyextra")
     line = instead_line(result, snap, environ={"PATH": ""})
     assert line == (
         f'instead: conda install --prefix {ml_prefix} -c conda-forge "opencv >=4.8,<5" '
-        f'"pytorch >=2.6.0,<2.7 cuda*" && pip install tinyextra'
+        f'"pytorch >=2.6.0,<2.7 cuda126*" "torchvision * cuda126*" && pip install tinyextra'
     )
     assert detect_frontend({"PATH": ""}) is None
 

@@ -3,12 +3,16 @@
 * Front end: ``$CONDA_EXE``, ``$MAMBA_EXE``, then ``conda``, ``mamba``, ``micromamba`` on PATH
   (:func:`detect_frontend`).
 * :func:`run_redirect` shows both commands, asks, runs the conda step and, only when it succeeded,
-  the pip remainder through the guard; each step is journaled. It prints nothing and reads no
+  the pip remainder through the guard; each step is journaled. "Succeeded" is read from the env,
+  not from conda's exit status: after conda exits 0 the env's conda-meta is read afresh and every
+  package the step named must be there at the version asked and with the same CUDA/CPU variant
+  as before (:func:`verify_conda_step`); the runner says exactly what it found either way. It prints nothing and reads no
   terminal itself: the face that calls it hands it ``echo`` (one line out) and ``ask`` (a
   question in, the answer out; None when there is no one to ask).
 
 Exit status of ``run_redirect``: 0 both steps succeeded; 1 nothing was done (no plan, declined,
-not interactive without ``yes``); the failing step's own status otherwise (at least 1).
+not interactive without ``yes``) or conda exited 0 but the env does not hold what was asked; the
+failing step's own status otherwise (at least 1).
 """
 
 from __future__ import annotations
@@ -21,7 +25,12 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Callable
 
-from guard.explain.redirect import Frontend, instead_text, plan_redirect, shell_join
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
+from packaging.version import InvalidVersion, Version
+
+from guard.environment.conda_meta import read_conda_meta
+from guard.explain.redirect import Frontend, RedirectPlan, instead_text, plan_redirect, shell_join
+from guard.policy.conda import variant_of
 
 FRONTENDS = ("conda", "mamba", "micromamba")
 
@@ -131,7 +140,15 @@ def run_redirect(
             + "."
         )
         return rc if rc > 0 else 1
-    echo(f"conda-pip-guard: step 1 done: {frontend.kind} installed {' '.join(plan.conda_specs)}")
+    problems, found = verify_conda_step(plan, ctx.prefix)
+    if problems:
+        _journal(ctx, pip_argv, "verify", conda_cmd, 1, "; ".join(problems), echo)
+        echo(
+            f"conda-pip-guard: step 1 not verified: {frontend.kind} exited 0, but the env's records do not "
+            f"hold what was asked: {'; '.join(problems)}" + (f". Not run: {plan.shown_pip()}" if plan.pip_argv else "")
+        )
+        return 1
+    echo(f"conda-pip-guard: step 1 done, verified in conda-meta: {', '.join(found)}")
     if not plan.pip_argv:
         return 0
     pip_cmd = [sys.executable, "-m", "guard", "pip", *plan.pip_argv]
@@ -146,6 +163,46 @@ def run_redirect(
         return rc if rc > 0 else 1
     echo(f"conda-pip-guard: step 2 done: {plan.shown_pip()}")
     return 0
+
+
+def _shown(record, *, name: bool = True) -> str:
+    variant = variant_of(record)
+    text = f"{record.version} {record.build}" + (f" ({variant})" if variant else "")
+    return f"{record.name} {text}" if name else text
+
+
+def verify_conda_step(plan: RedirectPlan, prefix: str | os.PathLike) -> tuple[list[str], list[str]]:
+    """Read the env's conda-meta afresh and check every package the conda step named: it is there,
+    at a version within the one asked, built for the same variant as before (``"CUDA 11.8"``).
+    Returns (problems, found): one line each, ``found`` naming the records as they now are."""
+    records, _anomalies = read_conda_meta(Path(prefix))
+    by_name = {r.name: r for r in records}
+    spec_of = {s.split()[0]: s for s in plan.conda_specs}
+    problems: list[str] = []
+    found: list[str] = []
+    for want in plan.expected:
+        asked = spec_of.get(want.name, want.name) + (f" ({want.variant})" if want.variant else "")
+        rec = by_name.get(want.name)
+        if rec is None:
+            problems.append(f"{want.name} has no record in conda-meta (asked {asked})")
+            continue
+        found.append(_shown(rec))
+        if want.specifier and not _within(rec.version, want.specifier):
+            problems.append(f"{want.name} is {_shown(rec, name=False)}, asked {asked}")
+            continue
+        variant = variant_of(rec)
+        if want.variant and not (
+            variant == want.variant or (want.variant == "CUDA" and (variant or "").startswith("CUDA"))
+        ):
+            problems.append(f"{want.name} is {_shown(rec, name=False)}, asked {asked}")
+    return problems, found
+
+
+def _within(version: str, specifier: str) -> bool:
+    try:
+        return SpecifierSet(specifier).contains(Version(version), prereleases=True)
+    except (InvalidSpecifier, InvalidVersion):
+        return False
 
 
 def _run(argv: Sequence[str], env: Mapping[str, str], echo: Callable[[str], None]) -> int:

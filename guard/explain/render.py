@@ -237,7 +237,7 @@ def why_options(expl: dict) -> list[str]:
         return []
     out = []
     n = 0
-    protected = [b for b in expl["blocked"] if b["rule"] == "protected-conda-package"]
+    protected = [b for b in expl["blocked"] if b["rule"] in ("protected-conda-package", "cuda-variant-change")]
     keep = ", ".join(f"{b['name']} {b['installed']}" for b in protected) or "conda's CUDA runtime"
     alt = expl.get("alternative")
     if alt is not None:

@@ -399,7 +399,9 @@ def why(
     if alternative:
         from guard.explain.alternative import find_alternative
 
-        blocked = [r.name for r in result.verdict.reasons if r.rule == "protected-conda-package"]
+        blocked = [
+            r.name for r in result.verdict.reasons if r.rule in ("protected-conda-package", "cuda-variant-change")
+        ]
         expl = replace(expl, alternative=find_alternative(argv, ctx, snapshot, policy, blocked))
     plan = plan_redirect(result, snapshot, argv)
     return replace(expl, redirect=plan.to_json(frontend, ctx.prefix) if plan else None)

@@ -6,6 +6,10 @@ installs the result into the prefix with rattler (updates, removals and new reco
 as conda would. Channel names map to directories of a :class:`tests.support.conda_prefix.Channel`
 (``-c conda-forge`` -> ``<channel dir>/conda-forge``). Anything else exits 2.
 
+Test mode: with ``$FAKE_CONDA_RECORDS`` naming a JSON list of conda-meta records, ``install``
+solves nothing: it replaces the prefix's records of those names with the given ones and exits 0
+(a front end that "succeeds" with whatever records the test chose, right or wrong).
+
 :func:`install_fake_conda` writes the executable into a directory for PATH; every call is logged
 (one JSON line per call) to ``<bin dir>/conda-calls.jsonl`` so tests can check what ran.
 """
@@ -14,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -83,6 +88,8 @@ def main(argv: list[str], *, channel_dir: str, cache_dir: str, log: str) -> int:
         print("fake conda: need --prefix and at least one spec", file=sys.stderr)
         return 2
     meta = Path(prefix) / "conda-meta"
+    if os.environ.get("FAKE_CONDA_RECORDS"):
+        return _write_records(meta, Path(os.environ["FAKE_CONDA_RECORDS"]))
     installed = [rattler.PrefixRecord.from_path(p) for p in sorted(meta.glob("*.json"))]
     new = {rattler.MatchSpec(s).name.normalized: s for s in specs}
     history = []
@@ -121,4 +128,16 @@ def main(argv: list[str], *, channel_dir: str, cache_dir: str, log: str) -> int:
         "fake conda: installed "
         + ", ".join(f"{r.name.normalized}-{r.version}-{r.build}" for r in records if r.name.normalized in new)
     )
+    return 0
+
+
+def _write_records(meta: Path, records_file: Path) -> int:
+    """Replace the records of the names in ``records_file`` with those records, as they are."""
+    records = json.loads(records_file.read_text())
+    for rec in records:
+        for old in meta.glob(f"{rec['name']}-*.json"):
+            if json.loads(old.read_text()).get("name") == rec["name"]:
+                old.unlink()
+        (meta / f"{rec['name']}-{rec['version']}-{rec['build']}.json").write_text(json.dumps(rec))
+    print("fake conda: wrote " + ", ".join(f"{r['name']}-{r['version']}-{r['build']}" for r in records))
     return 0
