@@ -26,13 +26,18 @@ Layout: this module holds ``main`` and the direct findings; :mod:`guard.hooks.co
 the conda side (environment.yml or a real environment), :mod:`guard.hooks.resolution` runs the
 resolution check, :mod:`guard.hooks.findings` holds what is reported and where it points.
 
+With ``--json`` the findings are one JSON object instead (schema:
+``guard/data/schemas/check-requirements.schema.json``). The options are read by :func:`parse_args`
+(:func:`main`, for tests and ``python -m``) and by the click command ``guard check-requirements``
+(what pre-commit runs); both hand :class:`HookArgs` to :func:`run`.
+
 Exit status: 0 nothing to fix (warnings and notes may be printed), 1 at least one error (or,
-with ``--strict``, a skipped check).
+with ``--strict``, a skipped check), 2 usage error.
 """
 
 from __future__ import annotations
 
-import argparse
+import json
 import os
 import re
 import shutil
@@ -42,13 +47,12 @@ import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import NoReturn
 
 from packaging.specifiers import SpecifierSet
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
-from guard.errors import GuardError, IndexUnavailable, NeedsPipFallback
+from guard.errors import GuardError, IndexUnavailable, NeedsPipFallback, UsageError
 from guard.hooks.conda_side import (
     ENV_FILE_NAMES,
     CondaSide,
@@ -63,6 +67,7 @@ from guard.policy.names import is_pypi_cuda_wheel
 from guard.policy.rules import Policy
 
 EXIT_OK, EXIT_FINDINGS = 0, 1
+SCHEMA = 1  # of --json (guard/data/schemas/check-requirements.schema.json)
 _ENV_FILE = re.compile(r"\.ya?ml$", re.I)  # the hook's files: regex passes environment files only
 
 
@@ -378,45 +383,61 @@ def _run_sources(sources: list[Source], opts: Options) -> list[Finding]:
     return findings
 
 
-class _Parser(argparse.ArgumentParser):
-    """argparse, with usage errors as the one line every guard command prints (exit 2)."""
+@dataclass(frozen=True)
+class HookArgs:
+    """One invocation of the hook, as ``guard check-requirements`` (click) or :func:`main` read it."""
 
-    def error(self, message: str) -> NoReturn:
-        sys.stderr.write(f"guard: error: {message} (see guard check-requirements --help)\n")
-        raise SystemExit(2)
-
-
-def _parser() -> argparse.ArgumentParser:
-    p = _Parser(
-        prog="guard check-requirements",
-        description="Check requirements files and environment.yml pip: sections against the conda environment.",
-    )
-    p.add_argument("filenames", nargs="*", help="requirements*.txt, *.in, constraints files, environment.yml")
-    side = p.add_mutually_exclusive_group()
-    side.add_argument(
-        "--environment",
-        metavar="FILE",
-        help="the conda environment file (default: environment.yml/.yaml at the repository root)",
-    )
-    side.add_argument("--prefix", metavar="DIR", help="check against a real conda environment instead")
-    p.add_argument("--index-url", metavar="URL", help="the package index (default: from pip's configuration)")
-    p.add_argument(
-        "--suggest-conda",
-        action="store_true",
-        help="also note packages conda-forge ships that could move into environment.yml",
-    )
-    p.add_argument("--strict", action="store_true", help="fail when a check is skipped (index unreachable)")
-    return p
+    filenames: tuple[str, ...] = ()
+    environment: str | None = None  # the conda environment file (default: environment.yml at the repository root)
+    prefix: str | None = None  # a real conda environment instead
+    index_url: str | None = None
+    suggest_conda: bool = False
+    strict: bool = False  # a skipped check (index unreachable) fails the hook
+    as_json: bool = False
 
 
-def main(argv: Sequence[str] | None = None, *, environ: Mapping[str, str] | None = None, cwd: str | None = None) -> int:
-    """Entry point (``guard check-requirements``, pre-commit hook ``guard-requirements``).
-    Prints one line per finding; returns 1 when any is an error (or skipped, with --strict)."""
+# the options of ``guard check-requirements`` (guard/cli/hooks.py declares the same for click and
+# its --help; tests/test_help.py holds the two together): option -> HookArgs field
+VALUE_OPTIONS = {"--environment": "environment", "--prefix": "prefix", "--index-url": "index_url"}
+FLAG_OPTIONS = {"--suggest-conda": "suggest_conda", "--strict": "strict", "--json": "as_json"}
+
+
+def parse_args(argv: Sequence[str]) -> HookArgs:
+    """``argv`` as pre-commit passes it (options and file names in any order, ``--opt=value`` or
+    ``--opt value``, ``--`` ends the options). A usage error raises :class:`UsageError`."""
+    values: dict = {}
+    files: list[str] = []
+    words = list(argv)
+    while words:
+        word = words.pop(0)
+        if word == "--":
+            files += words
+            break
+        name, eq, value = word.partition("=")
+        if name in VALUE_OPTIONS:
+            if not eq:
+                if not words:
+                    raise UsageError(f"option {name} requires an argument")
+                value = words.pop(0)
+            values[VALUE_OPTIONS[name]] = value
+        elif word in FLAG_OPTIONS:
+            values[FLAG_OPTIONS[word]] = True
+        elif word.startswith("-") and word != "-":
+            raise UsageError(f"no such option: {name}")
+        else:
+            files.append(word)
+    return HookArgs(filenames=tuple(files), **values)
+
+
+def run(args: HookArgs, *, environ: Mapping[str, str], cwd: str) -> tuple[int, str]:
+    """The hook's exit status and what it prints on stdout (one line per finding, or one JSON
+    object with ``--json``: ``guard/data/schemas/check-requirements.schema.json``). Raises
+    :class:`GuardError` for what is no finding: ``--environment`` with ``--prefix``, a real
+    environment that cannot be read, a broken pip configuration."""
     from guard.pipeline.check import default_cache_dir
 
-    args = _parser().parse_args(argv)
-    environ = dict(os.environ if environ is None else environ)
-    cwd = os.path.abspath(cwd or os.getcwd())
+    if args.environment is not None and args.prefix is not None:
+        raise UsageError("--environment and --prefix cannot be combined: the conda side is one or the other")
     opts = Options(
         environ=environ,
         cwd=cwd,
@@ -424,15 +445,36 @@ def main(argv: Sequence[str] | None = None, *, environ: Mapping[str, str] | None
         index_url=args.index_url,
         suggest_conda=args.suggest_conda,
     )
+    findings = check(args.filenames, environment=args.environment, prefix=args.prefix, opts=opts)
+    failing = {"error", "skipped"} if args.strict else {"error"}
+    code = EXIT_FINDINGS if any(f.severity in failing for f in findings) else EXIT_OK
+    return code, findings_json(findings) if args.as_json else "\n".join(f.render() for f in findings)
+
+
+def findings_json(findings: Sequence[Finding]) -> str:
+    """Schema 1 of ``check-requirements --json``: ``{"schema": 1, "findings": [...]}``."""
+    items = [{"path": f.path, "line": f.line, "severity": f.severity, "message": f.message} for f in findings]
+    return json.dumps({"schema": SCHEMA, "findings": items}, indent=2)
+
+
+def main(argv: Sequence[str] | None = None, *, environ: Mapping[str, str] | None = None, cwd: str | None = None) -> int:
+    """Entry point of tests and of ``python -m guard.hooks.requirements`` (pre-commit runs
+    ``guard check-requirements``, the click command over the same :func:`run`). Prints one line
+    per finding; returns 1 when any is an error (or skipped, with --strict), 2 for a usage error."""
     try:
-        findings = check(args.filenames, environment=args.environment, prefix=args.prefix, opts=opts)
+        args = parse_args(sys.argv[1:] if argv is None else argv)
+        code, out = run(
+            args, environ=dict(os.environ if environ is None else environ), cwd=os.path.abspath(cwd or os.getcwd())
+        )
+    except UsageError as err:
+        sys.stderr.write(f"guard: error: {err} (see guard check-requirements --help)\n")
+        return err.exit_code
     except GuardError as err:  # a real environment that cannot be read, a broken pip configuration
         sys.stderr.write(f"guard: error: {err}\n")
         return err.exit_code
-    for finding in findings:
-        print(finding.render())
-    failing = {"error", "skipped"} if args.strict else {"error"}
-    return EXIT_FINDINGS if any(f.severity in failing for f in findings) else EXIT_OK
+    if out:
+        print(out)
+    return code
 
 
 if __name__ == "__main__":
