@@ -134,9 +134,10 @@ def find_alternative(argv: Sequence[str], ctx, snapshot, policy, blocked: Sequen
 
 
 def _causes(message: str) -> str:
-    """``pip would fail: conflicting requirements (A; B)`` -> ``A; B``."""
-    m = re.search(r"\((.*)\)\s*$", message)
-    return m.group(1) if m else message
+    """``pip would fail: conflicting requirements (A; B)`` -> ``A; B``; any other
+    ``pip would fail: X`` -> ``X`` (whose own parentheses name origins and versions)."""
+    m = re.search(r"^pip would fail: conflicting requirements \((.*)\)\s*$", message)
+    return m.group(1) if m else message.removeprefix("pip would fail: ")
 
 
 def _rewrite(argv: Sequence[str], items, make, resolved: dict) -> list[str] | None:

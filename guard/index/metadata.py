@@ -24,7 +24,13 @@ def parse_metadata_fields(data: bytes) -> dict[str, Any]:
 
     if len(data) > MAX_METADATA_BYTES:
         raise ValueError("metadata too large")
-    text = data.decode("utf-8", errors="replace")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        # pip decodes METADATA as UTF-8 and stops ("Error decoding metadata"); replacing the
+        # bytes would turn a broken file into requirements that do not parse, and so into a
+        # conflict nobody wrote
+        raise ValueError(f"not UTF-8: byte 0x{data[err.start]:02x} at offset {err.start}") from None
     msg = HeaderParser().parsestr(text)
 
     def clean(value: Any) -> str:

@@ -48,6 +48,7 @@ How the parsing follows pip (pip 26.3 source, ``src/pip/_internal/``):
 
 from __future__ import annotations
 
+import dataclasses
 import optparse
 import os
 from collections.abc import Mapping, Sequence
@@ -81,13 +82,17 @@ def parse_pip_argv(
     config: Mapping[str, str] | None = None,
     environ: Mapping[str, str] | None = None,
     cwd: str | None = None,
+    config_sources: Mapping[str, str] | None = None,
 ) -> InstallRequest | UninstallRequest | OtherCommand:
     """Read ``pip ARGV`` the way pip 26.x does.
 
     ``config`` maps pip long option names to raw configuration strings (files and ``PIP_*``
     variables already merged); they become option defaults. ``environ`` is used only for
     ``${VAR}`` in requirement files (default: ``os.environ``). ``cwd`` is the directory pip would
-    run in (default: the current one).
+    run in (default: the current one). ``config_sources`` says where each ``config`` value was
+    set (a file or a ``PIP_*`` name, :attr:`PipConfig.sources`); when given, the origin of a
+    constraint read from a configured constraint file names it too (``c.txt:1, via pip config
+    /home/u/.config/pip/pip.conf``), so that a failed resolution can say where it came from.
 
     Raises ``UsageError`` for a command line pip would reject (unknown option, missing value,
     bad choice, invalid requirement, conflicting options) and ``RequirementsFileError`` for a
@@ -126,7 +131,26 @@ def parse_pip_argv(
     reader = RequirementFileReader(cwd=cwd, environ=environ)
     if command == "uninstall":
         return _uninstall_request(argv, options, args, reader, unmodeled)
-    return _install_request(argv, options, args, reader, unmodeled)
+    request = _install_request(argv, options, args, reader, unmodeled)
+    if config_sources is not None and config.get("constraint"):
+        request = _constraints_via_config(request, config["constraint"], config_sources.get("constraint"), cwd)
+    return request
+
+
+def _constraints_via_config(request: InstallRequest, value: str, source: str | None, cwd: str) -> InstallRequest:
+    """The constraints read from the files pip's configuration names (``constraint`` in a pip
+    config file, or ``PIP_CONSTRAINT``), their origin saying so. A file is known by its name as
+    configured or its absolute path: a ``-c`` of that same file on the command line is marked too."""
+    label = "pip config" if source is None else source if source.startswith("PIP_") else f"pip config {source}"
+    shown = {f"{name}:" for name in value.split()}
+    shown |= {f"{os.path.normpath(os.path.join(cwd, name))}:" for name in value.split()}
+    items = tuple(
+        dataclasses.replace(item, origin=f"{item.origin}, via {label}")
+        if item.origin.startswith(tuple(shown))
+        else item
+        for item in request.constraints
+    )
+    return dataclasses.replace(request, constraints=items)
 
 
 def _note_features(options: optparse.Values, unmodeled: list[str]) -> None:

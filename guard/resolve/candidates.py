@@ -136,10 +136,13 @@ class Requirement:
 
 @dataclass
 class Constraint:
-    """Everything ``-c`` files say about one project."""
+    """Everything ``-c`` files say about one project. ``sources`` names each constraint that
+    narrowed ``specifier``, with where it was written (``numpy<2 (c.txt:1)``), so that a failed
+    resolution can say which one removed the versions."""
 
     specifier: SpecifierSet = field(default_factory=SpecifierSet)
     hashes: dict = field(default_factory=dict)
+    sources: list = field(default_factory=list)
 
     def is_satisfied_by(self, candidate: Candidate) -> bool:
         return self.specifier.contains(candidate.version, prereleases=True)

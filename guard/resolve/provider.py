@@ -326,14 +326,12 @@ class GuardProvider(AbstractProvider):
         except Exception:  # noqa: BLE001 - a failed guess is harmless; the resolver's own call reports
             return
 
-    def why_no_candidates(self, requirement: Requirement) -> str | None:
-        """pip's words when a requirement has no candidate at all (rather than a conflict):
-        "No matching distribution found", with the versions the index does offer."""
-        if requirement.kind != "specifier":
-            return None
-        files = self._source.project_files(requirement.project)
+    def available_versions(self, project: str) -> list:
+        """Every version pip could pick for ``project`` here, whatever the requirements say: the
+        index's usable files (this interpreter, format control; pre-releases included) and the
+        installed version. For explaining a failed resolution; sorted, oldest first."""
         usable = applicable_files(
-            files,
+            self._source.project_files(project),
             SpecifierSet(),
             target=self._target,
             prereleases=True,
@@ -341,18 +339,18 @@ class GuardProvider(AbstractProvider):
             prefer_binary=self._options.prefer_binary,
             ignore_requires_python=self._options.ignore_requires_python,
         )
-        versions = sorted({f.version for f in usable})
-        spec = requirement.specifier
-        constraint = self._constraints.get(requirement.project)
-        if constraint is not None:
-            spec = spec & constraint.specifier
-        if versions and list(spec.filter(versions, prereleases=self._options.prereleases)):
-            return None
-        installed = self._installed.get(requirement.project)
-        if installed is not None and spec.contains(installed.version, prereleases=True):
-            return None
-        shown = ", ".join(str(v) for v in versions[-12:]) or "none"
-        return f"no matching distribution for {requirement.text or requirement.name} (versions usable here: {shown})"
+        versions = {f.version for f in usable}
+        installed = self._installed.get(project)
+        if installed is not None and not self._options.force_reinstall:
+            try:
+                versions.add(Version(installed.version))
+            except InvalidVersion:
+                pass
+        return sorted(versions)
+
+    def constraint_of(self, project: str) -> Constraint | None:
+        """The ``-c`` constraint on ``project``, if any."""
+        return self._constraints.get(project)
 
     # ---- internals ----------------------------------------------------------------------------
 

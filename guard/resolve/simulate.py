@@ -13,6 +13,7 @@ import time
 from collections.abc import Iterable
 
 from packaging.requirements import Requirement as PepRequirement
+from packaging.specifiers import SpecifierSet
 from packaging.utils import canonicalize_name
 from packaging.version import Version
 from resolvelib import BaseReporter, Resolver
@@ -89,6 +90,7 @@ def simulate_install(
     for name, spec in (held or {}).items():
         c = constraints.setdefault(name, Constraint())
         c.specifier &= spec
+        c.sources.append(f"{name}{spec} (conda's version, held)")
 
     provider = GuardProvider(
         source=source,
@@ -99,7 +101,8 @@ def simulate_install(
         constraints=constraints,
         user_requested={},
     )
-    roots, user_requested, requested = _root_requirements(request, provider, source)
+    origins: dict = {}
+    roots, user_requested, requested = _root_requirements(request, provider, source, origins)
     provider.set_user_requested(user_requested)
     provider.prefetch(roots)
 
@@ -107,7 +110,7 @@ def simulate_install(
     try:
         result = resolver.resolve(roots, max_rounds=MAX_ROUNDS)
     except RLImpossible as exc:
-        raise ResolutionImpossible(_impossible_message(exc, provider)) from None
+        raise ResolutionImpossible(_impossible_message(exc, provider, origins, options.prereleases)) from None
     except ResolutionTooDeep:
         raise ResolutionImpossible("resolution too deep: pip would give up on this request too") from None
     finally:
@@ -159,13 +162,17 @@ def _add_constraint(constraints: dict, item, markers) -> None:
         return
     c = constraints.setdefault(canonicalize_name(req.name), Constraint())
     c.specifier &= req.specifier
+    if req.specifier:
+        c.sources.append(f"{item.text} ({item.origin})")
     for h in item.hashes:
         algo, _, digest = h.partition(":")
         c.hashes.setdefault(algo, frozenset())
         c.hashes[algo] = c.hashes[algo] | {digest}
 
 
-def _root_requirements(request, provider: GuardProvider, source) -> tuple[list, dict, list]:
+def _root_requirements(request, provider: GuardProvider, source, origins: dict) -> tuple[list, dict, list]:
+    """The resolver's root requirements, the names the user asked for (with their positions)
+    and the projects requested; ``origins`` is filled with where each root was written."""
     roots: list = []
     user_requested: dict = {}
     requested: list = []
@@ -182,6 +189,8 @@ def _root_requirements(request, provider: GuardProvider, source) -> tuple[list, 
         reqs = _requirements_for_item(item, provider, source)
         if not reqs:
             continue
+        for r in reqs:
+            origins.setdefault(r, item.origin)
         template = reqs[0]
         if item.user_supplied and template.name not in user_requested:
             user_requested[template.name] = i
@@ -305,14 +314,109 @@ def _dedupe(items: Iterable) -> list:
     return out
 
 
-def _impossible_message(exc: RLImpossible, provider: GuardProvider) -> str:
+def _impossible_message(exc: RLImpossible, provider: GuardProvider, origins: dict, prereleases) -> str:
+    """pip's ResolutionImpossible, said in one line: for each project in conflict, who requires
+    what (a requirement of the request with the file and line, or the command line, it came
+    from), each ``-c`` constraint with its source, and the versions each of them allows.
+    A requirement no version matches stays "no matching distribution", naming the constraint
+    that removed its versions when one did (pip: "The user requested (constraint) numpy<2")."""
+    groups: dict[str, list] = {}
+    others = []
     for info in exc.causes:
-        missing = provider.why_no_candidates(info.requirement)
-        if missing is not None:
-            return f"pip would fail: {missing}"
-    parts = []
-    for info in exc.causes:
-        who = f"{info.parent.name} {info.parent.version}" if info.parent is not None else "the request"
-        parts.append(f"{who} requires {info.requirement.text or info.requirement.name}")
-    detail = "; ".join(_dedupe(parts)) or "no candidates"
-    return f"pip would fail: conflicting requirements ({detail})"
+        req = info.requirement
+        if req.kind == "specifier":
+            groups.setdefault(req.project, []).append(info)
+        else:
+            others.append(_requires(info, origins))
+    clauses = []
+    for project, infos in groups.items():
+        missing, clause = _project_conflict(project, infos, provider, origins, prereleases)
+        if missing:
+            return f"pip would fail: {clause}"
+        clauses.append(clause)
+    detail = "; ".join(_dedupe(clauses + others)) or "no candidates"
+    return f"pip would fail: conflicting requirements {detail if clauses else f'({detail})'}"
+
+
+def _project_conflict(project: str, infos: list, provider: GuardProvider, origins: dict, pre) -> tuple[bool, str]:
+    """(True, "no matching distribution ...") when one requirement alone allows no version;
+    else (False, the conflict on ``project``: each side with the versions it allows)."""
+    available = provider.available_versions(project)
+    constraint = provider.constraint_of(project)
+    sources = constraint.sources if constraint is not None else []
+    limit = constraint.specifier if constraint is not None and sources else None
+    together = SpecifierSet()
+    sides = []
+    for info in _dedupe_infos(infos):
+        spec = info.requirement.specifier
+        together &= spec
+        fits = list(spec.filter(available, prereleases=pre))
+        if not fits:
+            shown = ", ".join(str(v) for v in available[-12:]) or "none"
+            text = info.requirement.text or info.requirement.name
+            return True, f"no matching distribution for {text}{_origin(info, origins)}; versions usable here: {shown}"
+        if limit is not None and not list(limit.filter(fits, prereleases=pre)):
+            text = info.requirement.text or info.requirement.name
+            return True, (
+                f"no matching distribution for {text}{_origin(info, origins)}: "
+                f"{_constraint_text(sources)} removes {_versions(fits)}; "
+                f"it allows {_versions(list(limit.filter(available, prereleases=pre)))}"
+            )
+        sides.append(f"{_requires(info, origins)} [{_versions(fits)}]")
+    if limit is not None:
+        together &= limit
+        sides.append(f"{_constraint_text(sources)} [{_versions(list(limit.filter(available, prereleases=pre)))}]")
+    both = list(together.filter(available, prereleases=pre))
+    end = (
+        f"no version satisfies {'both' if len(sides) == 2 else 'all'}"
+        if not both
+        else f"the versions that satisfy all ({_versions(both)}) could not be used"
+    )
+    return False, f"for {project}: {'; '.join(sides)}; {end}"
+
+
+def _dedupe_infos(infos: list) -> list:
+    seen, out = set(), []
+    for info in infos:
+        key = (str(info.requirement.specifier), id(info.parent))
+        if key not in seen:
+            seen.add(key)
+            out.append(info)
+    return out
+
+
+def _origin(info, origins: dict) -> str:
+    """Where a requirement came from, in parentheses: `` (command line)``, `` (req.txt:3)`` for
+    one of the request, `` (required by transformers 4.44.2, command line)`` for a dependency."""
+    if info.parent is None:
+        origin = origins.get(info.requirement)
+        return f" ({origin})" if origin else ""
+    named = _named(info.parent, origins)
+    return f" (required by {info.parent.project} {info.parent.version}{f', {named}' if named else ''})"
+
+
+def _named(parent, origins: dict) -> str | None:
+    """The origin of ``parent``'s project when the request named it."""
+    return next((o for r, o in origins.items() if r.project == parent.project), None)
+
+
+def _requires(info, origins: dict) -> str:
+    req = info.requirement
+    text = req.text or req.name
+    if info.parent is None:
+        return f"the request{_origin(info, origins)} requires {text}"
+    parent, named = info.parent, _named(info.parent, origins)
+    return f"{parent.project} {parent.version}{f' ({named})' if named else ''} requires {text}"
+
+
+def _constraint_text(sources: list) -> str:
+    return f"the constraint {', '.join(sources)}"
+
+
+def _versions(versions: list) -> str:
+    """At most four versions, else the oldest and newest with the count."""
+    if not versions:
+        return "no version"
+    if len(versions) <= 4:
+        return ", ".join(str(v) for v in versions)
+    return f"{versions[0]} ... {versions[-1]} ({len(versions)} versions)"
