@@ -1,6 +1,7 @@
 """The ``guard`` console script. ``guard pip ...`` (what the shims and the ``python -m pip`` hook
 run) is dispatched before click and the other commands are imported: it must cost as little as
-possible before pip runs. Everything else goes to :mod:`guard.cli`.
+possible before pip runs. Everything else goes to :mod:`guard.cli`, and so does ``guard pip
+--help`` (or ``-h``) alone: the guard's own help (``guard pip install --help`` is pip's).
 
 Signals: SIGINT and SIGTERM, wherever they arrive, end the guard with one line on stderr and exit
 status 130 / 143 (128 + the signal), never a traceback. The signal is raised as
@@ -83,7 +84,7 @@ def main(argv=None) -> None:
     install_signal_handlers()
     try:
         argv = list(sys.argv[1:] if argv is None else argv)
-        if argv[:1] == ["pip"]:
+        if argv[:1] == ["pip"] and argv[1:] not in (["--help"], ["-h"]):  # the guard's own help: click
             from guard.act.guarded_pip import main as guarded_pip_main
 
             sys.exit(guarded_pip_main(argv[1:]))

@@ -26,7 +26,28 @@ from guard.cli.exit_codes import EXIT_ALLOW, EXIT_BLOCK
 def check(prefix, as_json, verbose, allow_build, pip_args):
     """Simulate `pip install PIP_ARGS` (or `-- uninstall ...`) and judge it; installs nothing.
 
+    PIP_ARGS are pip's own arguments, after `--` (requirements, -r FILE, -c FILE, --index-url,
+    --upgrade, pip's --prefix/--target/--user, ...).
+
+    \b
+    Examples:
+      guard check -- numpy==2.0.0
+      guard check -v -- 'transformers[torch]'      every change, also for a block
+      guard check --json -- -r requirements.txt    one JSON object (schema 1)
+      guard check -- uninstall -y numpy
+      guard check --prefix ~/miniforge3/envs/dl -- torch==2.6.0
+
+    \b
+    Overrides:
+      --allow-build         an sdist or local project without static metadata
+                            is built by pip's dry run (runs its code)
+      GUARD_DEADLINE=120    seconds the simulation may take (default 60)
+    When `guard pip` (the shims) blocks: GUARD_DISABLE=1 or --guard-disable
+    runs pip anyway; --guard-redirect [--guard-yes] runs the conda redirect.
+
+    \b
     Exit status: 0 allowed, 1 blocked, 2 bad input, 3 could not simulate.
+    --json: guard/data/schemas/check.schema.json.
     """
     from guard.act.progress import progress_on_stderr
     from guard.explain import render

@@ -29,7 +29,17 @@ def doctor(prefix, as_json, deep, do_import):
     """Find drift and broken CUDA stacks that pip already caused in an environment.
 
     \b
+    Examples:
+      guard doctor                      conda's records against site-packages
+      guard doctor --deep               hash every conda package's files
+      guard doctor --import             import torch & co. and compare what loads
+      guard doctor --json | jq '.findings[].fix'
+
+    \b
+    Each problem comes with the command that repairs it. A repair that runs
+    pip on a protected package needs the override it prints (GUARD_DISABLE=1).
     Exit status: 0 healthy (warnings alone too), 1 problems found, 2 bad input.
+    --json: guard/data/schemas/doctor.schema.json.
     """
     from guard.act import remembered
     from guard.doctor.diagnose import diagnose

@@ -69,14 +69,44 @@ def main(argv=None) -> None:
         sys.exit(exit_.exit_code)
 
 
-@click.group(cls=_GuardGroup, context_settings={"help_option_names": ["-h", "--help"]})
+EPILOG = """\b
+Examples:
+  guard status                         what is protected here, and who owns it
+  guard check -- numpy==2.0.0          judge a command without running it
+  guard why                            why the last blocked command was blocked
+  guard shims install                  guard plain `pip install` in this env
+
+\b
+Overrides (for one guarded pip command):
+  GUARD_DISABLE=1 pip install ...      skip the guard (one warning; journaled)
+  pip install --guard-disable ...      the same, as a flag the guard removes
+  pip install --guard-redirect ...     a blocked install runs the conda
+                                       redirect instead (asks first)
+  pip install --guard-redirect --guard-yes ...   without asking
+  GUARD_DEADLINE=120                   seconds a simulation may take
+                                       (default 60; then exit 3)
+  guard check --allow-build ...        let pip's dry run build an sdist or a
+                                       local project (runs its code)
+
+\b
+Shell completion (add the line to your shell's rc file):
+  bash: eval "$(_GUARD_COMPLETE=bash_source guard)"
+  zsh:  eval "$(_GUARD_COMPLETE=zsh_source guard)"
+  fish: _GUARD_COMPLETE=fish_source guard | source
+
+\b
+Exit status: 0 allowed, 1 blocked (doctor, check-requirements: problems
+found), 2 bad input, 3 could not simulate, 4 pip ran but changed a protected
+conda package (guard pip). --json outputs: versioned JSON Schemas in
+guard/data/schemas/ (installed with the package).
+"""
+
+
+@click.group(cls=_GuardGroup, context_settings={"help_option_names": ["-h", "--help"]}, epilog=EPILOG)
 @click.version_option(package_name="conda-pip-guard", prog_name="guard")
 def cli():
     """conda-pip-guard: simulate pip in a conda environment and stop it from replacing what conda
-    installed.
-
-    \b
-    Exit status: 0 allowed, 1 blocked, 2 bad input, 3 could not simulate.
+    installed. `guard COMMAND --help` shows each command's options and examples.
     """
 
 

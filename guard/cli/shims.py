@@ -16,7 +16,22 @@ _prefix_option = prefix_option("The environment")
 @click.group()
 def shims():
     """Guard a plain `pip install` in an environment: pip shims, conda activation hooks and a
-    `python -m pip` hook, all inside the environment (your shell rc files are never touched)."""
+    `python -m pip` hook, all inside the environment (your shell rc files are never touched).
+
+    \b
+    Examples:
+      guard shims install                        the active environment
+      guard shims install --prefix ~/miniforge3/envs/dl
+      guard shims status
+      guard shims uninstall                      remove exactly what install wrote
+
+    \b
+    With the shims in place, for one command:
+      GUARD_DISABLE=1 pip install ...            skip the guard (journaled)
+      pip install --guard-disable ...            the same, as a flag
+      pip install --guard-redirect [--guard-yes] ...   a block runs the conda
+                                                 redirect instead
+    """
 
 
 @shims.command("install")

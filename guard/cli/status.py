@@ -17,7 +17,20 @@ from guard.errors import EnvironmentReadError
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object (schema 1).")
 def status(prefix, as_json):
     """Show the protected packages (owner, version, build, channel, CUDA/CPU), whether the shims
-    and the `python -m pip` guard are installed, and the configuration files in force."""
+    and the `python -m pip` guard are installed, and the configuration files in force.
+
+    \b
+    Examples:
+      guard status                             the active environment
+      guard status --prefix ~/miniforge3/envs/dl
+      guard status --json | jq '.protected[] | select(.owner != "conda")'
+
+    \b
+    Protection is switched off per command, not here: GUARD_DISABLE=1 pip
+    install ... or pip install --guard-disable ...; `guard shims uninstall`
+    removes the hooks. Exit status: 0, 2 bad input.
+    --json: guard/data/schemas/status.schema.json.
+    """
     from guard.act import remembered
     from guard.doctor.evidence import read_version_files
     from guard.doctor.status import collect_status, guard_files, status_json, status_text

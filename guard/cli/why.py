@@ -29,9 +29,21 @@ def why(prefix, as_json, redirect, yes, no_alternative, allow_build, package, pi
     """Explain why PACKAGE is protected and which requirements would change it.
 
     \b
-    guard why torch -- transformers[torch]   explain that hypothetical install
-    guard why torch                          explain the last blocked command in this env
-    guard why                                the same, for what that command was blocked for
+    Examples:
+      guard why torch -- transformers[torch]   explain that hypothetical install
+      guard why torch                          explain the last blocked command in this env
+      guard why                                the same, for what that command was blocked for
+      guard why --redirect                     run the conda redirect for it (asks first)
+      guard why --json numpy -- numpy==2.0.0   one JSON object (schema 1)
+
+    \b
+    Overrides: --allow-build (pip's dry run may build, running package code);
+    GUARD_DEADLINE=120 (seconds a simulation may take, default 60). To run a
+    blocked install anyway: GUARD_DISABLE=1 pip install ... or --guard-disable.
+
+    \b
+    Exit status: 0, 2 bad input, 3 could not simulate; with --redirect, the
+    redirect's own. --json: guard/data/schemas/why.schema.json.
     """
     from packaging.utils import canonicalize_name
 
