@@ -211,6 +211,20 @@ def test_a_quick_answer_shows_nothing_and_leaves_no_thread_behind():
     assert not any(t.name == "guard-progress" and t.is_alive() for t in threading.enumerate())
 
 
+def test_a_verdict_from_the_cache_costs_no_thread_and_no_import():
+    """The pipeline reports no stage when the verdict cache answers: no thread starts and
+    ``threading`` (1.3 ms of imports, absent from a warm ``guard pip``) is not imported."""
+    code = (
+        "import sys\n"
+        "from guard.act.progress import TerminalProgress\n"
+        "with TerminalProgress(sys.stderr, 'guard: simulating', delay=0.0):\n"
+        "    pass\n"
+        "print('threading' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO_ROOT, timeout=60)
+    assert (out.stdout, out.stderr) == ("False\n", "")
+
+
 def test_output_while_the_line_shows_is_written_on_a_clean_row():
     stream = FakeTerminal()
     stats = IndexStats()
