@@ -8,6 +8,9 @@ index on 127.0.0.1 serves real PyPI metadata captured into tests/data/index, and
 configuration is isolated so nothing on this machine changes the answers.
 
     python scripts/demo.py [--keep DIR]
+
+With ``--keep DIR`` the env stays in DIR as it was built (healthy: the demo damages a copy of
+its own) and the demo index keeps serving until Ctrl-C, with the commands to try more printed.
 """
 
 from __future__ import annotations
@@ -15,9 +18,11 @@ from __future__ import annotations
 import argparse
 import os
 import shlex
+import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -45,7 +50,11 @@ DAMAGED = [
 
 def main() -> int:
     ap = argparse.ArgumentParser(description="conda-pip-guard demo on a real (py-rattler built) conda env")
-    ap.add_argument("--keep", type=Path, help="build the env here and keep it (default: a temp dir)")
+    ap.add_argument(
+        "--keep",
+        type=Path,
+        help="build the env here and keep it healthy, and serve the demo index until Ctrl-C (default: a temp dir)",
+    )
     args = ap.parse_args()
     work = args.keep or Path(tempfile.mkdtemp(prefix="guard-demo-"))
     work.mkdir(parents=True, exist_ok=True)
@@ -70,9 +79,12 @@ def main() -> int:
         worst = run_steps(STEPS, env)
         # Damage the env the way users do: pip replaces conda's numpy behind the guard's back
         # (a small real wheel, installed by the env's real pip), then let the doctor find it.
-        wheel = build_wheel(work / "wheels", "numpy", "2.0.0")
+        # With --keep the env stays healthy: a second env of the same kind, built here, is damaged.
+        scratch = Path(tempfile.mkdtemp(prefix="guard-demo-"))
+        damaged = ML_CUDA_ENV.build(scratch / "env", with_pip=True) if args.keep else prefix
+        wheel = build_wheel(scratch / "wheels", "numpy", "2.0.0")
         pip_install_into(
-            prefix,
+            damaged,
             "--no-deps",
             "--no-index",
             "--find-links",
@@ -80,15 +92,35 @@ def main() -> int:
             "numpy==2.0.0",
             env={**env, "GUARD_DISABLE": "1"},
         )
-        worst = max(worst, run_steps(DAMAGED, env, ok=(0, 1)))
-    if args.keep:
-        print(f"\nThe env stays in {work} for you to try more (CONDA_PREFIX={prefix}).")
-    else:
-        import shutil
-
+        worst = max(worst, run_steps(DAMAGED, {**env, "CONDA_PREFIX": str(damaged)}, ok=(0, 1)))
+        shutil.rmtree(scratch, ignore_errors=True)
+        if args.keep:
+            try_more(prefix, env)
+    if not args.keep:
         shutil.rmtree(work, ignore_errors=True)
         print("\n(The sample env was removed; pass --keep DIR to keep one and try more.)")
     return worst
+
+
+def try_more(prefix: Path, env: dict[str, str]) -> None:
+    """Tell how to go on with the kept env, and serve the demo index until Ctrl-C."""
+    guard = Path(sys.executable).parent / "guard"
+    command = shlex.quote(str(guard)) if guard.exists() else f"{shlex.quote(sys.executable)} -m guard"
+    names = ("CONDA_PREFIX", "PIP_INDEX_URL", "PIP_CONFIG_FILE")
+    print(
+        f"\nThe env stays in {prefix}, as it was built (the damage above was done to a copy).\n"
+        "To try more, in another terminal while this one serves the demo index:\n"
+        "  export " + " ".join(f"{k}={shlex.quote(env[k])}" for k in names) + "\n"
+        f"  {command} check -- 'numpy<2' scikit-learn\n"
+        f"  {command} why torch -- 'transformers[torch]'\n"
+        f"Serving the demo index at {env['PIP_INDEX_URL']} until Ctrl-C ...",
+        flush=True,
+    )
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        print("\nthe demo index stopped; run the demo with --keep again to serve it again", flush=True)
 
 
 def run_steps(steps, env, ok=(0, 1)) -> int:
