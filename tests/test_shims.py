@@ -555,6 +555,71 @@ def test_pth_hook_lets_other_python_starts_alone(env_prefix, tmp_path):
     assert out.stdout.strip() == "False" and out.returncode == 0
 
 
+SENTINEL_HOOK = """import os
+with open(os.environ["HOOK_MARK"], "a") as f:
+    f.write("loaded\\n")
+
+
+def run(guard_exe, prefix):
+    with open(os.environ["HOOK_MARK"], "a") as f:
+        f.write("run\\n")
+    os._exit(0)
+"""
+
+
+def test_pth_hook_engages_only_for_pip_runs(env_prefix, tmp_path):
+    """The .pth line loads the hook only for a `-m pip` run or the env's pip script: a script or
+    module whose name merely contains `pip`, `-c`, and pip's name as a script's argument cost the
+    line's string tests alone (the hook file here is a sentinel that records being loaded)."""
+    (env_prefix / shims_mod.HOOK_FILE).write_text(SENTINEL_HOOK)
+    work = tmp_path / "work"
+    (work / "tools").mkdir(parents=True)
+    (work / "pipeline.py").write_text("")
+    (work / "tools" / "pip_check.py").write_text("")
+    python = str(env_prefix / "bin" / "python")
+    mark = tmp_path / "mark"
+    env = {**_base_env(tmp_path / "home"), "HOOK_MARK": str(mark)}
+
+    def marks(*args: str) -> list[str]:
+        mark.unlink(missing_ok=True)
+        subprocess.run(list(args), cwd=work, env=env, capture_output=True, timeout=120)
+        return mark.read_text().split() if mark.exists() else []
+
+    for argv in (
+        [python, "pipeline.py"],
+        [python, "tools/pip_check.py", "install"],
+        [python, "-c", "import pipx", "pip", "install"],
+        [python, "-m", "pipeline"],
+        [python, "pipeline.py", "-m", "pip", "install"],
+        [python, "-X", "utf8", "-m", "json.tool", "--help"],
+    ):
+        assert marks(*argv) == [], argv
+    for argv in (
+        [python, "-m", "pip", "install", "x"],
+        [python, "-mpip", "install", "x"],
+        [python, "-Im", "pip", "install", "x"],
+        [python, "-X", "utf8", "-m", "pip.__main__", "install", "x"],
+        [str(env_prefix / "bin" / "pip"), "install", "x"],
+    ):
+        assert marks(*argv) == ["loaded", "run"], argv
+
+
+def test_pth_hook_keeps_its_bytecode_and_uninstall_removes_it(env_prefix, tmp_path):
+    """The hook is loaded from a cached .pyc after the first pip start, not compiled at each; the
+    cache is listed in the manifest, so uninstall removes it."""
+    cache = env_prefix / shims_mod.hook_cache(PY_MAJOR_MINOR)
+    env = _base_env(tmp_path / "home")
+    out = subprocess.run(
+        [str(env_prefix / "bin" / "python"), "-m", "pip", "--version"], capture_output=True, text=True, env=env
+    )
+    assert out.returncode == 0, out.stderr
+    assert cache.is_file()
+    assert shims_mod.hook_cache(PY_MAJOR_MINOR) in json.loads((env_prefix / shims_mod.MANIFEST).read_text())["files"]
+    assert shims_mod.status(env_prefix, env).missing == ()
+    assert shims_mod.hook_cache(PY_MAJOR_MINOR) in shims_mod.uninstall(env_prefix)
+    assert not cache.exists() and not cache.parent.exists()
+
+
 # ---- the parsing every layer shares ------------------------------------------------------------
 
 

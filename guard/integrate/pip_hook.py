@@ -4,9 +4,10 @@ Two lives, both standard library only (it runs in the *environment's* Python, wh
 than the guard's and may not have the guard installed):
 
 * ``guard shims install`` copies this file to ``$PREFIX/etc/conda-pip-guard/pip_hook.py`` and puts
-  one line in the env's site-packages (``conda-pip-guard.pth``, see ``pth_line``). At every start
-  of that Python the line checks the command line for the letters ``pip`` (a string search, no
-  import) and only then runs this file, which decides exactly and, for ``install``/``uninstall``,
+  one line in the env's site-packages (``conda-pip-guard.pth``, see ``shims.pth_line``). At every
+  start of that Python the line tests ``sys.argv`` (a ``-m`` run of a module named ``*pip``, or a
+  script named ``pip*``: string tests, no import) and only then loads this file (its bytecode
+  cached) and calls ``run``, which decides exactly and, for ``install``/``uninstall``,
   replaces the process by ``guard pip ARGS`` (``os.execv``): ``python -m pip``, ``-mpip``,
   ``-Im pip``, Jupyter's ``%pip`` (``sys.executable -m pip``) and the env's ``bin/pip*`` scripts
   run by path. ``$GUARD_ACTIVE=1`` (set by the guard for the pip it runs) turns it off.
@@ -228,7 +229,7 @@ def installed_files(prefix: str) -> list[str]:
 
 
 def run(guard_exe: str, prefix: str) -> None:
-    """Called at interpreter start (from the .pth line) when the command line mentions ``pip``.
+    """Called at interpreter start (from the .pth line) when the command line may run pip.
     Returns at once unless this Python is about to run pip install/uninstall for ``prefix``."""
     if os.environ.get("GUARD_ACTIVE") == "1":
         return
@@ -284,7 +285,3 @@ def run(guard_exe: str, prefix: str) -> None:
     sys.stdout.flush()
     sys.stderr.flush()
     os.execve(exe, [exe, "pip"] + pip_args, env)
-
-
-if __name__ == "__conda_pip_guard_pth__":  # exec'd by the .pth line, which defines both names
-    run(GUARD_EXE, GUARD_PREFIX)  # type: ignore[name-defined]  # noqa: F821 - the .pth line defines both

@@ -114,27 +114,47 @@ def _site_packages(prefix: Path, cache_dir: Path | None) -> tuple[str, str]:
     return interp.purelib, version
 
 
-def pth_line(hook: str, guard_exe: str, prefix: str, python_version: str) -> str:
-    """The one line of ``conda-pip-guard.pth``: a string search of the command line at every start
-    of the env's Python, and only when it mentions ``pip`` the hook file runs.
+def pth_line(hook: str, guard_exe: str, prefix: str) -> str:
+    """The one line of ``conda-pip-guard.pth``, run at every start of the env's Python: a few
+    string tests of ``sys.argv``, and only for a pip start the hook module is loaded and run.
 
-    The line never raises (site.py would print a traceback at every such start): a hook file that
-    cannot be read (deleted with ``etc/conda-pip-guard/``, the .pth left behind) is skipped without
-    a word. A .pth line is one statement line, so the ``try`` is a string of its own, exec'd in a
-    fresh namespace only on the ``pip`` path."""
-    namespace = f"{{'__name__': '__conda_pip_guard_pth__', 'GUARD_EXE': {guard_exe!r}, 'GUARD_PREFIX': {prefix!r}}}"
+    When site.py reads the .pth files, ``sys.argv`` is already set and ``sys.argv[0]`` is ``-m``
+    for every module run (the module's name is not in it yet), ``-c`` for ``-c``, the script's
+    path for a script. So the hook engages only for ``-m`` runs whose module word (the word of
+    ``sys.orig_argv`` just before the module's own arguments: ``pip``, ``-mpip``, ``-Impip``,
+    ``pip.__main__``) ends in ``pip``/``pip.__main__`` (before 3.10, no ``sys.orig_argv``: every
+    ``-m`` run, which the hook then reads from ``/proc/self/cmdline``), and for scripts named
+    ``pip``, ``pip3``, ``pipX.Y`` (the env's ``bin/pip*`` run by path). ``python pipeline.py``,
+    ``python -c "import pipx"``, ``python -m pytest`` cost the string tests alone.
+
+    The hook module is loaded with importlib's ``SourceFileLoader``, which keeps its bytecode in
+    ``etc/conda-pip-guard/__pycache__`` (listed in the manifest: ``hook_cache``), instead of
+    compiling its source at every pip start. The line never raises (site.py would print a
+    traceback at every such start): a hook file that cannot be read (deleted with
+    ``etc/conda-pip-guard/``, the .pth left behind) is skipped without a word. A .pth line is one
+    statement line, so the ``try`` is a string of its own, exec'd in a fresh namespace only on
+    the pip path."""
     body = (
-        f"try:\n    with open({hook!r}, 'rb') as f:\n        s = f.read()\nexcept OSError:\n    s = None\n"
-        f"if s is not None:\n    exec(compile(s, {hook!r}, 'exec'), {namespace})\n"
+        "try:\n    from importlib.machinery import SourceFileLoader\n"
+        f"    c = SourceFileLoader('conda_pip_guard_hook', {hook!r}).get_code('conda_pip_guard_hook')\n"
+        "except (OSError, ImportError):\n    c = None\n"
+        f"if c is not None:\n    g = {{'__name__': 'conda_pip_guard_hook', '__file__': {hook!r}}}\n"
+        f"    exec(c, g)\n    g['run']({guard_exe!r}, {prefix!r})\n"
     )
     run = f"exec({body!r}, {{}})"
-    major, minor = (int(x) for x in python_version.split(".")[:2])
-    if (major, minor) >= (3, 10):
-        test = "'pip' in ' '.join(sys.orig_argv)"
-        return f"import sys; {test} and {run}\n"
-    # no sys.orig_argv before 3.10: the kernel's copy of the command line (Linux only)
-    test = "os.path.exists('/proc/self/cmdline') and b'pip' in open('/proc/self/cmdline', 'rb').read()"
-    return f"import sys, os; {test} and {run}\n"
+    test = (
+        "a = getattr(sys, 'argv', None) or ['']; o = getattr(sys, 'orig_argv', None); "
+        "(a[0] == '-m' and (o is None or ''.join(o[-len(a):][:1]).endswith(('pip', 'pip.__main__'))) "
+        "or os.path.basename(a[0]).rstrip('0123456789.') == 'pip')"
+    )
+    return f"import sys; import os; {test} and {run}\n"
+
+
+def hook_cache(python_version: str) -> str:
+    """Prefix-relative: where the env's (CPython) interpreter keeps the hook's bytecode, written at
+    the first pip start, not by ``install``; the manifest lists it so that ``uninstall`` and the
+    removal advice take it too, and ``status`` never calls it missing."""
+    return f"{GUARD_DIR}/__pycache__/pip_hook.cpython-{python_version.replace('.', '')}.pyc"
 
 
 def _render(template: str, **values: str) -> str:
@@ -165,9 +185,10 @@ def planned_files(
     site_rel = os.path.relpath(site_packages, prefix)
     if site_rel.startswith(".."):
         raise UsageError(f"the env's site-packages {site_packages} is outside {prefix}")
-    files[f"{site_rel}/{PTH_NAME}"] = (pth_line(hook_path, guard_exe, prefix_s, python_version).encode("utf-8"), 0o644)
+    files[f"{site_rel}/{PTH_NAME}"] = (pth_line(hook_path, guard_exe, prefix_s).encode("utf-8"), 0o644)
     # what the shims advise when the guard is gone: exactly these files and the manifest
-    advice = pip_hook.removal_advice([str(prefix / rel) for rel in [*sorted(files), MANIFEST]])
+    cache = hook_cache(python_version)
+    advice = pip_hook.removal_advice([str(prefix / rel) for rel in [*sorted([*files, cache]), MANIFEST]])
     for name in shim_names:
         text = _render(
             "shim-pip.sh",
@@ -246,11 +267,13 @@ def install(prefix: Path, *, guard_exe: str | None = None, cache_dir: Path | Non
             _write_atomic(path, content, mode)
             written.append(rel)
     removed = []
+    cache = hook_cache(version)
     for rel in old["files"]:
-        if rel not in files and rel != MANIFEST:
+        if rel not in files and rel not in (cache, MANIFEST):
             _remove_file(prefix, rel)
             removed.append(rel)
-    manifest = {"format": _MANIFEST_FORMAT, "guard_exe": guard_exe, "files": sorted(files), "dirs": created}
+    listed = sorted([*files, cache])  # the hook's bytecode, written by its first pip start
+    manifest = {"format": _MANIFEST_FORMAT, "guard_exe": guard_exe, "files": listed, "dirs": created}
     content = (json.dumps(manifest, indent=1) + "\n").encode("utf-8")
     try:
         same = (prefix / MANIFEST).read_bytes() == content
@@ -286,7 +309,7 @@ def _remove_file(prefix: Path, rel: str) -> None:
         path.unlink()
     except FileNotFoundError:
         pass
-    if rel.endswith(".py"):  # the hook is compiled in memory, but a pycache may exist anyway
+    if rel.endswith(".py"):  # the hook's bytecode of another Python version than the manifest names
         cache = path.parent / "__pycache__"
         for pyc in cache.glob(f"{path.stem}.*.pyc") if cache.is_dir() else ():
             pyc.unlink()
@@ -327,7 +350,9 @@ def status(prefix: Path, environ, *, cache_dir: Path | None = None) -> ShimsStat
     manifest = _read_manifest(prefix)
     if manifest is None:
         return ShimsStatus(prefix, False, on_path=on_path, externally_managed=markers)
-    missing = tuple(rel for rel in manifest["files"] if not (prefix / rel).exists())
+    missing = tuple(
+        rel for rel in manifest["files"] if not (prefix / rel).exists() and "/__pycache__/" not in rel
+    )  # the hook's bytecode: written at its first pip start, when the env's dir is writable
     outdated = []
     guard_exe = manifest.get("guard_exe")
     try:
