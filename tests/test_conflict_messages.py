@@ -172,3 +172,31 @@ def test_non_utf8_metadata_is_reported_as_such_not_as_a_conflict(prefix, env, tm
         )
         pip = oracle(oracle_pip, prefix, env, "latin1pkg")
     assert pip.returncode != 0 and "UnicodeDecodeError: 'utf-8' codec can't decode byte 0xe9" in pip.stderr
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        # every version of conflicted requires pypinned>=2: one side, each version named once
+        (
+            ["pypinned==1.0", "conflicted"],
+            "pip would fail: conflicting requirements for pypinned: the request (command line) requires "
+            "pypinned==1.0 [1.0]; conflicted 1.0, 2.0 (command line) requires pypinned>=2 [2.0]; "
+            "no version satisfies both",
+        ),
+        # the only matching version has a Requires-Dist that does not parse: not a conflict
+        (
+            ["badmeta==1.1"],
+            "pip would fail: no matching distribution for badmeta==1.1 (command line): 1.1 could not be used "
+            "(invalid metadata or unmet dependencies)",
+        ),
+    ],
+)
+def test_scenario_messages(argv, message):
+    """The resolver scenarios' in-memory index (tests/test_resolver_scenarios.py)."""
+    from guard.errors import ResolutionImpossible
+    from tests.test_resolver_scenarios import run
+
+    with pytest.raises(ResolutionImpossible) as excinfo:
+        run(argv)
+    assert str(excinfo.value) == message

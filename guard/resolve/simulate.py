@@ -346,33 +346,47 @@ def _project_conflict(project: str, infos: list, provider: GuardProvider, origin
     sources = constraint.sources if constraint is not None else []
     limit = constraint.specifier if constraint is not None and sources else None
     together = SpecifierSet()
-    sides = []
+    sides: dict = {}  # (parent project, requirement text) -> (first info, fits, parent versions)
     for info in _dedupe_infos(infos):
         spec = info.requirement.specifier
+        text = info.requirement.text or info.requirement.name
         together &= spec
         fits = list(spec.filter(available, prereleases=pre))
         if not fits:
             shown = ", ".join(str(v) for v in available[-12:]) or "none"
-            text = info.requirement.text or info.requirement.name
             return True, f"no matching distribution for {text}{_origin(info, origins)}; versions usable here: {shown}"
         if limit is not None and not list(limit.filter(fits, prereleases=pre)):
-            text = info.requirement.text or info.requirement.name
             return True, (
                 f"no matching distribution for {text}{_origin(info, origins)}: "
                 f"{_constraint_text(sources)} removes {_versions(fits)}; "
                 f"it allows {_versions(list(limit.filter(available, prereleases=pre)))}"
             )
-        sides.append(f"{_requires(info, origins)} [{_versions(fits)}]")
+        # every version of a parent that requires the same is one side: conflicted 1.0, 2.0
+        key = (info.parent.project if info.parent is not None else None, text)
+        side = sides.setdefault(key, (info, fits, []))
+        if info.parent is not None:
+            side[2].append(info.parent.version)
+    shown_sides = [
+        f"{_requires(info, origins, versions)} [{_versions(fits)}]" for info, fits, versions in sides.values()
+    ]
     if limit is not None:
-        together &= limit
-        sides.append(f"{_constraint_text(sources)} [{_versions(list(limit.filter(available, prereleases=pre)))}]")
+        allowed = list(limit.filter(available, prereleases=pre))
+        shown_sides.append(f"{_constraint_text(sources)} [{_versions(allowed)}]")
     both = list(together.filter(available, prereleases=pre))
+    unusable = "(invalid metadata or unmet dependencies)"
+    if both and len(shown_sides) == 1:
+        ((info, _, _),) = sides.values()
+        text = info.requirement.text or info.requirement.name
+        return (
+            True,
+            f"no matching distribution for {text}{_origin(info, origins)}: {_versions(both)} could not be used {unusable}",
+        )
     end = (
-        f"no version satisfies {'both' if len(sides) == 2 else 'all'}"
+        f"no version satisfies {'both' if len(shown_sides) == 2 else 'all'}"
         if not both
-        else f"the versions that satisfy all ({_versions(both)}) could not be used"
+        else f"the versions that satisfy all ({_versions(both)}) could not be used {unusable}"
     )
-    return False, f"for {project}: {'; '.join(sides)}; {end}"
+    return False, f"for {project}: {'; '.join(shown_sides)}; {end}"
 
 
 def _dedupe_infos(infos: list) -> list:
@@ -400,13 +414,16 @@ def _named(parent, origins: dict) -> str | None:
     return next((o for r, o in origins.items() if r.project == parent.project), None)
 
 
-def _requires(info, origins: dict) -> str:
+def _requires(info, origins: dict, versions: list | None = None) -> str:
+    """``the request (req.txt:3) requires x==1`` / ``parent 1.0, 2.0 (command line) requires x>=2``
+    (``versions``: every version of the parent that requires the same)."""
     req = info.requirement
     text = req.text or req.name
     if info.parent is None:
         return f"the request{_origin(info, origins)} requires {text}"
     parent, named = info.parent, _named(info.parent, origins)
-    return f"{parent.project} {parent.version}{f' ({named})' if named else ''} requires {text}"
+    shown = _versions(sorted(set(versions))) if versions else str(parent.version)
+    return f"{parent.project} {shown}{f' ({named})' if named else ''} requires {text}"
 
 
 def _constraint_text(sources: list) -> str:
