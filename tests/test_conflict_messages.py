@@ -133,6 +133,18 @@ def test_no_version_at_all_stays_no_matching_distribution(prefix, env):
     assert line.endswith("versions usable here: 2.2.4, 2.2.5, 2.2.6, 2.3.3, 2.3.4, 2.3.5, 2.4.1, 2.4.2, 2.4.3, 2.4.4, 2.4.5, 2.4.6")  # fmt: skip
 
 
+def test_versions_for_another_python_are_named_as_pip_names_them(prefix, env, oracle_pip):
+    """networkx 3.7 needs Python >=3.12; the env runs 3.11."""
+    line = error_line(guard(env, "check", "--prefix", str(prefix), "--", "networkx>=3.7"))
+    assert line == (
+        "guard: error: pip would fail: no matching distribution for networkx>=3.7 (command line); "
+        "versions usable here: 3.2.1, 3.3, 3.4, 3.4.1, 3.4.2, 3.5, 3.6, 3.6.1; 3.7 need another Python (Requires-Python)"
+    )
+    pip = oracle(oracle_pip, prefix, env, "networkx>=3.7")
+    assert "Ignored the following versions that require a different python version: 3.7 Requires-Python" in pip.stderr
+    assert "(from versions: 3.2.1, 3.3, 3.4, 3.4.1, 3.4.2, 3.5, 3.6, 3.6.1)" in pip.stderr
+
+
 def test_why_says_which_held_version_leaves_no_resolution(prefix, env):
     """``guard why``'s alternative search holds conda's numpy: the reason names that hold, not a
     list of versions (before: "...: versions usable here: 2.3.1, ...")."""

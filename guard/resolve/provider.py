@@ -326,10 +326,11 @@ class GuardProvider(AbstractProvider):
         except Exception:  # noqa: BLE001 - a failed guess is harmless; the resolver's own call reports
             return
 
-    def available_versions(self, project: str) -> list:
+    def available_versions(self, project: str, *, any_python: bool = False) -> list:
         """Every version pip could pick for ``project`` here, whatever the requirements say: the
         index's usable files (this interpreter, format control; pre-releases included) and the
-        installed version. For explaining a failed resolution; sorted, oldest first."""
+        installed version. For explaining a failed resolution; sorted, oldest first.
+        ``any_python``: files whose Requires-Python excludes this interpreter count too."""
         usable = applicable_files(
             self._source.project_files(project),
             SpecifierSet(),
@@ -337,7 +338,7 @@ class GuardProvider(AbstractProvider):
             prereleases=True,
             format_control=self._options.format_control,
             prefer_binary=self._options.prefer_binary,
-            ignore_requires_python=self._options.ignore_requires_python,
+            ignore_requires_python=any_python or self._options.ignore_requires_python,
         )
         versions = {f.version for f in usable}
         installed = self._installed.get(project)

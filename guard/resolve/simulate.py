@@ -354,7 +354,13 @@ def _project_conflict(project: str, infos: list, provider: GuardProvider, origin
         fits = list(spec.filter(available, prereleases=pre))
         if not fits:
             shown = ", ".join(str(v) for v in available[-12:]) or "none"
-            return True, f"no matching distribution for {text}{_origin(info, origins)}; versions usable here: {shown}"
+            # pip: "Ignored the following versions that require a different python version"
+            other = [v for v in provider.available_versions(project, any_python=True) if v not in available]
+            other = list(spec.filter(other, prereleases=pre))
+            other_python = f"; {_versions(other)} need another Python (Requires-Python)" if other else ""
+            return True, (
+                f"no matching distribution for {text}{_origin(info, origins)}; versions usable here: {shown}{other_python}"
+            )
         if limit is not None and not list(limit.filter(fits, prereleases=pre)):
             return True, (
                 f"no matching distribution for {text}{_origin(info, origins)}: "
