@@ -8,8 +8,11 @@ Builds a real conda env with pip (the test suite's ``plain`` scenario, offline),
 * ``pip --version`` and ``pip list`` through the shim vs the env's pip called directly;
 * the shim alone, with a do-nothing "real pip" (an empty sh script): isolates the shim's own cost
   from pip's noise;
-* ``python -c pass`` with and without ``conda-pip-guard.pth``, and the .pth line itself timed in
-  process (what every start of the env's Python pays);
+* Python starts with and without ``conda-pip-guard.pth``: ``python -c pass``, ``python
+  pipeline.py`` (a script whose name contains ``pip``: the hook must not engage) and ``python -m
+  pip --version`` (the hook engages: loads its cached bytecode, finds no install, returns); and
+  the .pth line itself, compiled and run in process as site.py does (what every non-pip start of
+  the env's Python pays);
 * an allowed ``pip install`` of a small local wheel through the guard vs bare pip (warm caches;
   the package is uninstalled between runs, untimed).
 """
@@ -131,12 +134,17 @@ def main() -> None:
         )
 
         # Python start, with and without the .pth hook
-        cmd = [python, "-c", "pass"]
-        print(row("python -c pass (.pth hook present)", *paired_ms(bare(cmd, env), guarded(cmd, env), r * 5)))
+        (root / "pipeline.py").write_text("")
+        for label, cmd, times in (
+            ("python -c pass (.pth hook vs none)", [python, "-c", "pass"], 5),
+            ("python pipeline.py (.pth hook vs none)", [python, str(root / "pipeline.py")], 5),
+            ("python -m pip --version (.pth hook vs none)", [python, "-m", "pip", "--version"], 1),
+        ):
+            print(row(label, *paired_ms(bare(cmd, env), guarded(cmd, env), r * times)))
         line = pth.read_text()
-        n = 200_000
-        per_start_us = timeit.timeit(line, number=n) / n * 1e6
-        print(f"{'  the .pth line itself, in process':<44} {per_start_us:9.3f} us per Python start")
+        n = 20_000
+        per_start_us = timeit.timeit(lambda: exec(line, {}), number=n) / n * 1e6  # compiled each time, as site.py does
+        print(f"{'  the .pth line itself, in process':<44} {per_start_us:9.3f} us per non-pip Python start")
 
         # an allowed install of a small local wheel, warm caches
         wheels = root / "wheels"
