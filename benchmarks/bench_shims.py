@@ -116,22 +116,24 @@ def main() -> None:
                 )
             )
 
-        # the shim alone: a do-nothing real pip, called directly vs through the shim
-        fake = root / "fakebin"
-        fake.mkdir()
-        (fake / "pip").write_text("#!/bin/sh\nexit 0\n")
-        (fake / "pip").chmod(0o755)
-        cmd = ["pip", "list", "--format=json"]
-        print(
-            row(
-                "shim alone (no-op real pip, pip list)",
-                *paired_ms(
-                    guarded(cmd, {**env, "PATH": f"{fake}:{env['PATH']}"}),
-                    guarded(cmd, {**env, "PATH": f"{shims_dir}:{fake}:{env['PATH']}"}),
-                    r * 5,
-                ),
+        # the shim alone: the env's pip swapped for a do-nothing one (an empty sh script; the shim
+        # execs only the env's own bin/pip), called directly vs through the shim
+        real = prefix / "bin" / "pip"
+        kept = real.with_name("pip.real")
+        real.rename(kept)
+        try:
+            real.write_text("#!/bin/sh\nexit 0\n")
+            real.chmod(0o755)
+            cmd = ["pip", "list", "--format=json"]
+            print(
+                row(
+                    "shim alone (no-op env pip, pip list)",
+                    *paired_ms(guarded(cmd, bare_env), guarded(cmd, shim_env), r * 5),
+                )
             )
-        )
+        finally:
+            real.unlink()
+            kept.rename(real)
 
         # Python start, with and without the .pth hook
         (root / "pipeline.py").write_text("")
