@@ -32,7 +32,6 @@ from typing import Any
 
 from guard.models import Anomaly, Plan, Reason, Verdict
 from guard.policy.chains import chains_to
-from guard.policy.conda import variant_of
 from guard.policy.names import DEFAULT_PROTECTED, canonical_name, conda_cuda_runtime_names, is_pypi_cuda_wheel
 from guard.policy.variants import VARIANT_FAMILY, label_variant, variant_change, wheel_variant
 
@@ -104,6 +103,10 @@ def _variant_message(plan: Plan, snapshot, change) -> str | None:
     keeps the build's accelerator (or nothing is known about the wheel's)."""
     if change.name not in VARIANT_FAMILY or not change.proposed or change.action == "remove":
         return None
+    # imported here: guard.policy.conda loads packaging's specifiers (~15 ms) and the warm
+    # path (a cached verdict) imports this module without ever judging a change
+    from guard.policy.conda import variant_of
+
     rec = change.conda_record
     conda = variant_of(rec)
     if conda is None or conda == "CUDA":
