@@ -74,7 +74,9 @@ def main() -> int:
         print(f"no reference pip at {args.pip}: run the tests once (they create it) or pass --pip", file=sys.stderr)
         return 2
     guard = [sys.executable, "-m", "guard"]
-    uv = shutil.which("uv")
+    # uv from PATH, else the one the test extras put beside this Python
+    beside = Path(sys.executable).parent / "uv"
+    uv = shutil.which("uv") or (str(beside) if beside.exists() else None)
     work = Path(tempfile.mkdtemp(prefix="guard-bench-"))
     prefix = ML_CUDA_ENV.build(work / "env")
     home = work / "home"
