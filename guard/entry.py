@@ -88,6 +88,10 @@ def main(argv=None) -> None:
             from guard.act.guarded_pip import main as guarded_pip_main
 
             sys.exit(guarded_pip_main(argv[1:]))
+        if argv[:1] == ["uv"]:  # what the uv shim runs: the words after `uv`, verbatim
+            from guard.act.guarded_uv import main as guarded_uv_main
+
+            sys.exit(guarded_uv_main(argv[1:]))
         from guard.cli.main import main as cli_main
 
         cli_main(argv)

@@ -22,8 +22,16 @@ from guard.cli.exit_codes import EXIT_ALLOW, EXIT_BLOCK
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object (schema 1).")
 @click.option("-v", "--verbose", is_flag=True, help="List every change, also for a block.")
 @allow_build_option
+@click.option(
+    "--installer",
+    type=click.Choice(["pip", "uv"]),
+    default="pip",
+    show_default=True,
+    help="Whose install to judge: pip (the guard's own simulation) or uv (uv's own --dry-run; "
+    "ARGS are what follows `uv pip`).",
+)
 @click.argument("pip_args", nargs=-1, type=click.UNPROCESSED)
-def check(prefix, as_json, verbose, allow_build, pip_args):
+def check(prefix, as_json, verbose, allow_build, installer, pip_args):
     """Simulate `pip install PIP_ARGS` (or `-- uninstall ...`) and judge it; installs nothing.
 
     PIP_ARGS are pip's own arguments, after `--` (requirements, -r FILE, -c FILE, --index-url,
@@ -36,6 +44,8 @@ def check(prefix, as_json, verbose, allow_build, pip_args):
       guard check --json -- -r requirements.txt    one JSON object (schema 1)
       guard check -- uninstall -y numpy
       guard check --prefix ~/miniforge3/envs/dl -- torch==2.6.0
+      guard check --installer uv -- install numpy==2.0.0   uv's choice (uv pip ...)
+      guard check --installer uv -- sync requirements.txt
 
     \b
     Overrides:
@@ -56,9 +66,42 @@ def check(prefix, as_json, verbose, allow_build, pip_args):
 
     if not pip_args:
         raise click.UsageError("nothing to check: give pip install arguments, e.g. guard check -- numpy==2.0.0")
+    if installer == "uv":
+        _check_uv(prefix, as_json, verbose, pip_args)
     ctx = Context.resolve(prefix, pip_args).for_pipeline(allow_build)
     # on a terminal, a line on stderr while a long simulation runs; erased before the answer
     with progress_on_stderr("guard: simulating", ctx.environ, enabled=not as_json) as progress:
         result = simulate(pip_argv_for_check(pip_args), replace(ctx, progress=progress))
     click.echo(redact(render.check_json(result) if as_json else render.check_text(result, verbose=verbose)))
+    sys.exit(EXIT_BLOCK if result.verdict.blocked else EXIT_ALLOW)
+
+
+def _check_uv(prefix, as_json: bool, verbose: bool, uv_args) -> None:
+    """``guard check --installer uv -- ARGS``: ARGS are what follows ``uv pip`` (``install ...``,
+    ``sync FILE``, ``uninstall ...``; a first word that is none of these means ``install``),
+    judged from uv's own ``--dry-run`` in the environment (uv's configuration applies)."""
+    from guard.act.guarded_uv import real_uv, simulate_uv
+    from guard.environment.snapshot import snapshot
+    from guard.explain import render
+    from guard.policy.config import load_policy
+    from guard.redact import redact
+    from guard.request.uv_command import GUARDED, UvCommand
+
+    args = list(uv_args)
+    if not args or args[0] not in GUARDED:
+        args = ["install", *args]
+    cmd = UvCommand.parse(["pip", *args])
+    if cmd.dry_run or cmd.subcommand not in GUARDED:
+        raise click.UsageError("guard check --installer uv judges uv pip install, sync and uninstall (no --dry-run)")
+    ctx = Context.resolve(prefix).for_pipeline(None)
+    policy, _ = load_policy(ctx.prefix, ctx.environ)
+    snap = snapshot(ctx.prefix, cache_dir=ctx.cache_dir)
+    result = simulate_uv(ctx.prefix, ctx.environ, cmd, real_uv(ctx.prefix, ctx.environ), snap, policy, ctx.cwd)
+    click.echo(
+        redact(
+            render.check_json(result, installer="uv")
+            if as_json
+            else render.check_text(result, verbose=verbose, installer="uv")
+        )
+    )
     sys.exit(EXIT_BLOCK if result.verdict.blocked else EXIT_ALLOW)

@@ -13,8 +13,22 @@ if TYPE_CHECKING:
 INDENT = "       "
 
 
-def check_json(result: CheckResult) -> str:
-    return json.dumps(result.to_json(), indent=2, sort_keys=False)
+def check_json(result: CheckResult, installer: str = "pip") -> str:
+    """``guard check --json``: the result, with ``"installer"`` (``pip`` | ``uv``) after ``command``."""
+    obj = {}
+    for key, value in result.to_json().items():
+        obj[key] = value
+        if key == "command":
+            obj["installer"] = installer
+    return json.dumps(obj, indent=2, sort_keys=False)
+
+
+def _as(installer: str, text: str) -> str:
+    """A message of the policy (which says ``pip would ...``) in the installer's name."""
+    return text if installer == "pip" else text.replace("pip would ", f"{installer} would ")
+
+
+UV_CHAIN = "chain: from uv's dry run"
 
 
 def _change_line(c) -> str:
@@ -47,28 +61,39 @@ def chain_lines(chain) -> list[str]:
     return [_step(s) for s in chain[1:]]
 
 
-def reason_blocks(verdict) -> list[tuple[str, list[str]]]:
-    """(headline, detail lines) per blocked change; new CUDA wheels are grouped in one block."""
+def reason_blocks(verdict, installer: str = "pip", requested=()) -> list[tuple[str, list[str]]]:
+    """(headline, detail lines) per blocked change; new CUDA wheels are grouped in one block.
+    ``installer``: who would make the change (``pip``, ``uv``: its dry run gives no chain for
+    what the user did not name, said as ``chain: from uv's dry run``)."""
+
+    def details(r_name, chain) -> list[str]:
+        lines = chain_lines(chain)
+        if installer == "uv" and len(chain) <= 1 and r_name not in requested:
+            lines.append(UV_CHAIN)
+        return lines
+
     blocks = []
     cuda = [r for r in verdict.reasons if r.rule == "cuda-wheel-beside-conda-cuda"]
     for r in verdict.reasons:
         if r.rule != "cuda-wheel-beside-conda-cuda":
-            blocks.append((r.message, chain_lines(r.chain)))
+            blocks.append((_as(installer, r.message), details(r.name, r.chain)))
     if len(cuda) == 1:
-        blocks.append((cuda[0].message, chain_lines(cuda[0].chain)))
+        blocks.append((_as(installer, cuda[0].message), details(cuda[0].name, cuda[0].chain)))
     elif cuda:
         runtime = cuda[0].message.rpartition(" beside ")[2]
         names = ", ".join(r.message.split("pip would add ", 1)[1].split(" beside ")[0] for r in cuda)
         shortest = min((r.chain for r in cuda), key=len)
-        blocks.append((f"pip would add {len(cuda)} CUDA wheels beside {runtime}: {names}", chain_lines(shortest)))
+        blocks.append(
+            (f"{installer} would add {len(cuda)} CUDA wheels beside {runtime}: {names}", details("", shortest))
+        )
     return blocks
 
 
-def check_text(result: CheckResult, *, verbose: bool = False) -> str:
+def check_text(result: CheckResult, *, verbose: bool = False, installer: str = "pip") -> str:
     plan, verdict = result.plan, result.verdict
     lines = []
     if verdict.blocked:
-        for headline, details in reason_blocks(verdict):
+        for headline, details in reason_blocks(verdict, installer, plan.requested):
             lines.append(f"BLOCK  {headline}")
             lines.extend(f"{INDENT}{d}" for d in details)
     else:
@@ -81,24 +106,26 @@ def check_text(result: CheckResult, *, verbose: bool = False) -> str:
         for c in plan.changes:
             lines.append(f"{INDENT}{_change_line(c)}")
     for w in result.all_warnings():
-        lines.append(f"WARN   {w}")
+        lines.append(f"WARN   {_as(installer, w)}")
     if plan.path != "resolver":
-        lines.append(f"NOTE   simulated by pip's own --dry-run ({plan.fallback_reason})")
+        lines.append(f"NOTE   simulated by {installer}'s own --dry-run ({plan.fallback_reason})")
     return "\n".join(lines)
 
 
-def block_text(result: CheckResult) -> str:
-    """What a blocked ``pip install`` prints through the shims (stderr)."""
+def block_text(result: CheckResult, installer: str = "pip") -> str:
+    """What a blocked ``pip install`` (``uv pip install``: ``installer="uv"``) prints through the
+    shims (stderr)."""
     lines = ["conda-pip-guard: blocked."]
-    for headline, details in reason_blocks(result.verdict):
+    override = "GUARD_DISABLE=1 pip ..." if installer == "pip" else f"GUARD_DISABLE=1 {installer} pip ..."
+    for headline, details in reason_blocks(result.verdict, installer, result.plan.requested):
         lines.append(f"  {headline}")
         lines.extend(f"      {d}" for d in details)
     nothing = "Nothing was removed." if result.plan.command == "uninstall" else "Nothing was installed."
     named = [r.name for r in result.verdict.reasons if r.rule != "unreadable-environment"]
     if named or not result.verdict.reasons:
-        lines.append(f"  {nothing} Details: guard why {named[0] if named else ''}; override: GUARD_DISABLE=1 pip ...")
+        lines.append(f"  {nothing} Details: guard why {named[0] if named else ''}; override: {override}")
     else:  # only the environment's own damage: there is no package to ask about
-        lines.append(f"  {nothing} Details: guard doctor; override: GUARD_DISABLE=1 pip ...")
+        lines.append(f"  {nothing} Details: guard doctor; override: {override}")
     return "\n".join(lines)
 
 
