@@ -166,10 +166,13 @@ def simulate(
     """Simulate ``pip argv`` in ``ctx.prefix`` and judge it.
 
     A result whose inputs are all unchanged is served from :mod:`guard.verdict_cache` (not with
-    ``held`` constraints, which only the alternative search uses)."""
+    ``held`` constraints, which only the alternative search uses, nor with
+    ``GUARD_NO_VERDICT_CACHE`` set)."""
     from guard.pipeline import verdict_cache
 
-    use_cache = use_cache and held is None
+    # GUARD_NO_VERDICT_CACHE=1: neither read nor write a cached verdict (the index's page and
+    # metadata caches stay on): how a new command costs once its metadata is cached (benchmarks)
+    use_cache = use_cache and held is None and not ctx.environ.get("GUARD_NO_VERDICT_CACHE")
     key = verdict_cache.cache_key(argv, ctx.prefix, ctx.cwd, ctx.environ) if use_cache else None
     if key is not None:
         cached = verdict_cache.lookup(

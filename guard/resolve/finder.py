@@ -16,7 +16,8 @@ pip's rules reproduced here (``pip/_internal/index/package_finder.py``):
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+import functools
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
@@ -60,6 +61,12 @@ def requires_python_ok(requires_python: str | None, python: Version) -> bool:
     """pip ignores an invalid Requires-Python (it logs and accepts the file)."""
     if not requires_python:
         return True
+    return _requires_python_admits(requires_python, python)
+
+
+@functools.lru_cache(maxsize=1024)
+def _requires_python_admits(requires_python: str, python: Version) -> bool:
+    # An index repeats a few dozen distinct strings over thousands of files: parse each once.
     try:
         return SpecifierSet(requires_python).contains(python, prereleases=True)
     except InvalidSpecifier:
@@ -80,31 +87,62 @@ def applicable_files(
     """The files pip's finder would offer for ``specifier``, best first, one per version.
 
     ``files`` are index ``DistFile`` objects of one project. Yanked files are dropped unless all
-    applicable files are yanked and ``specifier`` pins a version.
+    applicable files are yanked and ``specifier`` pins a version. The same as
+    ``rank_files(usable_files(...), ...)``, which a caller asking many times about one project
+    splits to filter the files once.
     """
+    usable = usable_files(
+        files, target=target, format_control=format_control, ignore_requires_python=ignore_requires_python
+    )
+    return rank_files(usable, specifier, prereleases=prereleases, prefer_binary=prefer_binary, hashes=hashes)
+
+
+def usable_files(
+    files: Iterable,
+    *,
+    target: TargetPython,
+    format_control: FormatControl = FormatControl(),
+    ignore_requires_python: bool = False,
+) -> list:
+    """The files this interpreter and the format control admit, whatever the specifier: pairs
+    of (file, tag priority). What does not depend on the requirement, so computed once a project."""
     usable = []
+    allowed_of: dict = {}  # project -> format control's answer (one project, asked once)
+    sdist_priority = -len(target.tag_priority)
     for f in files:
-        kind = "binary" if f.is_wheel else "source"
-        allowed = format_control.allowed(f.project)
-        if kind not in allowed:
+        allowed = allowed_of.get(f.project)
+        if allowed is None:
+            allowed = allowed_of[f.project] = format_control.allowed(f.project)
+        if ("binary" if f.is_wheel else "source") not in allowed:
             continue
         if f.is_wheel:
             pri = _wheel_priority(f, target)
             if pri is None:
                 continue
         else:
-            pri = -len(target.tag_priority)
+            pri = sdist_priority
         if not ignore_requires_python and not requires_python_ok(f.requires_python, target.version):
             continue
         usable.append((f, pri))
+    return usable
 
+
+def rank_files(
+    usable: Sequence,
+    specifier: SpecifierSet,
+    *,
+    prereleases: bool | None = None,
+    prefer_binary: bool = False,
+    hashes: Mapping[str, frozenset] | None = None,
+) -> list:
+    """:func:`applicable_files` from the pairs :func:`usable_files` returned."""
     by_version = {f.version for f, _ in usable}
     kept_versions = set(specifier.filter(by_version, prereleases=prereleases))
-    usable = [(f, pri) for f, pri in usable if f.version in kept_versions]
+    kept = [(f, pri) for f, pri in usable if f.version in kept_versions]
     if hashes:
-        matching = [(f, pri) for f, pri in usable if _hash_allowed(f, hashes)]
+        matching = [(f, pri) for f, pri in kept if _hash_allowed(f, hashes)]
         if matching:
-            usable = matching
+            kept = matching
 
     def sort_key(item):
         f, pri = item
@@ -114,10 +152,10 @@ def applicable_files(
             1 if (prefer_binary and f.is_wheel) else 0,
             f.version,
             pri,
-            _build_tag(f),
+            _build_tag(f.filename) if f.is_wheel else (),
         )
 
-    ranked = sorted(usable, key=sort_key, reverse=True)
+    ranked = sorted(kept, key=sort_key, reverse=True)
     all_yanked = bool(ranked) and all(f.yanked is not None for f, _ in ranked)
     keep_yanked = all_yanked and _is_pinned(specifier)
     best: list = []
@@ -139,11 +177,11 @@ def _wheel_priority(f, target: TargetPython) -> int | None:
     return -min(ranks)
 
 
-def _build_tag(f) -> tuple:
-    if not f.is_wheel:
-        return ()
+@functools.lru_cache(maxsize=4096)
+def _build_tag(filename: str) -> tuple:
+    # A wheel's name, parsed once however many times its project is ranked.
     try:
-        return parse_wheel_filename(f.filename)[2]
+        return parse_wheel_filename(filename)[2]
     except Exception:  # noqa: BLE001 - an unparsable name was filtered by the index client
         return ()
 
@@ -159,3 +197,58 @@ def _is_pinned(specifier: SpecifierSet) -> bool:
         if spec.operator == "==" and not spec.version.endswith(".*"):
             return True
     return False
+
+
+class ProjectFinder:
+    """:func:`applicable_files` for one resolution, memoized: each project's usable files are
+    filtered once (tags, Requires-Python, format control), and each distinct question (project,
+    specifier, hashes) is ranked once. ``project_files`` must answer the same for a project
+    throughout (the index client's pages do). Safe to share with prefetch threads: a race only
+    computes an answer twice."""
+
+    def __init__(
+        self,
+        project_files: Callable[[str], Iterable],
+        *,
+        target: TargetPython,
+        format_control: FormatControl = FormatControl(),
+        prereleases: bool | None = None,
+        prefer_binary: bool = False,
+        ignore_requires_python: bool = False,
+    ):
+        self._project_files = project_files
+        self._target = target
+        self._format_control = format_control
+        self._prereleases = prereleases
+        self._prefer_binary = prefer_binary
+        self._ignore_requires_python = ignore_requires_python
+        self._usable: dict = {}
+        self._ranked: dict = {}
+
+    def applicable(self, project: str, specifier: SpecifierSet, hashes: Mapping[str, frozenset] | None = None) -> list:
+        """The finder's files for ``project`` under ``specifier``, best first."""
+        # str() sorts a set's specifiers; the effective pre-release flag is not in it
+        key = (project, str(specifier), specifier.prereleases, tuple(sorted(hashes.items())) if hashes else None)
+        ranked = self._ranked.get(key)
+        if ranked is None:
+            ranked = self._ranked[key] = rank_files(
+                self.usable(project, ignore_requires_python=self._ignore_requires_python),
+                specifier,
+                prereleases=self._prereleases,
+                prefer_binary=self._prefer_binary,
+                hashes=hashes,
+            )
+        return ranked
+
+    def usable(self, project: str, *, ignore_requires_python: bool) -> list:
+        """:func:`usable_files` of ``project``."""
+        key = (project, ignore_requires_python)
+        usable = self._usable.get(key)
+        if usable is None:
+            usable = self._usable[key] = usable_files(
+                self._project_files(project),
+                target=self._target,
+                format_control=self._format_control,
+                ignore_requires_python=ignore_requires_python,
+            )
+        return usable

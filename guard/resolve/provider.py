@@ -48,7 +48,7 @@ from guard.resolve.candidates import (
     req_text,
     split_identifier,
 )
-from guard.resolve.finder import TargetPython, applicable_files
+from guard.resolve.finder import ProjectFinder, TargetPython, rank_files
 from guard.resolve.options import PackageSource, PrefetchingSource, ResolveOptions
 
 _CONFLICT_PRIORITY_THRESHOLD = 5  # pip's provider constant
@@ -84,6 +84,16 @@ class GuardProvider(AbstractProvider):
         self._deps_cache: dict = {}
         self._conflict_counts: defaultdict = defaultdict(int)
         self._conflict_promoted: set = set()
+        # the finder's answers, once per project and question (resolvelib asks a candidate
+        # list both whether it is empty and for its items; the prefetch threads ask too)
+        self._finder = ProjectFinder(
+            source.project_files,
+            target=target,
+            format_control=options.format_control,
+            prereleases=options.prereleases,
+            prefer_binary=options.prefer_binary,
+            ignore_requires_python=options.ignore_requires_python,
+        )
         self._prefetched: set = set()
         self._prefetch_lock = threading.Lock()
         self._closed = False
@@ -295,15 +305,7 @@ class GuardProvider(AbstractProvider):
                 constraint = self._constraints.get(project)
                 if constraint is not None:
                     spec = spec & constraint.specifier
-                ranked = applicable_files(
-                    self._source.project_files(project),
-                    spec,
-                    target=self._target,
-                    prereleases=self._options.prereleases,
-                    format_control=self._options.format_control,
-                    prefer_binary=self._options.prefer_binary,
-                    ignore_requires_python=self._options.ignore_requires_python,
-                )
+                ranked = self._finder.applicable(project, spec)
                 if ranked:
                     best.append(ranked[0])
             source.prefetch_metadata(best)
@@ -331,14 +333,11 @@ class GuardProvider(AbstractProvider):
         index's usable files (this interpreter, format control; pre-releases included) and the
         installed version. For explaining a failed resolution; sorted, oldest first.
         ``any_python``: files whose Requires-Python excludes this interpreter count too."""
-        usable = applicable_files(
-            self._source.project_files(project),
+        usable = rank_files(
+            self._finder.usable(project, ignore_requires_python=any_python or self._options.ignore_requires_python),
             SpecifierSet(),
-            target=self._target,
             prereleases=True,
-            format_control=self._options.format_control,
             prefer_binary=self._options.prefer_binary,
-            ignore_requires_python=any_python or self._options.ignore_requires_python,
         )
         versions = {f.version for f in usable}
         installed = self._installed.get(project)
@@ -381,18 +380,7 @@ class GuardProvider(AbstractProvider):
         return self._extras(base, extras) if extras else base
 
     def _iter_index_candidates(self, project, extras, specifier, hashes) -> Iterator[tuple]:
-        files = self._source.project_files(project)
-        ranked = applicable_files(
-            files,
-            specifier,
-            target=self._target,
-            prereleases=self._options.prereleases,
-            format_control=self._options.format_control,
-            prefer_binary=self._options.prefer_binary,
-            hashes=hashes,
-            ignore_requires_python=self._options.ignore_requires_python,
-        )
-        for f in ranked:
+        for f in self._finder.applicable(project, specifier, hashes):
 
             def build(f=f):
                 base = self._cached(Candidate("index", project, f.version, file=f))
