@@ -54,8 +54,8 @@ def _env(tmp_path: Path, prefix: Path, index_url: str, **extra: str) -> dict[str
         CONDA_PREFIX=str(prefix),  # an activated env: what uv itself targets
         GUARD_REAL_UV=str(UV),
         PYTHONPATH=str(REPO_ROOT),
-        **extra,
     )
+    env.update(extra)
     return env
 
 
@@ -123,16 +123,21 @@ def test_allowed_install_really_installs_with_the_safety_net(ml_env: Path, tmp_p
 
 
 def test_unsimulated_install_runs_with_the_net_and_reinstall_is_refused(ml_env: Path, tmp_path: Path, index) -> None:
-    """uv's dry run cannot finish (a deadline too short): uv runs with conda's packages pinned, so
-    numpy 2.0.0 from find-links cannot land; ``--reinstall`` (which no pin stops) does not run."""
+    """uv's dry run does not finish within the deadline (a uv whose dry run hangs): uv runs with
+    conda's packages pinned, so numpy 2.0.0 from find-links cannot land; ``--reinstall`` (which no
+    pin stops) does not run."""
     wheels = tmp_path / "wheels"
     build_wheel(wheels, "numpy", "2.0.0")
-    env = _env(tmp_path, ml_env, index.url, GUARD_DEADLINE="0.001")
+    slow_uv = tmp_path / "slow-uv"
+    slow_uv.write_text(f'#!/bin/sh\ncase " $* " in *" --dry-run "*) sleep 30;; esac\nexec "{UV}" "$@"\n')
+    slow_uv.chmod(0o755)
+    env = _env(tmp_path, ml_env, index.url, GUARD_DEADLINE="0.5", GUARD_REAL_UV=str(slow_uv))
     before = numpy_state(ml_env)
     proc = guard(env, "uv", "pip", "install", "--no-index", "--find-links", str(wheels), "numpy==2.0.0")
-    assert "could not simulate this command" in proc.stderr
+    assert "could not simulate this command (uv --dry-run did not finish within the 0.5s deadline" in proc.stderr
     assert proc.returncode != 0, proc.stderr  # uv itself refuses: numpy==1.26.4 is pinned
     assert numpy_state(ml_env) == before
+    assert read(ml_env, env)[-1]["verdict"] == "unsimulated"
     proc = guard(env, "uv", "pip", "install", "--reinstall", "numpy==1.26.4")
     assert proc.returncode == 1 and "--reinstall with no simulation" in proc.stderr
     assert numpy_state(ml_env) == before

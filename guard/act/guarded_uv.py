@@ -26,6 +26,7 @@ from __future__ import annotations
 import os
 import shutil
 import sys
+import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -154,7 +155,11 @@ def _main(argv: Sequence[str]) -> int:
         _err(f"warning: disabled by {why}: uv runs unguarded")
         journal(prefix, environ, argv, "override", [], executed=" ".join(run), note=why)
         return _exec(run, env)
-    return _guarded(prefix, environ, cmd, uv, env)
+    try:
+        started = start_dry_run(prefix, environ, cmd, uv, os.getcwd())
+    except GuardError:
+        started = None  # simulate_uv tries again and says why it cannot
+    return _guarded(prefix, environ, cmd, uv, env, started)
 
 
 def _exec(run: list[str], env: dict) -> int:
@@ -177,50 +182,107 @@ def _one_line(exc: BaseException) -> str:
     return text[0] if text else type(exc).__name__
 
 
-def simulate_uv(prefix: Path, environ: Mapping[str, str], cmd: UvCommand, uv: str, snap, policy, cwd: str):
-    """uv's own dry run for ``cmd`` in ``prefix``, judged: a :class:`guard.models.CheckResult`.
-    Raises :class:`guard.errors.SimulationError` when uv's dry run cannot run or fails."""
+def _env_python(prefix: Path) -> str:
+    """The env's interpreter path (``bin/python3``, else ``bin/python``), without importing the
+    interpreter module (packaging: 10 ms) before uv's dry run starts."""
+    for name in ("python3", "python"):
+        if os.path.exists(prefix / "bin" / name):
+            return str(prefix / "bin" / name)
+    from guard.environment.interpreter import find_interpreter
+
+    return str(find_interpreter(prefix))  # raises the one-line error
+
+
+def start_dry_run(prefix: Path, environ: Mapping[str, str], cmd: UvCommand, uv: str, cwd: str):
+    """Start uv's own dry run for ``cmd`` in ``prefix`` (``simulate_uv`` waits for it): as early
+    as possible, so that uv resolves while the guard imports and reads the environment."""
+    from guard.pipeline import uv_report
+
+    argv = uv_report.uv_dry_run_argv([uv], cmd, _env_python(prefix))
+    return uv_report.start_uv_dry_run(argv, uv_environ(environ), cwd), time.monotonic()
+
+
+def simulate_uv(
+    prefix: Path,
+    environ: Mapping[str, str],
+    cmd: UvCommand,
+    uv: str,
+    policy,
+    cwd: str,
+    *,
+    cache_dir,
+    keep=None,
+    started=None,
+):
+    """uv's own dry run for ``cmd`` in ``prefix`` (``started``: from :func:`start_dry_run`),
+    judged: a :class:`guard.models.CheckResult`. uv runs while the guard reads the environment
+    (the snapshot is appended to ``keep`` as soon as it is read, for a caller that falls back to
+    the safety net). Raises :class:`guard.errors.SimulationError` when uv's dry run cannot run or
+    fails."""
     from dataclasses import replace
 
+    from guard.environment.snapshot import snapshot
     from guard.models import CheckResult
-    from guard.pipeline.uv_report import parse_uv_dry_run, run_uv_dry_run, uv_dry_run_argv
+    from guard.pipeline import uv_report
     from guard.policy.rules import evaluate
 
-    python = snap.interpreter.executable if snap is not None else str(prefix / "bin" / "python")
-    text = run_uv_dry_run(uv_dry_run_argv([uv], cmd, python), uv_environ(environ), cwd)
-    plan = parse_uv_dry_run(text, snap, command=cmd.subcommand or "install", requested=cmd.requested_names())
+    proc, t0 = started if started is not None else start_dry_run(prefix, environ, cmd, uv, cwd)
+    try:
+        snap = snapshot(prefix, cache_dir=cache_dir)
+    except BaseException:
+        uv_report.kill_uv_dry_run(proc)
+        raise
+    if keep is not None:
+        keep.append(snap)
+    text = uv_report.finish_uv_dry_run(proc, environ, time.monotonic() - t0)
+    plan = uv_report.parse_uv_dry_run(text, snap, command=cmd.subcommand or "install", requested=cmd.requested_names())
     if snap.warnings:
         plan = replace(plan, warnings=(*plan.warnings, *snap.warnings))
     return CheckResult(str(prefix), plan, evaluate(plan, snap, policy))
 
 
-def _guarded(prefix: Path, environ: dict, cmd: UvCommand, uv: str, env: dict) -> int:
-    from guard.environment.snapshot import snapshot
+def _guarded(prefix: Path, environ: dict, cmd: UvCommand, uv: str, env: dict, started=None) -> int:
     from guard.errors import GuardError
-    from guard.explain.render import block_text
     from guard.pipeline.check import default_cache_dir
     from guard.policy.config import load_policy
-    from guard.redact import redact
 
     argv = list(cmd.argv)
     try:
         policy, _ = load_policy(prefix, environ)
     except GuardError as exc:  # the user's own config file is broken: say so, run nothing
+        if started is not None:
+            from guard.pipeline.uv_report import kill_uv_dry_run
+
+            kill_uv_dry_run(started[0])
         _err(f"error: {exc}")
         return exc.exit_code
-    snap = None
+    kept: list = []
     try:
-        snap = snapshot(prefix, cache_dir=default_cache_dir(environ))
-        result = simulate_uv(prefix, environ, cmd, uv, snap, policy, os.getcwd())
+        result = simulate_uv(
+            prefix,
+            environ,
+            cmd,
+            uv,
+            policy,
+            os.getcwd(),
+            cache_dir=default_cache_dir(environ),
+            keep=kept,
+            started=started,
+        )
     except Exception as exc:  # noqa: BLE001 - never fail open, never block everything
+        snap = kept[0] if kept else None
         _err(
             f"could not simulate this command ({_one_line(exc)}); falling back to the safety net "
             "(conda's protected packages pinned at their installed versions)"
         )
         return _run_with_safety_net(prefix, environ, cmd, uv, env, snap, policy, note=_one_line(exc))
+    snap = kept[0]
     verdict = result.verdict
     changes = [c.to_json(c.name in verdict.protected) for c in result.plan.changes]
     if verdict.blocked:
+        from guard.explain.render import block_text
+        from guard.redact import redact
+
         sys.stderr.write(redact(block_text(result, installer="uv")) + "\n")
         sys.stderr.flush()
         reasons = [

@@ -81,7 +81,6 @@ def _check_uv(prefix, as_json: bool, verbose: bool, uv_args) -> None:
     ``sync FILE``, ``uninstall ...``; a first word that is none of these means ``install``),
     judged from uv's own ``--dry-run`` in the environment (uv's configuration applies)."""
     from guard.act.guarded_uv import real_uv, simulate_uv
-    from guard.environment.snapshot import snapshot
     from guard.explain import render
     from guard.policy.config import load_policy
     from guard.redact import redact
@@ -95,8 +94,8 @@ def _check_uv(prefix, as_json: bool, verbose: bool, uv_args) -> None:
         raise click.UsageError("guard check --installer uv judges uv pip install, sync and uninstall (no --dry-run)")
     ctx = Context.resolve(prefix).for_pipeline(None)
     policy, _ = load_policy(ctx.prefix, ctx.environ)
-    snap = snapshot(ctx.prefix, cache_dir=ctx.cache_dir)
-    result = simulate_uv(ctx.prefix, ctx.environ, cmd, real_uv(ctx.prefix, ctx.environ), snap, policy, ctx.cwd)
+    uv = real_uv(ctx.prefix, ctx.environ)
+    result = simulate_uv(ctx.prefix, ctx.environ, cmd, uv, policy, ctx.cwd, cache_dir=ctx.cache_dir)
     click.echo(
         redact(
             render.check_json(result, installer="uv")

@@ -109,21 +109,66 @@ def uv_dry_run_argv(uv: Sequence[str], command, python: str | None) -> list[str]
 def run_uv_dry_run(cmd: Sequence[str], environ: Mapping[str, str], cwd: str | None = None) -> str:
     """Run uv's dry run (``uv_dry_run_argv``) under the run's deadline (``GUARD_DEADLINE``) and
     return what it printed. A failure or a timeout is a :class:`SimulationError`."""
-    from guard.index.settings import deadline_from_environ
-    from guard.pipeline.pip_report import _run_bounded
+    return finish_uv_dry_run(start_uv_dry_run(cmd, environ, cwd), environ)
 
-    env = {k: v for k, v in environ.items()}
+
+def start_uv_dry_run(cmd: Sequence[str], environ: Mapping[str, str], cwd: str | None = None) -> subprocess.Popen:
+    """Start uv's dry run in its own process group (the guard reads the environment meanwhile)."""
+    env = dict(environ)
     env["NO_COLOR"] = "1"
     env.pop("UV_DRY_RUN", None)
-    limit = deadline_from_environ(environ)
     try:
-        proc = _run_bounded(list(cmd), env, cwd, limit)
-    except subprocess.TimeoutExpired:
-        raise SimulationError(f"uv --dry-run did not finish within the {limit:g}s deadline (GUARD_DEADLINE)") from None
+        return subprocess.Popen(
+            list(cmd),
+            env=env,
+            cwd=cwd,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            start_new_session=True,
+        )
     except OSError as exc:
         raise SimulationError(f"cannot run uv ({cmd[0]}): {exc.strerror or exc}") from None
+
+
+def finish_uv_dry_run(proc: subprocess.Popen, environ: Mapping[str, str], elapsed: float = 0.0) -> str:
+    """Wait for the dry run ``start_uv_dry_run`` started, for what is left of the deadline; past
+    it, the whole process group is killed (as :mod:`guard.pipeline.pip_report` does for pip)."""
+    import os
+    import signal
+
+    from guard.index.settings import deadline_from_environ
+
+    try:
+        limit = deadline_from_environ(environ)
+        out, err = proc.communicate(timeout=max(limit - elapsed, 0.001))
+    except BaseException as exc:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except OSError:
+            pass
+        proc.communicate()
+        if isinstance(exc, subprocess.TimeoutExpired):
+            raise SimulationError(
+                f"uv --dry-run did not finish within the {limit:g}s deadline (GUARD_DEADLINE)"
+            ) from None
+        raise
     if proc.returncode != 0:
-        lines = [ln.strip() for ln in (proc.stderr or "").splitlines() if ln.strip()]
-        picked = [ln for ln in lines if ln.startswith(("error:", "×", "╰─▶"))] or lines[-3:]
+        lines = [ln.strip() for ln in (err or "").splitlines() if ln.strip()]
+        picked = [ln for ln in lines if ln.startswith(("error:", "\u00d7", "\u2570"))] or lines[-3:]
         raise SimulationError(f"uv --dry-run failed: {' | '.join(picked)[:800] or f'exit {proc.returncode}'}")
-    return (proc.stderr or "") + "\n" + (proc.stdout or "")
+    return (err or "") + "\n" + (out or "")
+
+
+def kill_uv_dry_run(proc: subprocess.Popen) -> None:
+    """Stop a dry run whose answer is no longer needed (the snapshot failed)."""
+    import os
+    import signal
+
+    if proc.poll() is None:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except OSError:
+            pass
+    proc.communicate()
