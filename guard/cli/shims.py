@@ -94,6 +94,7 @@ def status_cmd(prefix):
     else:
         click.echo(f"guard shims: installed in {prefix}; guard: {st.guard_exe}")
         click.echo(f"  shims on PATH here: {'yes' if st.on_path else 'no (activate the env)'}")
+        click.echo(f"  uv: {'guarded (uv pip install/sync/uninstall)' if st.uv_shim else 'not guarded (no uv shim)'}")
         for rel in st.missing:
             click.echo(f"  missing: {rel}  (run `guard shims install`)")
         for rel in st.outdated:

@@ -8,6 +8,9 @@ user's shell rc files are never touched):
   exec the environment's own pip for everything else (``bin/pipX``, else ``bin/python -m pip``;
   never another pip on PATH, which would change another environment; none: exit 127), plus the
   ``.conda-pip-guard-shims`` marker that names the directory as the guard's;
+* ``etc/conda-pip-guard/shims/uv`` (``guard/data/shim-uv.sh``): ``uv pip install|sync|uninstall``
+  go to ``guard uv``; every other uv command execs the real uv (the first ``uv`` on PATH outside
+  a guard shims directory, else the env's ``bin/uv``; none: exit 127);
 * ``etc/conda/activate.d/conda-pip-guard.{sh,fish,csh}`` and the same in ``deactivate.d``:
   conda's own activation hooks, which put the shims directory first on PATH while the env is
   active and take it off again;
@@ -45,6 +48,21 @@ SCRIPT_NAME = "conda-pip-guard"
 SHELLS = ("sh", "fish", "csh")
 _DATA = Path(__file__).resolve().parents[1] / "data"
 _MANIFEST_FORMAT = 1
+UV_SHIM = f"{SHIMS_DIR}/uv"
+# uv's global options (uv-cli's TopLevelArgs, GlobalArgs, CacheArgs; hidden ones and aliases too),
+# which may come before and after `pip`: the uv shim skips them to find the command words
+UV_VALUE_OPTIONS = (
+    "--cache-dir", "--color", "--allow-insecure-host", "--trusted-host", "--preview-features",
+    "--preview-feature", "--directory", "--project", "--config-file", "--python-preference",
+    "--python-fetch",
+)  # fmt: skip
+UV_FLAG_OPTIONS = (
+    "--quiet", "--verbose", "--no-cache", "--no-cache-dir", "--managed-python", "--no-managed-python",
+    "--allow-python-downloads", "--no-python-downloads", "--no-color", "--native-tls", "--no-native-tls",
+    "--system-certs", "--no-system-certs", "--offline", "--no-offline", "--preview", "--no-preview",
+    "--isolated", "--show-settings", "--no-progress", "--no-installer-metadata", "--no-config", "--help",
+    "--version",
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -72,6 +90,8 @@ class ShimsStatus:
     on_path: bool = False
     """The shims directory is on ``$PATH`` in the calling environment."""
     guard_exe: str | None = None
+    uv_shim: bool = False
+    """The ``uv`` shim is there: ``uv pip install|sync|uninstall`` in the env go through the guard."""
     externally_managed: tuple[str, ...] = field(default_factory=tuple)
     """PEP 668 markers in the env (never written or removed by the guard)."""
 
@@ -174,7 +194,11 @@ def planned_files(
     shim_names = ("pip", "pip3", f"pip{python_version}")
     for name in shim_names:
         files[f"{SHIMS_DIR}/{name}"] = (b"", 0o755)  # rendered below, once every path is known
-    files[f"{SHIMS_DIR}/{MARKER}"] = (b"conda-pip-guard shims: the pip shims skip this directory on PATH\n", 0o644)
+    files[UV_SHIM] = (b"", 0o755)
+    files[f"{SHIMS_DIR}/{MARKER}"] = (
+        b"conda-pip-guard shims: the uv shim skips every directory with this file on PATH\n",
+        0o644,
+    )
     quote = {"sh": sh_quote, "fish": fish_quote, "csh": csh_quote}
     for shell in SHELLS:
         for stage in ("activate", "deactivate"):
@@ -201,6 +225,15 @@ def planned_files(
             REMOVAL_ADVICE=sh_quote(advice),
         )
         files[f"{SHIMS_DIR}/{name}"] = (text.encode("utf-8"), 0o755)
+    text = _render(
+        "shim-uv.sh",
+        PREFIX=sh_quote(prefix_s),
+        GUARD_EXE=sh_quote(guard_exe),
+        VALUE_OPTIONS="|".join(UV_VALUE_OPTIONS),
+        FLAG_OPTIONS="|".join(UV_FLAG_OPTIONS),
+        REMOVAL_ADVICE=sh_quote(advice),
+    )
+    files[UV_SHIM] = (text.encode("utf-8"), 0o755)
     return files
 
 
@@ -364,4 +397,5 @@ def status(prefix: Path, environ, *, cache_dir: Path | None = None) -> ShimsStat
         path = prefix / rel
         if rel not in missing and (not path.exists() or path.read_bytes() != content):
             outdated.append(rel)
-    return ShimsStatus(prefix, True, missing, tuple(outdated), on_path, guard_exe, markers)
+    uv_shim = (prefix / UV_SHIM).is_file()
+    return ShimsStatus(prefix, True, missing, tuple(outdated), on_path, guard_exe, uv_shim, markers)
