@@ -265,3 +265,10 @@ def test_parse_uv_dry_run_actions(ml_env: Path) -> None:
         "tqdm": ("remove", "4.67.1", None, "conda"),
     }
     assert plan.change_for("numpy").conda_record["name"] == "numpy"
+
+
+def test_no_real_uv_is_one_line_and_127(ml_env: Path, tmp_path: Path, index) -> None:
+    env = _env(tmp_path, ml_env, index.url, GUARD_REAL_UV=str(tmp_path / "missing-uv"))
+    proc = guard(env, "uv", "pip", "install", "six")
+    assert proc.returncode == 127
+    assert proc.stderr.count("\n") == 1 and "is not an executable: nothing runs" in proc.stderr

@@ -49,7 +49,12 @@ def real_uv(prefix: Path | None, environ: Mapping[str, str]) -> str:
     from guard.errors import GuardError
 
     if environ.get("GUARD_REAL_UV"):
-        return environ["GUARD_REAL_UV"]
+        given = environ["GUARD_REAL_UV"]
+        if os.access(given, os.X_OK) and not os.path.isdir(given):
+            return given
+        err = GuardError(f"GUARD_REAL_UV={given} is not an executable: nothing runs")
+        err.exit_code = 127
+        raise err
     if prefix is not None and os.access(prefix / "bin" / "uv", os.X_OK):
         return str(prefix / "bin" / "uv")
     path = os.pathsep.join(
