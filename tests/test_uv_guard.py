@@ -91,6 +91,7 @@ def test_blocked_install_leaves_numpy_and_conda_meta_untouched(ml_env: Path, tmp
     proc = guard(env, "uv", "pip", "install", "numpy==2.0.0")
     assert proc.returncode == 1, proc.stderr
     assert "uv would upgrade numpy 1.26.4 -> 2.0.0 (conda: numpy 1.26.4" in proc.stderr
+    assert "requested: numpy==2.0.0" in proc.stderr
     assert "override: GUARD_DISABLE=1 uv pip ..." in proc.stderr
     assert "pip would" not in proc.stderr
     assert numpy_state(ml_env) == before
@@ -255,7 +256,7 @@ def test_parse_uv_dry_run_actions(ml_env: Path) -> None:
         " - numpy==1.26.4\n + numpy==2.0.0\n - idna==3.10\n + idna==3.7\n ~ six==1.16.0\n"
         " + tinyuvpkg @ file:///w/tinyuvpkg-1.0-py3-none-any.whl\n - tqdm==4.67.1\n"
     )
-    plan = parse_uv_dry_run(text, snap, command="install", requested=["numpy"])
+    plan = parse_uv_dry_run(text, snap, command="install", requested=[("numpy", "numpy>=2")])
     got = {c.name: (c.action, c.installed, c.proposed, c.owner) for c in plan.changes}
     assert got == {
         "numpy": ("upgrade", "1.26.4", "2.0.0", "conda"),
@@ -265,6 +266,7 @@ def test_parse_uv_dry_run_actions(ml_env: Path) -> None:
         "tqdm": ("remove", "4.67.1", None, "conda"),
     }
     assert plan.change_for("numpy").conda_record["name"] == "numpy"
+    assert plan.requested == ("numpy",) and plan.edges[0].requirement == "numpy>=2"
 
 
 def test_no_real_uv_is_one_line_and_127(ml_env: Path, tmp_path: Path, index) -> None:

@@ -240,7 +240,7 @@ def simulate_uv(
     if keep is not None:
         keep.append(snap)
     text = uv_report.finish_uv_dry_run(proc, environ, time.monotonic() - t0)
-    plan = uv_report.parse_uv_dry_run(text, snap, command=cmd.subcommand or "install", requested=cmd.requested_names())
+    plan = uv_report.parse_uv_dry_run(text, snap, command=cmd.subcommand or "install", requested=cmd.requested())
     if snap.warnings:
         plan = replace(plan, warnings=(*plan.warnings, *snap.warnings))
     return CheckResult(str(prefix), plan, evaluate(plan, snap, policy))

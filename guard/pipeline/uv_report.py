@@ -35,10 +35,11 @@ def _canon(name: str) -> str:
     return re.sub(r"[-_.]+", "-", name).lower()
 
 
-def parse_uv_dry_run(text: str, snapshot, *, command: str, requested: Sequence[str] = ()) -> Plan:
+def parse_uv_dry_run(text: str, snapshot, *, command: str, requested: Sequence[tuple[str, str]] = ()) -> Plan:
     """The plan uv's dry run describes: a name uv removes and adds is an upgrade, downgrade or
     reinstall (by version); only added, an install; only removed, a removal. Owner and conda
-    record come from ``snapshot``. ``command``: ``install`` | ``sync`` | ``uninstall``."""
+    record come from ``snapshot``. ``command``: ``install`` | ``sync`` | ``uninstall``;
+    ``requested``: ``(name, word as typed)`` from the command line (the chain's first step)."""
     removed: dict[str, str | None] = {}
     added: dict[str, tuple[str | None, str | None]] = {}
     for raw in text.splitlines():
@@ -68,8 +69,8 @@ def parse_uv_dry_run(text: str, snapshot, *, command: str, requested: Sequence[s
             proposed, url, action = None, None, "remove"
         record = dist.conda_record.summary() if dist is not None and dist.conda_record is not None else None
         changes.append(Change(name, installed, proposed, action, dist.owner if dist is not None else None, record, url))
-    req = tuple(_canon(r) for r in requested)
-    edges = tuple(Edge(None, r, r) for r in req)
+    req = tuple(_canon(name) for name, _ in requested)
+    edges = tuple(Edge(None, _canon(name), word) for name, word in requested)
     return Plan(
         "uninstall" if command == "uninstall" else "install",
         tuple(changes),

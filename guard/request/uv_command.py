@@ -50,19 +50,23 @@ class UvCommand:
     subcommand_at: int = -1  # index of the subcommand word in argv
     positionals: tuple[str, ...] = ()  # the words after the subcommand that are no option or value
 
-    def requested_names(self) -> tuple[str, ...]:
-        """PEP 503 names of the requirements on the command line (``install``, ``uninstall``;
-        ``sync`` names files only); words that are no requirement (paths, URLs) are skipped."""
+    def requested(self) -> tuple[tuple[str, str], ...]:
+        """``(PEP 503 name, the word as typed)`` for each requirement on the command line
+        (``install``, ``uninstall``; ``sync`` names files only); words that are no requirement
+        (paths, URLs) are skipped. A regular expression, not packaging's parser (30 ms of imports
+        on every guarded run): a name followed by extras, a specifier, a marker or a URL."""
         if self.subcommand not in ("install", "uninstall"):
             return ()
-        # a name followed by extras, a specifier, a marker or a URL; paths and URLs are skipped
-        # (a regular expression, not packaging's parser: 30 ms of imports on every guarded run)
-        names = []
+        found: dict[str, str] = {}
         for word in self.positionals:
             m = _REQ_NAME.match(word)
             if m:
-                names.append(re.sub(r"[-_.]+", "-", m.group(1)).lower())
-        return tuple(dict.fromkeys(names))
+                found.setdefault(re.sub(r"[-_.]+", "-", m.group(1)).lower(), word)
+        return tuple(found.items())
+
+    def requested_names(self) -> tuple[str, ...]:
+        """The PEP 503 names of :meth:`requested`."""
+        return tuple(name for name, _ in self.requested())
 
     @property
     def guarded(self) -> bool:
