@@ -252,11 +252,15 @@ def test_install_status_uninstall_cover_the_uv_shim(conda_env, tmp_path):
         return subprocess.run([GUARD_EXE, *args, "--prefix", str(prefix)], capture_output=True, text=True, env=env)
 
     assert "uv: not guarded" not in guard("shims", "status").stdout
+    assert json.loads(guard("status", "--json").stdout)["uv_guard"] == {"installed": False, "path": None}
+    assert "uv           not guarded (no uv shim: guard shims install)" in guard("status").stdout
     assert guard("shims", "install").returncode == 0
     shim = prefix / shims_mod.UV_SHIM
     assert os.access(shim, os.X_OK)
     assert shims_mod.UV_SHIM in json.loads((prefix / shims_mod.MANIFEST).read_text())["files"]
     assert "uv: guarded" in guard("shims", "status").stdout
+    assert json.loads(guard("status", "--json").stdout)["uv_guard"] == {"installed": True, "path": str(shim)}
+    assert f"uv           guarded ({shim})" in guard("status").stdout
     shim.unlink()
     st = guard("shims", "status")
     assert st.returncode == 1 and f"missing: {shims_mod.UV_SHIM}" in st.stdout and "uv: not guarded" in st.stdout

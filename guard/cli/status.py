@@ -33,7 +33,7 @@ def status(prefix, as_json):
     """
     from guard.act import remembered
     from guard.doctor.evidence import read_version_files
-    from guard.doctor.status import collect_status, guard_files, status_json, status_text
+    from guard.doctor.status import collect_status, guard_files, status_json, status_text, uv_shim_file
     from guard.environment.snapshot import snapshot
     from guard.policy.config import load_policy
 
@@ -51,5 +51,6 @@ def status(prefix, as_json):
         shims=shims,
         pip_guard=pth,
         version_files=read_version_files(snap),
+        uv_shim=uv_shim_file(snap.prefix),
     )
     click.echo(status_json(result) if as_json else status_text(result))

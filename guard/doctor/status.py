@@ -23,6 +23,9 @@ from guard.policy.rules import Policy, blocking_anomalies, conda_cuda_runtime
 SCHEMA = 1
 ACTIVATE_SCRIPT = "etc/conda/activate.d/conda-pip-guard.sh"
 """The shims' activation script, relative to the prefix (``guard shims install`` writes it)."""
+UV_SHIM = "etc/conda-pip-guard/shims/uv"
+"""The ``uv`` shim, relative to the prefix (``guard shims install`` writes it): ``uv pip
+install|sync|uninstall`` go through the guard while the env is active."""
 PTH_GLOBS = ("conda_pip_guard*.pth", "conda-pip-guard*.pth")
 """The ``python -m pip`` guard: a ``.pth`` file in the environment's site-packages (``guard shims
 install`` writes ``conda-pip-guard.pth``)."""
@@ -76,6 +79,8 @@ class GuardStatus:
     """What could not be read (``path: problem``), and whether it could hide a protected package:
     while one such is there, every guarded install and uninstall is blocked (rule
     ``unreadable-environment``)."""
+    uv_shim: str | None = None
+    """The ``uv`` shim's path when installed."""
 
     def to_json(self) -> dict:
         rt = self.cuda_runtime
@@ -91,6 +96,7 @@ class GuardStatus:
             "cuda_wheels": list(self.cuda_wheels),
             "shims": {"installed": self.shims is not None, "path": self.shims},
             "pip_guard": {"installed": bool(self.pip_guard), "paths": list(self.pip_guard)},
+            "uv_guard": {"installed": self.uv_shim is not None, "path": self.uv_shim},
             "config_files": list(self.config_files),
             "protected_names": list(self.protected_names),
             "remembered": {"path": self.remembered_file, "records": self.remembered},
@@ -111,6 +117,12 @@ def guard_files(snapshot: EnvironmentSnapshot) -> tuple[str | None, tuple[str, .
     return (str(script) if script.is_file() else None), tuple(dict.fromkeys(pth))
 
 
+def uv_shim_file(prefix: str) -> str | None:
+    """The ``uv`` shim's path if present."""
+    shim = Path(prefix) / UV_SHIM
+    return str(shim) if shim.is_file() else None
+
+
 def collect_status(
     snapshot: EnvironmentSnapshot,
     policy: Policy,
@@ -121,6 +133,7 @@ def collect_status(
     shims: str | None,
     pip_guard: Sequence[str],
     version_files: Mapping[str, VersionFile],
+    uv_shim: str | None = None,
 ) -> GuardStatus:
     """The status of ``snapshot``'s environment. Pure."""
     reference: dict[str, tuple[CondaRecord, str]] = {}
@@ -175,6 +188,7 @@ def collect_status(
         remembered_file=remembered_file,
         remembered=len(remembered),
         unreadable=tuple((a.message, a in blocking) for a in snapshot.anomalies),
+        uv_shim=uv_shim,
     )
 
 
@@ -215,6 +229,8 @@ def status_text(status: GuardStatus) -> str:
     lines.append(f"shims        {'installed (' + status.shims + ')' if status.shims else 'not installed'}")
     pth = f"installed ({', '.join(status.pip_guard)})" if status.pip_guard else "not installed"
     lines.append(f"pip hook     {pth} (guards python -m pip and %pip)")
+    uv = f"guarded ({status.uv_shim})" if status.uv_shim else "not guarded (no uv shim: guard shims install)"
+    lines.append(f"uv           {uv} (uv pip install, sync, uninstall)")
     lines.append(f"config       {', '.join(status.config_files) if status.config_files else 'none (defaults)'}")
     lines.append(
         f"remembered   {status.remembered} conda record{'s' if status.remembered != 1 else ''}"
