@@ -30,17 +30,19 @@ of parsing them); of METADATA only the header block is parsed.
 from __future__ import annotations
 
 import os
-import shutil
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
+from typing import TYPE_CHECKING
 
-from guard.environment.conda_meta import CondaRecord, read_conda_meta
-from guard.environment.interpreter import Interpreter, find_interpreter, probe
-from guard.environment.site_packages import InstalledDist, metadata_entries, read_dist, sys_path_dirs
 from guard.errors import EnvironmentReadError
-from guard.models import Anomaly
+
+if TYPE_CHECKING:  # imported where a snapshot is taken: default_prefix (every command) needs none
+    from guard.environment.conda_meta import CondaRecord
+    from guard.environment.interpreter import Interpreter
+    from guard.environment.site_packages import InstalledDist
+    from guard.models import Anomaly
 
 _IS_WINDOWS = os.name == "nt"
 
@@ -88,6 +90,8 @@ def default_prefix(environ: Mapping[str, str]) -> Path:
             if entry and _norm_dir(entry) in scripts:
                 return Path(scripts[_norm_dir(entry)])
         return Path(active[0])
+    import shutil  # only here: with lzma and bz2 it costs 5-7 ms that every other command saves
+
     python = shutil.which("python3", path=path) or shutil.which("python", path=path)
     if python is None:
         raise EnvironmentReadError(
@@ -117,6 +121,11 @@ def snapshot(prefix: Path, *, cache_dir: Path | None = None, include_user_site: 
     Raises ``EnvironmentReadError`` (one line) when the prefix has no working interpreter; what
     cannot be read becomes ``anomalies`` (and ``warnings``), never an exception.
     """
+    from guard.environment.conda_meta import read_conda_meta
+    from guard.environment.interpreter import find_interpreter, probe
+    from guard.environment.site_packages import metadata_entries, read_dist, sys_path_dirs
+    from guard.models import Anomaly
+
     prefix = Path(os.path.abspath(prefix))
     interpreter = probe(find_interpreter(prefix), cache_dir=cache_dir)
     warnings: list[str] = []
