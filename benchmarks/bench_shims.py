@@ -1,6 +1,6 @@
 """What the shims and the ``python -m pip`` hook cost, side by side with bare pip, in one run.
 
-    python benchmarks/bench_shims.py [--repeat 40] [--installs 5]
+    python benchmarks/bench_shims.py [--repeat 40] [--installs 5] [--uv-only]
 
 Builds a real conda env with pip (the test suite's ``plain`` scenario, offline), runs
 ``guard shims install`` on it, and reports medians:
@@ -8,6 +8,8 @@ Builds a real conda env with pip (the test suite's ``plain`` scenario, offline),
 * ``pip --version`` and ``pip list`` through the shim vs the env's pip called directly;
 * the shim alone, with a do-nothing "real pip" (an empty sh script): isolates the shim's own cost
   from pip's noise;
+* ``uv --version`` through the ``uv`` shim vs the real uv (the test extras' ``uv``, beside this
+  Python), and the uv shim alone with a do-nothing "real uv" (goal: at most 5 ms added);
 * Python starts with and without ``conda-pip-guard.pth``: ``python -c pass``, ``python
   pipeline.py`` (a script whose name contains ``pip``: the hook must not engage) and ``python -m
   pip --version`` (the hook engages: loads its cached bytecode, finds no install, returns); and
@@ -37,6 +39,7 @@ from tests.support.conda_prefix import PLAIN_ENV, SITE_PACKAGES, clean_pip_env  
 from tests.support.wheels import build_wheel  # noqa: E402
 
 GUARD_EXE = str(Path(sys.executable).parent / "guard")
+REAL_UV = Path(sys.executable).parent / "uv"
 
 
 def _run_ms(cmd: list[str], env: dict) -> float:
@@ -74,6 +77,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--repeat", type=int, default=40)
     parser.add_argument("--installs", type=int, default=5)
+    parser.add_argument("--uv-only", action="store_true", help="only the uv shim's rows")
     args = parser.parse_args()
     root = Path(tempfile.mkdtemp(prefix="bench-shims-"))
     try:
@@ -107,6 +111,9 @@ def main() -> None:
             return lambda: _run_ms(cmd, environ)
 
         print(f"{'median of ' + str(r) + ' runs, ms':<44} {'bare':>9} {'guarded':>9} {'added':>9} {'ratio':>8}")
+        uv_rows(root, env, shims_dir, r)
+        if args.uv_only:
+            return
         for sub in (["--version"], ["list"]):
             cmd = ["pip", *sub]
             print(
@@ -169,6 +176,30 @@ def main() -> None:
         )
     finally:
         shutil.rmtree(root, ignore_errors=True)
+
+
+def uv_rows(root: Path, env: dict, shims_dir: Path, r: int) -> None:
+    """``uv --version`` through the uv shim vs the real uv; then the shim alone, with a do-nothing
+    uv (an empty sh script) as the real one, called directly vs through the shim."""
+    if not REAL_UV.is_file():
+        print(f"{'uv --version (shim vs real uv)':<44} skipped: no {REAL_UV} (pip install -e .[test])")
+    else:
+        bare_env = {**env, "PATH": f"{REAL_UV.parent}:{env['PATH']}"}
+        shim_env = {**env, "PATH": f"{shims_dir}:{REAL_UV.parent}:{env['PATH']}"}
+        cmd = ["uv", "--version"]
+        print(row("uv --version (shim vs real uv)", *paired_ms(_ms(cmd, bare_env), _ms(cmd, shim_env), r * 5)))
+    noop = root / "noop-uv"
+    noop.mkdir()
+    (noop / "uv").write_text("#!/bin/sh\nexit 0\n")
+    (noop / "uv").chmod(0o755)
+    bare_env = {**env, "PATH": f"{noop}:{env['PATH']}"}
+    shim_env = {**env, "PATH": f"{shims_dir}:{noop}:{env['PATH']}"}
+    cmd = ["uv", "-q", "pip", "list"]
+    print(row("uv shim alone (no-op uv, uv -q pip list)", *paired_ms(_ms(cmd, bare_env), _ms(cmd, shim_env), r * 5)))
+
+
+def _ms(cmd: list[str], environ: dict):
+    return lambda: _run_ms(cmd, environ)
 
 
 if __name__ == "__main__":
