@@ -2,6 +2,10 @@
 (pip 26.3, config-isolated) and ``uv pip install --dry-run`` (when ``uv`` is on PATH), side by
 side in one run, on the same real conda env and commands. Also the guard's peak memory.
 
+Guard columns: ``cold`` (empty caches), ``new`` (index pages and metadata cached, the verdict
+cache off with ``GUARD_NO_VERDICT_CACHE=1``: what a command not asked before costs), ``warm`` (the
+same command again: a verdict-cache hit, its pages revalidated).
+
     python benchmarks/bench_check.py                 # local index, PEP 658 metadata advertised
     python benchmarks/bench_check.py --mirror        # local index that advertises no metadata (like
                                                      # the mirror these machines use): the guard's
@@ -69,6 +73,7 @@ def main() -> int:
         help="python whose pip is the reference (default: the tests' pip 26.3 venv)",
     )
     ap.add_argument("--warm-runs", type=int, default=5)
+    ap.add_argument("--new-runs", type=int, default=3, help="runs of the metadata-cached, verdict-cache-off column")
     args = ap.parse_args()
     if not Path(args.pip).exists():
         print(f"no reference pip at {args.pip}: run the tests once (they create it) or pass --pip", file=sys.stderr)
@@ -114,7 +119,8 @@ def main() -> int:
         + f" ({label}; {os.cpu_count()} cores)"
     )
     header = (
-        f"{'command':<58} {'pip':>7} {'uv':>7} {'cold':>7} {'warm':>7} {'pip/warm':>9} {'uv/warm':>8} {'peak MiB':>9}"
+        f"{'command':<58} {'pip':>7} {'uv':>7} {'cold':>7} {'new':>7} {'warm':>7} {'pip/warm':>9} {'uv/warm':>8} "
+        f"{'peak MiB':>9}"
     )
     print(header)
     print("-" * len(header))
@@ -135,6 +141,10 @@ def main() -> int:
             genv = {**env, "GUARD_CACHE_DIR": str(cache)}
             check = guard + ["check", "--prefix", str(prefix), "--", *cmd]
             t_cold, rc = timed(check, genv, work)
+            # metadata cached, verdict cache off: a new command
+            t_new = statistics.median(
+                timed(check, {**genv, "GUARD_NO_VERDICT_CACHE": "1"}, work)[0] for _ in range(args.new_runs)
+            )
             warm = [timed(check, genv, work)[0] for _ in range(args.warm_runs)]
             t_warm = statistics.median(warm)
             peak = peak_kib(check, genv, work) / 1024
@@ -153,7 +163,7 @@ def main() -> int:
             pip_col = f"{t_pip:7.2f}" if rc_pip == 0 else f"{'failed':>7}"
             pip_ratio = f"{t_pip / t_warm:9.1f}" if rc_pip == 0 else f"{'-':>9}"
             print(
-                f"{shown[:48] + ' (' + verdict + ')':<58} {pip_col} {uv_col} {t_cold:7.2f} {t_warm:7.3f} "
+                f"{shown[:48] + ' (' + verdict + ')':<58} {pip_col} {uv_col} {t_cold:7.2f} {t_new:7.2f} {t_warm:7.3f} "
                 f"{pip_ratio} {uv_ratio} {peak:9.1f}" + ("" if rc_uv == 0 else "  (uv failed)")
             )
     finally:
