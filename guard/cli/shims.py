@@ -17,6 +17,8 @@ _prefix_option = prefix_option("The environment")
 def shims():
     """Guard a plain `pip install` in an environment: pip shims, conda activation hooks and a
     `python -m pip` hook, all inside the environment (your shell rc files are never touched).
+    A `uv` shim too: `uv pip install|sync|uninstall` go through `guard uv`; every other uv
+    command runs the real uv untouched.
 
     \b
     Examples:
@@ -61,7 +63,7 @@ def install_cmd(prefix, guard_exe):
     on_path = str(prefix / SHIMS_DIR) in ctx.environ.get("PATH", "").split(os.pathsep)
     if active and not on_path:
         click.echo("  the env is active in this shell: `conda activate` it again to put the shims on PATH")
-    click.echo("  `python -m pip` and %pip are guarded from now on; `pip` after the next activation")
+    click.echo("  `python -m pip` and %pip are guarded from now on; `pip` and `uv pip` after the next activation")
 
 
 @shims.command("uninstall")
