@@ -177,6 +177,10 @@ def test_shims_dirs_on_path_are_skipped_without_recursion(env_prefix, fake_uv, f
     out = subprocess.run(["uv", "pip", "install", "x"], capture_output=True, text=True, env=env, timeout=30)
     assert out.returncode == 99
     assert _dump(tmp_path, "guard")["env"]["GUARD_REAL_UV"] == str(fake_uv / "uv")
+    (shims_dir / shims_mod.MARKER).unlink()  # the env's own directory is known without its marker
+    out = subprocess.run(["uv", "--version"], capture_output=True, text=True, env=env, timeout=30)
+    assert out.returncode == 0, out.stderr
+    assert _dump(tmp_path, "uv")["argv"] == ["--version"]
 
 
 def test_no_uv_on_path_falls_back_to_the_envs_own_then_exits_127(env_prefix, fake_guard, tmp_path):

@@ -11,6 +11,7 @@
 cpg_prefix=@PREFIX@
 cpg_recorded=@GUARD_EXE@
 cpg_guard=${GUARD_EXE:-$cpg_recorded}
+cpg_shims=@SHIMS_DIR@
 
 cpg_real=
 cpg_rest=${PATH:-}:
@@ -19,6 +20,9 @@ while [ -n "$cpg_rest" ]; do
     cpg_dir=${cpg_rest%%:*}
     cpg_rest=${cpg_rest#*:}
     [ -n "$cpg_dir" ] || cpg_dir=.
+    case $cpg_dir in
+        "$cpg_shims"|"$cpg_shims/") continue ;;  # this one even with its marker gone: no exec loop
+    esac
     [ -f "$cpg_dir/.conda-pip-guard-shims" ] && continue
     if [ -f "$cpg_dir/uv" ] && [ -x "$cpg_dir/uv" ]; then
         cpg_real=$cpg_dir/uv

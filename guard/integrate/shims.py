@@ -228,6 +228,7 @@ def planned_files(
     text = _render(
         "shim-uv.sh",
         PREFIX=sh_quote(prefix_s),
+        SHIMS_DIR=sh_quote(shims_dir),
         GUARD_EXE=sh_quote(guard_exe),
         VALUE_OPTIONS="|".join(UV_VALUE_OPTIONS),
         FLAG_OPTIONS="|".join(UV_FLAG_OPTIONS),
