@@ -3,7 +3,7 @@
 Which uv commands reach ``guard uv`` (``uv pip install|sync|uninstall``, and whatever the shim
 cannot read for sure) and which are exec'ed to the real uv at once (everything else), with a fake
 uv and a fake guard that record how they were called; then the real uv from the test extras, whose
-pass-through output must be byte for byte its own.
+pass-through output must be byte for byte its own, and the whole chain (shim, real guard, real uv).
 """
 
 from __future__ import annotations
@@ -17,7 +17,8 @@ from pathlib import Path
 import pytest
 
 from guard.integrate import shims as shims_mod
-from tests.test_shims import GUARD_EXE, _base_env, activated_env, shell_run
+from tests.support.wheels import build_wheel
+from tests.test_shims import GUARD_EXE, _base_env, activated_env, installed_version, numpy_state, shell_run
 
 REAL_UV = Path(sys.executable).parent / "uv"
 AWKWARD = ["a b", 'say "hi"', "it's", "*", "$HOME", "naïve ü 日本", "", "-", "--", "x;y|z&"]
@@ -271,3 +272,25 @@ def test_install_status_uninstall_cover_the_uv_shim(conda_env, tmp_path):
     assert guard("shims", "install").returncode == 0
     assert guard("shims", "uninstall").returncode == 0
     assert not shim.exists() and not (prefix / shims_mod.SHIMS_DIR).exists()
+
+
+def test_through_the_shim_the_real_guard_judges_real_uv_installs(env_prefix, tmp_path):
+    """The whole chain: the shim, the real `guard uv`, the real uv, against local wheels."""
+    wheels = tmp_path / "wheels"
+    build_wheel(wheels, "numpy", "2.0.0")
+    build_wheel(wheels, "richy", "1.0.0")
+    env = activated_env(tmp_path, env_prefix, REAL_UV.parent)
+    env.update(UV_PYTHON_DOWNLOADS="never", UV_NO_CONFIG="1", UV_CACHE_DIR=str(tmp_path / "uv-cache"))
+    local = f"--offline --no-index --find-links '{wheels}'"
+    before = numpy_state(env_prefix)
+    out = shell_run("dash", env_prefix, f"uv pip install {local} numpy==2.0.0", env)
+    assert out.returncode == 1, out.stderr
+    assert "uv would upgrade numpy 1.26.4 -> 2.0.0" in out.stderr
+    assert numpy_state(env_prefix) == before
+    out = shell_run("dash", env_prefix, f"uv -q pip install {local} richy", env)
+    assert out.returncode == 0, out.stderr
+    assert installed_version(env_prefix, "richy") == "1.0.0"
+    out = shell_run("dash", env_prefix, "GUARD_DISABLE=1 uv pip uninstall richy", env)
+    assert out.returncode == 0, out.stderr
+    assert "GUARD_DISABLE=1: uv runs unguarded" in out.stderr
+    assert installed_version(env_prefix, "richy") is None
