@@ -243,7 +243,14 @@ def simulate_uv(
     plan = uv_report.parse_uv_dry_run(text, snap, command=cmd.subcommand or "install", requested=cmd.requested())
     if snap.warnings:
         plan = replace(plan, warnings=(*plan.warnings, *snap.warnings))
-    return CheckResult(str(prefix), plan, evaluate(plan, snap, policy))
+    verdict = evaluate(plan, snap, policy)
+    if verdict.blocked and any(r.name not in plan.requested for r in verdict.reasons):
+        # someone pulls a blocked package in: the guard's own graph says who (uv's versions pinned)
+        plan = uv_report.with_guard_chains(
+            plan, cmd, snap, policy, prefix=prefix, environ=environ, cwd=cwd, cache_dir=cache_dir
+        )
+        verdict = evaluate(plan, snap, policy)
+    return CheckResult(str(prefix), plan, verdict)
 
 
 def _guarded(prefix: Path, environ: dict, cmd: UvCommand, uv: str, env: dict, started=None) -> int:

@@ -15,6 +15,7 @@ over the text and the snapshot); :func:`run_uv_dry_run` runs uv under the run's 
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 from collections.abc import Mapping, Sequence
@@ -173,3 +174,92 @@ def kill_uv_dry_run(proc: subprocess.Popen) -> None:
         except OSError:
             pass
     proc.communicate()
+
+
+# ---- chains: the guard's own graph, with uv's versions pinned ---------------------------------------
+
+GRAPH_NOTE = "chains: the guard's own resolution with uv's versions pinned"
+#: uv pip options carried over to the guard's resolution (pip spells them the same)
+_CARRIED_VALUED = {
+    "-r": "-r",
+    "--requirement": "-r",
+    "-c": "-c",
+    "--constraint": "-c",
+    "--constraints": "-c",
+    "-e": "-e",
+    "--editable": "-e",
+    "-i": "--index-url",
+    "--index-url": "--index-url",
+    "--default-index": "--index-url",
+    "--extra-index-url": "--extra-index-url",
+    "-f": "--find-links",
+    "--find-links": "--find-links",
+}
+_CARRIED_FLAGS = {"--no-index": "--no-index", "--pre": "--pre"}
+
+
+def pip_argv_for_uv(command, environ: Mapping[str, str]) -> list[str] | None:
+    """The ``pip install`` words that ask the guard's resolver for what ``command`` (``uv pip
+    install|sync``) asks uv: its requirements, files and index options; the index from
+    ``UV_DEFAULT_INDEX``/``UV_INDEX_URL``/``UV_EXTRA_INDEX_URL`` when the command names none.
+    None for ``uninstall`` (nothing to explain: every removal is named)."""
+    if command.subcommand not in ("install", "sync"):
+        return None
+    words = list(command.argv[command.subcommand_at + 1 :])
+    out: list[str] = ["install"]
+    i = 0
+    while i < len(words):
+        word = words[i]
+        key, eq, val = word.partition("=") if word.startswith("--") else (word, "", "")
+        if word == "--":
+            out += words[i + 1 :]
+            break
+        if key in _CARRIED_VALUED:
+            if not eq:
+                i += 1
+                val = words[i] if i < len(words) else ""
+            out += [_CARRIED_VALUED[key], val]
+        elif word in _CARRIED_FLAGS:
+            out.append(_CARRIED_FLAGS[word])
+        elif not word.startswith("-") and word in command.positionals:
+            out += ["-r", word] if command.subcommand == "sync" else [word]
+        i += 1
+    if not any(w in ("--index-url", "--no-index") for w in out):
+        default = environ.get("UV_DEFAULT_INDEX") or environ.get("UV_INDEX_URL")
+        if default:
+            out += ["--index-url", default]
+    if "--extra-index-url" not in out:
+        for url in (environ.get("UV_EXTRA_INDEX_URL") or "").split():
+            out += ["--extra-index-url", url]
+    return out
+
+
+def with_guard_chains(plan: Plan, command, snap, policy, *, prefix, environ: Mapping[str, str], cwd, cache_dir) -> Plan:
+    """``plan`` (uv's) with the edges of the guard's own resolution of the same request, every
+    package pinned to the version uv chose (``held``), so that chains say who pulls a package
+    in. When that resolution fails or chooses otherwise, ``plan`` as it was (``chain: from uv's
+    dry run``): chains never change a verdict."""
+    from dataclasses import replace
+    from pathlib import Path
+
+    from packaging.specifiers import SpecifierSet
+
+    from guard.pipeline.check import Context, simulate
+
+    argv = pip_argv_for_uv(command, environ)
+    if argv is None:
+        return plan
+    chosen = {c.name: c.proposed for c in plan.changes if c.proposed is not None}
+    try:
+        held = {name: SpecifierSet(f"=={version}") for name, version in chosen.items()}
+        # uv reads no pip configuration: neither does this resolution
+        env = {k: v for k, v in environ.items() if not k.startswith("PIP_")}
+        env["PIP_CONFIG_FILE"] = os.devnull
+        ctx = Context(Path(prefix), env, str(cwd), Path(cache_dir))
+        ours = simulate(argv, ctx, snap=snap, policy=policy, held=held, use_cache=False).plan
+    except Exception:  # noqa: BLE001 - only the chains are lost
+        return plan
+    if {c.name: c.proposed for c in ours.changes if c.proposed is not None} != chosen or not ours.edges:
+        return plan
+    reason = (plan.fallback_reason or "").replace(CHAIN_NOTE, GRAPH_NOTE)
+    return replace(plan, edges=tuple(ours.edges), fallback_reason=reason)

@@ -1,0 +1,60 @@
+"""uv blocks explained (issue 11): chains from the guard's own graph with uv's versions pinned,
+``guard why`` re-simulating with uv, the conda redirect for uv.
+
+Real uv (``.venv/bin/uv``) against the local test index and real conda prefixes.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.support.index_server import LocalIndex
+from tests.test_uv_guard import UV, _env, guard
+
+pytestmark = pytest.mark.skipif(not UV.exists(), reason="uv is in the test extras (.venv/bin/uv)")
+
+
+@pytest.fixture(scope="module")
+def index():
+    with LocalIndex() as idx:
+        yield idx
+
+
+def test_chain_for_an_unnamed_package_comes_from_the_guards_graph(ml_env: Path, tmp_path: Path, index) -> None:
+    env = _env(tmp_path, ml_env, index.url)
+    proc = guard(env, "check", "--installer", "uv", "--prefix", str(ml_env), "--", "install", "transformers[torch]")
+    assert proc.returncode == 1, proc.stderr
+    print(proc.stdout)
+    assert "transformers[torch] 5.23.0 requires torch>=2.6" in proc.stdout
+    assert "chain: from uv's dry run" not in proc.stdout
+
+
+def test_chains_stay_uvs_when_the_guard_cannot_pin_uvs_versions(ml_env: Path, tmp_path: Path, index) -> None:
+    from guard.environment.snapshot import snapshot
+    from guard.pipeline.uv_report import CHAIN_NOTE, parse_uv_dry_run, with_guard_chains
+    from guard.policy.config import load_policy
+    from guard.request.uv_command import UvCommand
+
+    env = _env(tmp_path, ml_env, index.url)
+    snap = snapshot(ml_env)
+    cmd = UvCommand.parse(["pip", "install", "transformers[torch]"])
+    # a torch version the index does not have: the guard's resolution disagrees, nothing changes
+    plan = parse_uv_dry_run(
+        " + transformers==5.23.0\n + torch==9.9.9\n", snap, command="install", requested=cmd.requested()
+    )
+    policy, _ = load_policy(ml_env, env)
+    kept = with_guard_chains(
+        plan, cmd, snap, policy, prefix=ml_env, environ=env, cwd=tmp_path, cache_dir=tmp_path / "c"
+    )
+    assert kept == plan and CHAIN_NOTE in (kept.fallback_reason or "")
+    argv = ["pip", "sync", "--index-url=http://x/simple", "r.txt"]
+    assert pip_argv(argv, env) == ["install", "--index-url", "http://x/simple", "-r", "r.txt"]
+
+
+def pip_argv(argv: list[str], env: dict) -> list[str] | None:
+    from guard.pipeline.uv_report import pip_argv_for_uv
+    from guard.request.uv_command import UvCommand
+
+    return pip_argv_for_uv(UvCommand.parse(argv), env)
