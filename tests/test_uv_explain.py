@@ -6,11 +6,13 @@ Real uv (``.venv/bin/uv``) against the local test index and real conda prefixes.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 
 from tests.support.index_server import LocalIndex
+from tests.test_json_schemas import assert_valid
 from tests.test_uv_guard import UV, _env, guard
 
 pytestmark = pytest.mark.skipif(not UV.exists(), reason="uv is in the test extras (.venv/bin/uv)")
@@ -58,3 +60,35 @@ def pip_argv(argv: list[str], env: dict) -> list[str] | None:
     from guard.request.uv_command import UvCommand
 
     return pip_argv_for_uv(UvCommand.parse(argv), env)
+
+
+# ---- guard why on a uv block ---------------------------------------------------------------------------
+
+
+def test_why_resimulates_the_last_uv_block_with_uv(ml_env: Path, tmp_path: Path, index) -> None:
+    env = _env(tmp_path, ml_env, index.url)
+    blocked = guard(env, "uv", "pip", "install", "numpy==2.0.0")
+    assert blocked.returncode == 1, blocked.stderr
+    out = guard(env, "why", "--json", "--prefix", str(ml_env))
+    assert out.returncode == 0, out.stderr
+    data = json.loads(out.stdout)
+    assert_valid("why", data)
+    assert data["command"] == ["uv", "pip", "install", "numpy==2.0.0"]
+    assert data["simulation"]["path"] == "uv-dry-run" and "time" in data
+    assert [b["name"] for b in data["blocked"]] == ["numpy"]
+    text = guard(env, "why", "--prefix", str(ml_env), "numpy")
+    assert "uv pip install numpy==2.0.0 would replace it with numpy 2.0.0" in text.stdout, text.stdout
+
+
+def test_why_installer_uv_simulates_the_given_args_with_uv(ml_env: Path, tmp_path: Path, index) -> None:
+    env = _env(tmp_path, ml_env, index.url)
+    out = guard(
+        env, "why", "--json", "--installer", "uv", "--prefix", str(ml_env), "torch", "--", "transformers[torch]"
+    )
+    assert out.returncode == 0, out.stderr
+    data = json.loads(out.stdout)
+    assert_valid("why", data)
+    assert data["command"] == ["uv", "pip", "install", "transformers[torch]"]
+    assert data["simulation"]["path"] == "uv-dry-run"
+    (torch,) = [b for b in data["blocked"] if b["name"] == "torch"]
+    assert [e["requirement"] for e in torch["paths"][0]] == ["transformers[torch]", "torch>=2.6"]

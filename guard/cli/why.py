@@ -23,9 +23,17 @@ from guard.cli.context import Context, allow_build_option, prefix_option
 @click.option("-y", "--yes", is_flag=True, help="With --redirect: do not ask.")
 @click.option("--no-alternative", is_flag=True, help="Skip the search for a compatible alternative.")
 @allow_build_option
+@click.option(
+    "--installer",
+    type=click.Choice(["pip", "uv"]),
+    default="pip",
+    show_default=True,
+    help="Whose install PIP_ARGS are: pip, or uv (the words after `uv pip`, simulated by uv's own --dry-run). "
+    "A blocked uv command in the journal is simulated with uv whatever this says.",
+)
 @click.argument("package", required=False)
 @click.argument("pip_args", nargs=-1, type=click.UNPROCESSED)
-def why(prefix, as_json, redirect, yes, no_alternative, allow_build, package, pip_args):
+def why(prefix, as_json, redirect, yes, no_alternative, allow_build, installer, package, pip_args):
     """Explain why PACKAGE is protected and which requirements would change it.
 
     \b
@@ -35,6 +43,7 @@ def why(prefix, as_json, redirect, yes, no_alternative, allow_build, package, pi
       guard why                                the same, for what that command was blocked for
       guard why --redirect                     run the conda redirect for it (asks first)
       guard why --json numpy -- numpy==2.0.0   one JSON object (schema 1)
+      guard why --installer uv torch -- transformers[torch]   uv's choice
 
     \b
     Overrides: --allow-build (pip's dry run may build, running package code);
@@ -78,6 +87,8 @@ def why(prefix, as_json, redirect, yes, no_alternative, allow_build, package, pi
             last_block=last_block,
             alternative=not no_alternative,
             frontend=detect_frontend(ctx.environ),
+            installer=installer,
+            simulate_uv=_uv_simulator(ctx, policy),
         )
     if explanation.package is None:  # nothing blocked here yet: nothing to explain, nothing to redirect
         click.echo(render.why_json(explanation) if as_json else render.why_text(explanation))
@@ -101,3 +112,20 @@ def why(prefix, as_json, redirect, yes, no_alternative, allow_build, package, pi
         )
     click.echo(redact(render.why_json(explanation) if as_json else render.why_text(explanation)))
     sys.exit(0)
+
+
+def _uv_simulator(ctx, policy):
+    """``words -> CheckResult``: uv's own dry run of ``uv WORDS`` in the env, judged."""
+
+    def simulate(words: list[str]):
+        from guard.act.guarded_uv import real_uv, simulate_uv
+        from guard.errors import UsageError
+        from guard.request.uv_command import GUARDED, UvCommand
+
+        cmd = UvCommand.parse(words)
+        if cmd.dry_run or cmd.subcommand not in GUARDED:
+            raise UsageError("guard why --installer uv explains uv pip install, sync and uninstall (no --dry-run)")
+        uv = real_uv(ctx.prefix, ctx.environ)
+        return simulate_uv(ctx.prefix, ctx.environ, cmd, uv, policy, ctx.cwd, cache_dir=ctx.cache_dir)
+
+    return simulate

@@ -10,7 +10,7 @@ reads the environment, the policy and the journal.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from enum import Enum
 
@@ -359,6 +359,8 @@ def why(
     last_block: Mapping | None = None,
     alternative: bool = True,
     frontend: Frontend | None = None,
+    installer: str = "pip",
+    simulate_uv: Callable[[list[str]], CheckResult] | None = None,
 ) -> Explanation:
     """``guard why``: explain ``package`` for the pip command ``pip_args`` (the words after
     ``--``, as for ``guard check``), simulated now; without one, for ``last_block`` (the
@@ -367,13 +369,18 @@ def why(
     there is none). For a blocked command the answer also holds a verified alternative (unless
     ``alternative`` is False: :func:`guard.explain.alternative.find_alternative`) and the conda
     redirect, shown as ``frontend`` would run it. Raises ``GuardError`` when ``pip_args`` cannot
-    be simulated."""
+    be simulated. A uv command (``installer="uv"`` for ``pip_args``, the words after ``uv
+    pip``; a journal entry whose argv starts with ``uv``) is simulated by ``simulate_uv`` (the
+    words after ``uv``: uv's own dry run, judged), without an alternative search (the guard's
+    resolver is not uv's)."""
     from guard.pipeline.check import pip_argv_for_check, simulate
 
     if package is None:
         package = blocked_name(last_block)
         if not package:
             return Explanation(None)
+    if pip_args and installer == "uv" or not pip_args and (last_block or {}).get("argv", [None])[:1] == ["uv"]:
+        return _why_uv(ctx, snapshot, policy, package, pip_args, last_block, frontend, simulate_uv)
     result = None
     if pip_args:
         argv = pip_argv_for_check(pip_args)
@@ -405,6 +412,39 @@ def why(
         expl = replace(expl, alternative=find_alternative(argv, ctx, snapshot, policy, blocked))
     plan = plan_redirect(result, snapshot, argv)
     return replace(expl, redirect=plan.to_json(frontend, ctx.prefix) if plan else None)
+
+
+def _why_uv(ctx, snapshot, policy, package, uv_args, last_block, frontend, simulate_uv) -> Explanation:
+    """:func:`why` for a uv command: re-simulated with uv (``simulate_uv``), else from the journal."""
+    from guard.request.uv_command import GUARDED
+
+    if uv_args:
+        args = list(uv_args) if uv_args[0] in GUARDED else ["install", *uv_args]
+        argv = ["pip", *args]
+        if simulate_uv is None:
+            raise GuardError("cannot simulate a uv command here")
+        result = simulate_uv(argv)
+    else:
+        argv = list((last_block or {}).get("argv") or [])[1:]
+        try:
+            result = simulate_uv(argv) if simulate_uv is not None and argv else None
+        except GuardError:
+            result = None
+        if result is not None and not result.verdict.blocked:
+            result = None  # the env changed since: what was blocked is told from the journal
+    if result is None:
+        return explain_entry(last_block or {"argv": [], "verdict": None}, snapshot, policy, package)
+    expl = explain(result.plan, result.verdict, snapshot, policy, package, argv)
+    expl = replace(expl, command=("uv", *argv), simulated=result)
+    if last_block is not None and not uv_args:
+        expl = replace(expl, time=last_block.get("time"))
+    if not result.verdict.blocked:
+        return expl
+    return replace(expl, redirect=_uv_redirect(result, snapshot, argv, frontend, ctx.prefix))
+
+
+def _uv_redirect(result, snapshot, argv, frontend, prefix) -> Mapping | None:
+    return None
 
 
 def _cuda_runtime(snapshot) -> dict | None:
