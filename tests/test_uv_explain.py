@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.index_server import LocalIndex
+from tests.support.wheels import build_wheel
 from tests.test_json_schemas import assert_valid
 from tests.test_uv_guard import UV, _env, guard
 
@@ -19,8 +20,9 @@ pytestmark = pytest.mark.skipif(not UV.exists(), reason="uv is in the test extra
 
 
 @pytest.fixture(scope="module")
-def index():
-    with LocalIndex() as idx:
+def index(tmp_path_factory):
+    wheels = tmp_path_factory.mktemp("wheels")
+    with LocalIndex(extra_wheels=[build_wheel(wheels, "tinyextra", "0.3")]) as idx:
         yield idx
 
 
@@ -76,6 +78,7 @@ def test_why_resimulates_the_last_uv_block_with_uv(ml_env: Path, tmp_path: Path,
     assert data["command"] == ["uv", "pip", "install", "numpy==2.0.0"]
     assert data["simulation"]["path"] == "uv-dry-run" and "time" in data
     assert [b["name"] for b in data["blocked"]] == ["numpy"]
+    assert data["redirect"]["conda_specs"] == ["numpy ==2.0.0"] and data["redirect"]["pip_command"] is None
     text = guard(env, "why", "--prefix", str(ml_env), "numpy")
     assert "uv pip install numpy==2.0.0 would replace it with numpy 2.0.0" in text.stdout, text.stdout
 
@@ -92,3 +95,39 @@ def test_why_installer_uv_simulates_the_given_args_with_uv(ml_env: Path, tmp_pat
     assert data["simulation"]["path"] == "uv-dry-run"
     (torch,) = [b for b in data["blocked"] if b["name"] == "torch"]
     assert [e["requirement"] for e in torch["paths"][0]] == ["transformers[torch]", "torch>=2.6"]
+
+
+# ---- the conda redirect for uv ---------------------------------------------------------------------------
+
+
+def test_blocked_uv_install_says_what_to_type_instead(ml_env: Path, tmp_path: Path, index) -> None:
+    env = _env(tmp_path, ml_env, index.url)
+    proc = guard(env, "uv", "pip", "install", "numpy==2.0.0", "tinyextra")
+    assert proc.returncode == 1, proc.stderr
+    (line,) = [ln.strip() for ln in proc.stderr.splitlines() if ln.strip().startswith("instead: ")]
+    assert f"install --prefix {ml_env} -c conda-forge " in line
+    assert line.endswith('"numpy ==2.0.0" && uv pip install tinyextra'), line
+
+
+def test_uv_redirect_runs_conda_then_the_guarded_uv(conda_env, conda_channel_root, tmp_path: Path, index) -> None:
+    import os
+
+    from guard.act.journal import read
+    from tests.support.conda_prefix import PLAIN_ENV, SITE_PACKAGES, Channel
+    from tests.support.fake_conda import install_fake_conda
+    from tests.test_why_redirect import NUMPY_2
+
+    prefix = conda_env(PLAIN_ENV)
+    channel = Channel(conda_channel_root, (*PLAIN_ENV.packages, NUMPY_2))
+    install_fake_conda(tmp_path / "bin", channel.path, channel.package_cache)
+    env = _env(tmp_path, prefix, index.url)
+    env["PATH"] = f"{tmp_path / 'bin'}{os.pathsep}{env['PATH']}"
+    proc = guard(env, "uv", "pip", "install", "numpy==2.0.0", "tinyextra", "--guard-redirect", "--guard-yes")
+    assert proc.returncode == 0, proc.stderr
+    calls = [json.loads(line) for line in (tmp_path / "bin" / "conda-calls.jsonl").read_text().splitlines()]
+    assert calls == [["install", "--prefix", str(prefix), "-c", "conda-forge", "-y", "numpy ==2.0.0"]]
+    assert list((prefix / "conda-meta").glob("numpy-2.0.0-*.json"))
+    assert (prefix / SITE_PACKAGES / "tinyextra-0.3.dist-info").is_dir()  # uv installed the rest
+    steps = [e for e in read(prefix, env) if e.get("verdict") == "redirect"]
+    assert [(s["step"], s["outcome"]) for s in steps] == [("conda", "ok"), ("pip", "ok")]
+    assert steps[1]["argv"][:2] == ["uv", "pip"] and steps[1]["executed"] == "uv pip install tinyextra"

@@ -164,7 +164,7 @@ def _main(argv: Sequence[str]) -> int:
         started = start_dry_run(prefix, environ, cmd, uv, os.getcwd())
     except GuardError:
         started = None  # simulate_uv tries again and says why it cannot
-    return _guarded(prefix, environ, cmd, uv, env, started)
+    return _guarded(prefix, environ, cmd, uv, env, started, flags)
 
 
 def _exec(run: list[str], env: dict) -> int:
@@ -253,7 +253,7 @@ def simulate_uv(
     return CheckResult(str(prefix), plan, verdict)
 
 
-def _guarded(prefix: Path, environ: dict, cmd: UvCommand, uv: str, env: dict, started=None) -> int:
+def _guarded(prefix: Path, environ: dict, cmd: UvCommand, uv: str, env: dict, started=None, flags=frozenset()) -> int:
     from guard.errors import GuardError
     from guard.pipeline.check import default_cache_dir
     from guard.policy.config import load_policy
@@ -296,11 +296,16 @@ def _guarded(prefix: Path, environ: dict, cmd: UvCommand, uv: str, env: dict, st
         from guard.redact import redact
 
         sys.stderr.write(redact(block_text(result, installer="uv")) + "\n")
+        instead = _instead_line(result, snap, environ) if cmd.subcommand == "install" else None
+        if instead:
+            sys.stderr.write(f"  {redact(instead)}\n")
         sys.stderr.flush()
         reasons = [
             {"name": r.name, "rule": r.rule, "message": r.message, "chain": list(r.chain)} for r in verdict.reasons
         ]
         journal(prefix, environ, argv, "block", changes, reasons=reasons)
+        if instead and (action.REDIRECT_FLAG in flags or policy.on_block == "redirect"):
+            return _redirect(result, snap, prefix, environ, cmd, yes=action.YES_FLAG in flags)
         return action.EXIT_BLOCK
     for w in verdict.warnings:
         _err("warning: " + w.replace("pip would ", "uv would "))
@@ -311,6 +316,36 @@ def _guarded(prefix: Path, environ: dict, cmd: UvCommand, uv: str, env: dict, st
     except Exception:  # noqa: BLE001 - remembering must never stop an install
         pass
     return _run_with_safety_net(prefix, environ, cmd, uv, env, snap, policy, note=None, allowed=changes)
+
+
+def _instead_line(result, snap, environ) -> str | None:
+    """What to type instead (the conda step, then ``uv pip install`` for the rest); never lets a
+    mapping problem hide the block."""
+    try:
+        from guard.act.redirect import instead_line
+
+        return instead_line(result, snap, environ, installer="uv")
+    except Exception:  # noqa: BLE001
+        return None
+
+
+def _redirect(result, snap, prefix: Path, environ: dict, cmd: UvCommand, *, yes: bool) -> int:
+    """``--guard-redirect`` (or ``on_block: redirect``): the conda step, then the rest through
+    ``guard uv pip install`` (:func:`guard.act.redirect.run_redirect`)."""
+    from guard.act.redirect import run_redirect
+    from guard.pipeline.check import Context, default_cache_dir
+
+    ctx = Context(prefix, environ, os.getcwd(), default_cache_dir(environ))
+    return run_redirect(
+        result,
+        snap,
+        ctx,
+        yes=yes,
+        pip_argv=list(cmd.argv[cmd.subcommand_at :]),
+        echo=lambda line: print(line, file=sys.stderr, flush=True),
+        ask=input if sys.stdin.isatty() else None,
+        installer="uv",
+    )
 
 
 def _run_with_safety_net(prefix, environ, cmd: UvCommand, uv, env, snap, policy, note, allowed=None) -> int:

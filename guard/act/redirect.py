@@ -57,17 +57,20 @@ def _kind(exe: str, default: str) -> str:
     return default
 
 
-def instead_line(result, snapshot, environ: Mapping[str, str] | None = None) -> str | None:
+def instead_line(result, snapshot, environ: Mapping[str, str] | None = None, installer: str = "pip") -> str | None:
     """One line for a block message: what to type instead (the conda step, then pip's
-    remainder), or None when conda-forge takes nothing of the command."""
-    plan = plan_redirect(result, snapshot)
+    remainder, or uv's for ``installer="uv"``), or None when conda-forge takes nothing of the
+    command."""
+    plan = plan_redirect(result, snapshot, installer=installer)
     if plan is None:
         return None
     frontend = detect_frontend(environ if environ is not None else os.environ)
     return instead_text(plan, frontend, result.prefix)
 
 
-def _journal(ctx, pip_argv, step: str, argv, rc, outcome: str, echo: Callable[[str], None]) -> None:
+def _journal(
+    ctx, pip_argv, step: str, argv, rc, outcome: str, echo: Callable[[str], None], installer: str = "pip"
+) -> None:
     from guard.act.journal import append
 
     try:
@@ -75,7 +78,7 @@ def _journal(ctx, pip_argv, step: str, argv, rc, outcome: str, echo: Callable[[s
             ctx.prefix,
             ctx.environ,
             {
-                "argv": ["pip", *pip_argv],
+                "argv": ["pip", *pip_argv] if installer == "pip" else [installer, "pip", *pip_argv],
                 "verdict": "redirect",
                 "step": step,
                 "executed": shell_join(argv),
@@ -98,12 +101,14 @@ def run_redirect(
     ask: Callable[[str], str] | None = None,
     interactive: bool | None = None,
     yes_flag: str = "--guard-yes",
+    installer: str = "pip",
 ) -> int:
     """Run the redirect of a blocked ``pip pip_argv``: show both commands, ask (unless ``yes``),
     run the conda step, and only when it succeeded the pip remainder through the guard. Each
     step is journaled; every failure says what was and was not done. ``interactive`` defaults to
-    whether there is an ``ask``; without ``yes`` and not interactive nothing runs."""
-    plan = plan_redirect(result, snapshot, pip_argv)
+    whether there is an ``ask``; without ``yes`` and not interactive nothing runs.
+    ``installer="uv"``: a blocked ``uv pip pip_argv``; the remainder runs as ``guard uv pip ...``."""
+    plan = plan_redirect(result, snapshot, pip_argv, installer=installer)
     if plan is None:
         echo("conda-pip-guard: nothing to redirect: conda-forge ships none of the requested packages")
         return 1
@@ -132,7 +137,7 @@ def run_redirect(
             return 1
     conda_cmd = plan.conda_argv(frontend, ctx.prefix, yes=True)
     rc = _run(conda_cmd, dict(ctx.environ), echo)
-    _journal(ctx, pip_argv, "conda", conda_cmd, rc, "ok" if rc == 0 else "failed", echo)
+    _journal(ctx, pip_argv, "conda", conda_cmd, rc, "ok" if rc == 0 else "failed", echo, installer)
     if rc != 0:
         echo(
             f"conda-pip-guard: step 1 failed ({frontend.kind} exited {rc}). Nothing was installed by pip"
@@ -142,7 +147,7 @@ def run_redirect(
         return rc if rc > 0 else 1
     problems, found = verify_conda_step(plan, ctx.prefix)
     if problems:
-        _journal(ctx, pip_argv, "verify", conda_cmd, 1, "; ".join(problems), echo)
+        _journal(ctx, pip_argv, "verify", conda_cmd, 1, "; ".join(problems), echo, installer)
         echo(
             f"conda-pip-guard: step 1 not verified: {frontend.kind} exited 0, but the env's records do not "
             f"hold what was asked: {'; '.join(problems)}" + (f". Not run: {plan.shown_pip()}" if plan.pip_argv else "")
@@ -151,13 +156,15 @@ def run_redirect(
     echo(f"conda-pip-guard: step 1 done, verified in conda-meta: {', '.join(found)}")
     if not plan.pip_argv:
         return 0
-    pip_cmd = [sys.executable, "-m", "guard", "pip", *plan.pip_argv]
+    guarded = ["pip"] if installer == "pip" else [installer, "pip"]
+    pip_cmd = [sys.executable, "-m", "guard", *guarded, *plan.pip_argv]
     env = {**ctx.environ, "GUARD_PREFIX": str(ctx.prefix)}
     rc = _run(pip_cmd, env, echo)
-    _journal(ctx, pip_argv, "pip", ["pip", *plan.pip_argv], rc, "ok" if rc == 0 else "failed", echo)
+    executed = [*plan.installer_words, *plan.pip_argv]
+    _journal(ctx, pip_argv, "pip", executed, rc, "ok" if rc == 0 else "failed", echo, installer)
     if rc != 0:
         echo(
-            f"conda-pip-guard: step 2 failed (pip exited {rc}): step 1 ({frontend.kind} install "
+            f"conda-pip-guard: step 2 failed ({installer} exited {rc}): step 1 ({frontend.kind} install "
             f"{' '.join(plan.conda_specs)}) is done and stays; not installed: {plan.shown_pip()}"
         )
         return rc if rc > 0 else 1

@@ -98,16 +98,23 @@ def why(prefix, as_json, redirect, yes, no_alternative, allow_build, installer, 
         if result is None or not result.verdict.blocked:
             raise click.UsageError("--redirect needs a blocked command: give it after --, or run it once first")
         click.echo(redact(render.why_text(explanation)), err=True)
+        pip_argv, by = explanation.pip_argv, "pip"
+        if explanation.command[:1] == ("uv",):  # a uv command: the remainder runs as guard uv pip ...
+            from guard.request.uv_command import UvCommand
+
+            uv_cmd = UvCommand.parse(explanation.command[1:])
+            pip_argv, by = list(uv_cmd.argv[uv_cmd.subcommand_at :]), "uv"
         sys.exit(
             run_redirect(
                 result,
                 snap,
                 ctx,
                 yes=yes,
-                pip_argv=explanation.pip_argv,
+                pip_argv=pip_argv,
                 echo=lambda line: click.echo(line, err=True),
                 ask=input if sys.stdin.isatty() else None,
                 yes_flag="--yes",
+                installer=by,
             )
         )
     click.echo(redact(render.why_json(explanation) if as_json else render.why_text(explanation)))

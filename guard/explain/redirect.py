@@ -123,6 +123,11 @@ class RedirectPlan:
     notes: tuple[str, ...] = ()
     channels: tuple[str, ...] = (CHANNEL,)
     expected: tuple[Expected, ...] = ()
+    installer: str = "pip"  # who runs the remainder: "pip" (``pip install ...``) or "uv" (``uv pip install ...``)
+
+    @property
+    def installer_words(self) -> tuple[str, ...]:
+        return ("pip",) if self.installer == "pip" else (self.installer, "pip")
 
     def conda_argv(self, frontend: Frontend | None, prefix: str | os.PathLike, *, yes: bool = True) -> list[str]:
         exe = frontend.exe if frontend else "conda"
@@ -135,7 +140,7 @@ class RedirectPlan:
         return shell_join(argv)
 
     def shown_pip(self) -> str | None:
-        return shell_join(["pip", *self.pip_argv]) if self.pip_argv else None
+        return shell_join([*self.installer_words, *self.pip_argv]) if self.pip_argv else None
 
     def to_json(self, frontend: Frontend | None = None, prefix=None) -> dict:
         return {
@@ -160,9 +165,13 @@ def _spec_text(specifier) -> str:
     return ",".join(f"{s.operator}{s.version.split('+', 1)[0]}" for s in SpecifierSet(str(specifier)))
 
 
-def plan_redirect(result, snapshot, pip_argv: Sequence[str] | None = None) -> RedirectPlan | None:
+def plan_redirect(
+    result, snapshot, pip_argv: Sequence[str] | None = None, installer: str = "pip"
+) -> RedirectPlan | None:
     """Split a blocked install into a conda step and a pip remainder; None when conda-forge
-    takes nothing of it (then there is nothing to redirect)."""
+    takes nothing of it (then there is nothing to redirect). ``installer="uv"``: a blocked ``uv
+    pip install`` (``pip_argv``: the words after ``uv pip``); the conda step is the same, the
+    remainder is a ``uv pip install``."""
     plan = result.plan
     if plan.command != "install":
         return None
@@ -279,6 +288,7 @@ def plan_redirect(result, snapshot, pip_argv: Sequence[str] | None = None) -> Re
         tuple(notes),
         tuple(dict.fromkeys(channels)),
         tuple(expected.values()),
+        installer,
     )
 
 

@@ -444,7 +444,14 @@ def _why_uv(ctx, snapshot, policy, package, uv_args, last_block, frontend, simul
 
 
 def _uv_redirect(result, snapshot, argv, frontend, prefix) -> Mapping | None:
-    return None
+    """The conda redirect of a blocked ``uv argv`` (``argv``: the words after ``uv``)."""
+    from guard.request.uv_command import UvCommand
+
+    cmd = UvCommand.parse(argv)
+    if cmd.subcommand != "install":
+        return None
+    plan = plan_redirect(result, snapshot, list(cmd.argv[cmd.subcommand_at :]), installer="uv")
+    return plan.to_json(frontend, prefix) if plan else None
 
 
 def _cuda_runtime(snapshot) -> dict | None:
