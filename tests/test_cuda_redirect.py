@@ -225,3 +225,14 @@ def test_runner_verifies_the_env_after_conda(conda_env, conda_channel_root, whee
             "conda-pip-guard: step 1 not verified: conda exited 0, but the env's records do not hold what was "
             f"asked: pytorch is 2.4.0 {torch_build} (CPU), asked pytorch ==2.4.0 cuda126* (CUDA 12.6)"
         )
+    # what the runner journaled (a `verify` step when the records were wrong) is what `guard log
+    # --json` documents in its schema
+    jsonschema = pytest.importorskip("jsonschema")
+    from importlib import resources
+
+    logged = CliRunner().invoke(cli, ["log", "--prefix", str(prefix), "--json"], env=env)
+    assert logged.exit_code == 0, logged.output
+    entries = json.loads(logged.stdout)
+    assert any(e.get("step") == ("conda" if right else "verify") for e in entries), entries
+    schema = json.loads(resources.files("guard").joinpath("data", "schemas", "log.schema.json").read_text("utf-8"))
+    jsonschema.validate(entries, schema)
