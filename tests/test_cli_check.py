@@ -5,7 +5,6 @@ code, never a traceback."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -13,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.conda_prefix import ML_CUDA_ENV
+from tests.support.guard_env import guard_environ
 from tests.support.index_server import LocalIndex
 
 
@@ -29,14 +29,7 @@ def prefix(tmp_path_factory, conda_channel_root):
 
 @pytest.fixture
 def env(tmp_path, index):
-    return {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "HOME": str(tmp_path / "home"),
-        "LANG": "C.UTF-8",
-        "PIP_CONFIG_FILE": os.devnull,
-        "PIP_INDEX_URL": index.url,
-        "GUARD_CACHE_DIR": str(tmp_path / "cache"),
-    }
+    return guard_environ(tmp_path, index.url)
 
 
 def guard(*args, env, cwd=None, prefix=None):

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.conda_prefix import ML_CUDA_ENV
+from tests.support.guard_env import guard_environ
 from tests.support.index_server import LocalIndex
 from tests.support.wheels import build_wheel
 
@@ -34,14 +35,7 @@ def prefix(tmp_path_factory, conda_channel_root):
 
 @pytest.fixture
 def env(tmp_path, index):
-    return {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "HOME": str(tmp_path / "home"),
-        "LANG": "C.UTF-8",
-        "PIP_CONFIG_FILE": os.devnull,
-        "PIP_INDEX_URL": index.url,
-        "GUARD_CACHE_DIR": str(tmp_path / "cache"),
-    }
+    return guard_environ(tmp_path, index.url)
 
 
 def guard(env, *args, cwd=None):

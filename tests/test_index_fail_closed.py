@@ -22,6 +22,7 @@ from guard.errors import IndexUnavailable, RequirementsFileError
 from guard.index.client import IndexClient
 from guard.index.settings import IndexSettings
 from tests.support.conda_prefix import ML_CUDA_ENV
+from tests.support.guard_env import guard_environ
 from tests.support.index_server import LocalIndex
 from tests.support.wheels import build_wheel
 
@@ -159,16 +160,7 @@ def prefix(tmp_path_factory, conda_channel_root):
     return ML_CUDA_ENV.build(tmp_path_factory.mktemp("fail-closed") / "env", channel_root=conda_channel_root)
 
 
-def guard_env(tmp_path: Path, index_url: str, **extra: str) -> dict[str, str]:
-    return {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "HOME": str(tmp_path / "home"),
-        "LANG": "C.UTF-8",
-        "PIP_CONFIG_FILE": os.devnull,
-        "PIP_INDEX_URL": index_url,
-        "GUARD_CACHE_DIR": str(tmp_path / "cache"),
-        **extra,
-    }
+guard_env = guard_environ
 
 
 def check(prefix, env, *pip_args, cwd=None):

@@ -4,13 +4,13 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 
 import pytest
 
 from tests.support.conda_prefix import ML_CUDA_ENV
+from tests.support.guard_env import guard_environ
 from tests.support.index_server import LocalIndex
 
 
@@ -37,14 +37,7 @@ def check(prefix, env):
 
 def test_the_switch_skips_only_the_verdict_cache(prefix, index, tmp_path):
     cache = tmp_path / "cache"
-    env = {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "HOME": str(tmp_path / "home"),
-        "LANG": "C.UTF-8",
-        "PIP_CONFIG_FILE": os.devnull,
-        "PIP_INDEX_URL": index.url,
-        "GUARD_CACHE_DIR": str(cache),
-    }
+    env = guard_environ(tmp_path, index.url)
     first = check(prefix, {**env, "GUARD_NO_VERDICT_CACHE": "1"})
     assert first.returncode == 0, first.stderr
     assert not list(cache.glob("verdicts/*.json"))  # nothing memoized

@@ -1,0 +1,22 @@
+"""The environment a test runs ``guard`` in: config-isolated, against the local test index."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+
+def guard_environ(tmp_path: Path, index_url: str, **extra: str) -> dict[str, str]:
+    """A clean environment for a ``guard`` subprocess: this machine's ``PATH``, ``HOME`` and the
+    guard's caches under ``tmp_path`` (``home``, ``cache``), no pip configuration (this machine's
+    global and user files add indexes and find-links), ``index_url`` as pip's index; ``extra``
+    added last."""
+    return {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": str(tmp_path / "home"),
+        "LANG": "C.UTF-8",
+        "PIP_CONFIG_FILE": os.devnull,
+        "PIP_INDEX_URL": index_url,
+        "GUARD_CACHE_DIR": str(tmp_path / "cache"),
+        **extra,
+    }
