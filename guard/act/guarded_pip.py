@@ -385,87 +385,28 @@ def _reinstall_option(pip: PipCommand, ctx, snap) -> str | None:
 
 
 def _watch(ctx, snap, policy) -> tuple:
-    """The baseline ``verify.check`` compares with after pip: from the snapshot's conda records,
-    else straight from conda-meta. Never stops pip: a failure is one warning line."""
-    from guard.act import verify
+    """The baseline ``checked_run.run_and_check`` compares with after pip."""
+    from guard.act import checked_run
 
-    try:
-        if snap is not None:
-            records = list(snap.conda_records.values())
-        else:
-            from guard.environment.conda_meta import read_conda_meta
-
-            records, _ = read_conda_meta(Path(ctx.prefix))
-        return verify.baseline(ctx.prefix, records, policy)
-    except Exception as exc:  # noqa: BLE001
-        _err(
-            f"warning: cannot record conda's protected files before pip runs ({_one_line(exc)}); "
-            "they are not checked afterwards"
-        )
-        return ()
+    return checked_run.watch(ctx.prefix, snap, policy, "pip", _err)
 
 
 def _run_and_verify(ctx, argv, cmd, env, watched, snap) -> int:
-    """Run pip (a child process: its exit status is passed through), then check ``watched``: when
-    pip changed a protected conda-owned distribution, say so loudly with the exact repair, journal
-    ``damaged`` and exit ``verify.EXIT_DAMAGED`` (4). With nothing to watch, this process becomes
-    pip."""
-    from guard.act import verify
+    """Run pip, then check ``watched`` (:func:`guard.act.checked_run.run_and_check`): damage is
+    said with the exact repair, journaled, exit 4."""
+    from guard.act import checked_run
 
-    if not watched:
-        action.exec_pip(cmd, env)
-    status = action.run_pip(cmd, env)
-    try:
-        damage = verify.check(watched)
-    except Exception as exc:  # noqa: BLE001 - a check that fails is said, never hidden
-        _err(f"warning: could not check conda's protected packages after pip ({_one_line(exc)}); run `guard doctor`")
-        return status
-    if not damage:
-        return status
     python = snap.interpreter.executable if snap is not None else str(Path(ctx.prefix) / "bin" / "python")
-    repair = _repair_command(ctx.prefix, damage, python)
-    lines = ["conda-pip-guard: DAMAGED: pip changed conda's protected packages, despite the guard:"]
-    for d in damage:
-        lines.append(
-            f"  {d.name} {d.version} (conda: {d.record.name} {d.record.version} {d.record.build}, "
-            f"channel {d.record.channel}): {d.what}"
-        )
-    lines.append(f"  repair: {repair}")
-    lines.append(f"  (pip's exit status was {status}; `guard doctor` shows the details)")
-    sys.stderr.write("\n".join(lines) + "\n")
-    sys.stderr.flush()
-    _journal(
+    return checked_run.run_and_check(
         ctx.prefix,
-        ctx.environ,
-        argv,
-        "damaged",
-        [],
-        damage=[
-            {"name": d.name, "version": d.version, "conda_record": d.record.summary(), "what": d.what} for d in damage
-        ],
-        repair=repair,
-        pip_status=status,
-        note=f"pip changed {', '.join(d.name for d in damage)}; repair: {repair}",
+        cmd,
+        env,
+        watched,
+        python,
+        installer="pip",
+        warn=_err,
+        journal=lambda verdict, changes, **extra: _journal(ctx.prefix, ctx.environ, argv, verdict, changes, **extra),
     )
-    return verify.EXIT_DAMAGED
-
-
-def _repair_command(prefix, damage, python: str) -> str:
-    """``[GUARD_DISABLE=1] <python> -m pip uninstall -y NAMES && conda install -p PREFIX
-    --force-reinstall -c CHANNEL "name=version=build" ...``: pip's copy out first (the override when
-    pip reinstalled into conda's own metadata directory, which the guard would block), then conda's
-    exact builds back (doctor's fix commands)."""
-    from guard.act.verify import pip_installed
-    from guard.explain.repair import conda_reinstall_command, pip_uninstall_command
-
-    steps = []
-    for d in damage:
-        present = pip_installed(d)
-        if present is not None:
-            name, in_conda_dir = present
-            steps.append(pip_uninstall_command(name, python, override=in_conda_dir))
-    steps += [conda_reinstall_command(d.record, str(prefix)) for d in damage]
-    return " && ".join(steps)
 
 
 def _protected_named(ctx, pip: PipCommand, policy) -> str | None:

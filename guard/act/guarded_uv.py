@@ -403,37 +403,19 @@ def _run_with_safety_net(prefix, environ, cmd: UvCommand, uv, env, snap, policy,
 
 
 def _run_and_verify(prefix, environ, argv, run, env, snap, policy) -> int:
-    """Run uv (its exit status is passed through), then check conda's protected distributions;
-    damage: the repair, journaled, exit 4."""
-    from guard.act import verify
+    """Run uv, then check conda's protected distributions (:mod:`guard.act.checked_run`, as for
+    pip): damage is said with the exact repair, journaled, exit 4."""
+    from guard.act import checked_run
 
-    try:
-        if snap is not None:
-            records = list(snap.conda_records.values())
-        else:
-            from guard.environment.conda_meta import read_conda_meta
-
-            records, _ = read_conda_meta(prefix)
-        watched = verify.baseline(prefix, records, policy)
-    except Exception as exc:  # noqa: BLE001
-        _err(f"warning: cannot record conda's protected files before uv runs ({_one_line(exc)}); not checked after")
-        watched = ()
-    if not watched:
-        action.exec_pip(run, env)
-    status = action.run_pip(run, env)
-    try:
-        damage = verify.check(watched)
-    except Exception as exc:  # noqa: BLE001
-        _err(f"warning: could not check conda's protected packages after uv ({_one_line(exc)}); run `guard doctor`")
-        return status
-    if not damage:
-        return status
-    from guard.explain.repair import conda_reinstall_command
-
-    repair = " && ".join(conda_reinstall_command(d.record, str(prefix)) for d in damage)
-    lines = ["conda-pip-guard: DAMAGED: uv changed conda's protected packages, despite the guard:"]
-    lines += [f"  {d.name} {d.version} (conda: {d.record.summary()}): {d.what}" for d in damage]
-    lines += [f"  repair: {repair}", f"  (uv's exit status was {status}; `guard doctor` shows the details)"]
-    sys.stderr.write("\n".join(lines) + "\n")
-    journal(prefix, environ, argv, "damaged", [], repair=repair, pip_status=status)
-    return verify.EXIT_DAMAGED
+    watched = checked_run.watch(prefix, snap, policy, "uv", _err)
+    python = snap.interpreter.executable if snap is not None else str(Path(prefix) / "bin" / "python")
+    return checked_run.run_and_check(
+        prefix,
+        run,
+        env,
+        watched,
+        python,
+        installer="uv",
+        warn=_err,
+        journal=lambda verdict, changes, **extra: journal(prefix, environ, argv, verdict, changes, **extra),
+    )
