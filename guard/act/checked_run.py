@@ -14,10 +14,12 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from guard.act import action, verify
+# guard.act.verify (and the conda-meta reader behind it) is imported only where a run is checked:
+# guarded_pip imports this module for one_line on the hot path of every pip command
 
 
-def _one_line(exc: BaseException) -> str:
+def one_line(exc: BaseException) -> str:
+    """An exception's first line (its type name when it says nothing): messages stay one line."""
     text = str(exc).strip().splitlines()
     return text[0] if text else type(exc).__name__
 
@@ -25,6 +27,8 @@ def _one_line(exc: BaseException) -> str:
 def watch(prefix, snap, policy, installer: str, warn: Callable[[str], None]) -> tuple:
     """The baseline to compare with after ``installer`` ran (empty when it cannot be taken, said by
     one ``warn`` line)."""
+    from guard.act import verify
+
     try:
         if snap is not None:
             records = list(snap.conda_records.values())
@@ -35,7 +39,7 @@ def watch(prefix, snap, policy, installer: str, warn: Callable[[str], None]) -> 
         return verify.baseline(prefix, records, policy)
     except Exception as exc:  # noqa: BLE001 - never stops the installer
         warn(
-            f"warning: cannot record conda's protected files before {installer} runs ({_one_line(exc)}); "
+            f"warning: cannot record conda's protected files before {installer} runs ({one_line(exc)}); "
             "they are not checked afterwards"
         )
         return ()
@@ -46,6 +50,7 @@ def repair_command(prefix, damage, python: str) -> str:
     --force-reinstall -c CHANNEL "name=version=build" ...``: the installer's copy out first (the
     override when it reinstalled into conda's own metadata directory, which the guard would block),
     then conda's exact builds back (doctor's fix commands)."""
+    from guard.act import verify
     from guard.explain.repair import conda_reinstall_command, pip_uninstall_command
 
     steps = []
@@ -72,6 +77,8 @@ def run_and_check(
     """Run ``cmd`` (a child: its exit status is passed through), then check ``watched``; with
     nothing to watch, this process becomes ``cmd``. ``journal(verdict, changes, **extra)`` records
     damage."""
+    from guard.act import action, verify
+
     if not watched:
         action.exec_pip(cmd, env)
     status = action.run_pip(cmd, env)
@@ -79,7 +86,7 @@ def run_and_check(
         damage = verify.check(watched)
     except Exception as exc:  # noqa: BLE001 - a check that fails is said, never hidden
         warn(
-            f"warning: could not check conda's protected packages after {installer} ({_one_line(exc)}); "
+            f"warning: could not check conda's protected packages after {installer} ({one_line(exc)}); "
             "run `guard doctor`"
         )
         return status

@@ -21,6 +21,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from guard.act import action
+from guard.act.checked_run import one_line as _one_line
 from guard.request.command import GUARDED_SUBCOMMANDS, PipCommand
 
 
@@ -229,11 +230,6 @@ def _blocked_by_damage(ctx, argv, snap, policy) -> bool:
         reasons=[{"name": r.name, "rule": r.rule, "message": r.message, "chain": []} for r in reasons],
     )
     return True
-
-
-def _one_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return text[0] if text else type(exc).__name__
 
 
 def _remember(snap, policy, ctx) -> None:

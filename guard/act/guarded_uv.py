@@ -31,6 +31,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from guard.act import action
+from guard.act.checked_run import one_line as _one_line
 from guard.request.uv_command import UvCommand
 
 SHIMS_PART = os.path.join("etc", "conda-pip-guard", "shims")
@@ -180,11 +181,6 @@ def journal(prefix, environ, argv, verdict, changes, **extra) -> None:
         append(prefix, environ, {"argv": ["uv", *argv], "verdict": verdict, "changes": changes, **extra})
     except Exception as exc:  # noqa: BLE001 - a journal that cannot be written never stops an install
         _err(f"warning: cannot write the guard's state ({exc}); this {verdict} is not in the journal")
-
-
-def _one_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return text[0] if text else type(exc).__name__
 
 
 def _env_python(prefix: Path) -> str:
