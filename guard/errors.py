@@ -54,6 +54,13 @@ class NeedsPipFallback(GuardError):
     exit_code = 3
 
 
+class NeedsBuild(NeedsPipFallback):
+    """An sdist from an index whose dependencies only a build can tell (its PKG-INFO is not
+    reliable, PEP 643). The resolver asks for that one distribution's metadata to be built (when
+    builds are allowed) rather than handing the whole command to pip; a caller that builds
+    nothing treats it as :class:`NeedsPipFallback`. ``str(err)`` says why."""
+
+
 class BuildNotAllowed(SimulationError):
     """Only pip's own dry run could tell (it runs package build code: ``setup.py``, a build
     backend) and building was not allowed (``--allow-build``, ``allow_build: true``) (exit 3)."""

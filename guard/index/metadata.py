@@ -10,7 +10,7 @@ from typing import Any
 
 from packaging.version import InvalidVersion, Version
 
-from guard.errors import IndexUnavailable, NeedsPipFallback
+from guard.errors import IndexUnavailable, NeedsBuild, NeedsPipFallback
 from guard.index.urls import redact_url
 from guard.models import CoreMetadata, DistFile
 from guard.policy.names import canonical_name
@@ -71,7 +71,8 @@ def sdist_check(meta: Mapping[str, Any], f: DistFile) -> None:
         metadata_version = Version("0")
     dynamic = {d.lower() for d in meta.get("dynamic", ())}
     if metadata_version < Version("2.2") or dynamic.intersection(_BUILD_SENSITIVE):
-        raise NeedsPipFallback(f"{f.project} {f.version} is an sdist whose dependencies need a build")
+        # Metadata-Version 1.0-2.1: setup.py decides Requires-Dist at build time, whatever PKG-INFO says
+        raise NeedsBuild(f"{f.project} {f.version} is an sdist whose dependencies need a build")
 
 
 def dist_info_metadata_name(names: Iterable[str], project: str) -> str | None:
@@ -132,11 +133,14 @@ def pkg_info_from_sdist(fileobj: Any, f: DistFile) -> bytes:
     except damaged_archive(zipfile.BadZipFile, tarfile.TarError, OSError, EOFError) as err:
         # tarfile's "could not be opened" lists one line per method tried: one line here
         raise IndexUnavailable(f"{redact_url(f.url)}: not a readable sdist ({' '.join(str(err).split())})") from None
-    raise NeedsPipFallback(f"{f.project} {f.version} is an sdist whose dependencies need a build")
+    raise NeedsBuild(f"{f.project} {f.version} is an sdist whose dependencies need a build")
 
 
 def core_metadata_from_record(record: Mapping[str, Any], f: DistFile) -> CoreMetadata:
     if "needs_build" in record:
+        # only an sdist's record says so for a build; a wheel without METADATA stays pip's to judge
+        if f is not None and not f.is_wheel:
+            raise NeedsBuild(record["needs_build"])
         raise NeedsPipFallback(record["needs_build"])
     return CoreMetadata(
         name=record["name"],

@@ -281,8 +281,9 @@ def _simulate_install(request, snap, ctx: Context, argv, stats: dict, held, inpu
     settings = index_settings(request, snap, ctx.environ)
     client = IndexClient(settings, cache_dir=ctx.cache_dir / "http")
     _tell(ctx, "resolving", client.stats)
+    build = _sdist_builder(request, snap, ctx, settings.deadline)
     try:
-        plan, _ = simulate_install(request, snap, client, held=held, deadline=settings.deadline)
+        plan, _ = simulate_install(request, snap, client, held=held, deadline=settings.deadline, build=build)
         fresh_until = client.fresh_until
         if client.warnings:  # an index could not be reached: say how the answer was made instead
             plan = _with_warnings(plan, client.warnings)
@@ -296,19 +297,36 @@ def _simulate_install(request, snap, ctx: Context, argv, stats: dict, held, inpu
     return plan, fresh_until
 
 
+def _sdist_builder(request, snap, ctx: Context, deadline: float | None):
+    """What the resolver calls for an index sdist whose dependencies only a build can tell: that
+    one sdist's metadata, built by pip when builds are allowed, else a refusal naming it
+    (:mod:`guard.pipeline.sdist_build`). The rest of the command stays the guard's to resolve."""
+    from guard.pipeline.sdist_build import SdistMetadataBuilder
+
+    return SdistMetadataBuilder(
+        allow=ctx.allow_build,
+        python=snap.interpreter.executable,
+        env_has_pip=snap.interpreter.pip_version is not None,
+        environ=ctx.environ,
+        cwd=ctx.cwd,
+        request=request,
+        markers=snap.interpreter.markers,
+        cache_dir=ctx.cache_dir / "http",
+        deadline=deadline,
+        on_build=ctx.on_build,
+    )
+
+
 def _pip_report_plan(request, snap, ctx: Context, argv, why: str) -> Plan:
     """pip's own ``--dry-run --report``, only when builds are allowed: pip builds every local
-    project, VCS checkout and sdist without static metadata it meets to learn its dependencies,
-    which runs that package's code (``setup.py``, its build backend)."""
-    from guard.errors import BuildNotAllowed
+    project and VCS checkout it meets to learn its dependencies, which runs that package's code
+    (``setup.py``, its build backend). (An sdist from an index is built alone instead: see
+    :func:`_sdist_builder`.)"""
     from guard.pipeline.pip_report import plan_from_report, run_pip_report
+    from guard.pipeline.sdist_build import build_not_allowed
 
     if not ctx.allow_build:
-        raise BuildNotAllowed(
-            f"cannot judge this without pip's own dry run, which may run package code (a "
-            f"setup.py, a build backend): {why}; nothing was run. Allow it with --allow-build, "
-            "or allow_build: true in the guard configuration"
-        )
+        raise build_not_allowed(why)
     _tell(ctx, "pip's dry run")
     if ctx.on_build is not None:
         ctx.on_build(why)

@@ -38,11 +38,18 @@ def pip_dry_run_argv(argv: Sequence[str], report: str) -> list[str]:
 
 
 def run_pip_report(
-    python: str, argv: Sequence[str], environ: Mapping[str, str], cwd: str | None = None, *, env_has_pip: bool = True
+    python: str,
+    argv: Sequence[str],
+    environ: Mapping[str, str],
+    cwd: str | None = None,
+    *,
+    env_has_pip: bool = True,
+    limit: float | None = None,
 ) -> dict:
     """Run pip's dry run for the target interpreter and return its installation report: the
     environment's own pip, else the guard's own pip with ``--python <env python>`` (pip then runs
-    itself in that interpreter). This builds what only a build can describe: callers ask first."""
+    itself in that interpreter). This builds what only a build can describe: callers ask first.
+    ``limit``: the seconds left of the run's deadline (default: the whole ``GUARD_DEADLINE``)."""
     with tempfile.TemporaryDirectory(prefix="guard-report-") as tmp:
         report = os.path.join(tmp, "report.json")
         env = dict(environ)
@@ -71,12 +78,12 @@ def run_pip_report(
         # the run's one deadline (GUARD_DEADLINE) bounds pip's dry run too: the guard never hangs
         from guard.index.settings import deadline_from_environ
 
-        limit = deadline_from_environ(environ)
+        deadline = deadline_from_environ(environ)
         try:
-            proc = _run_bounded(cmd, env, cwd, limit)
+            proc = _run_bounded(cmd, env, cwd, deadline if limit is None else limit)
         except subprocess.TimeoutExpired:
             raise SimulationError(
-                f"pip --dry-run did not finish within the {limit:g}s deadline (GUARD_DEADLINE)"
+                f"pip --dry-run did not finish within the {deadline:g}s deadline (GUARD_DEADLINE)"
             ) from None
         except OSError as exc:
             raise SimulationError(f"cannot run pip in the environment: {exc}") from None

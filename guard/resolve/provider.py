@@ -23,7 +23,7 @@ import math
 import threading
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from typing import Any, cast
+from typing import Any, Callable, cast
 
 from packaging.requirements import InvalidRequirement
 from packaging.requirements import Requirement as PepRequirement
@@ -32,8 +32,8 @@ from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 from resolvelib.providers import AbstractProvider
 
-from guard.errors import NeedsPipFallback
-from guard.models import DirectSource
+from guard.errors import NeedsBuild, NeedsPipFallback
+from guard.models import CoreMetadata, DirectSource, DistFile
 from guard.resolve.candidates import (
     PARSE_LOCK,
     REQUIRES_PYTHON,
@@ -71,8 +71,10 @@ class GuardProvider(AbstractProvider):
         options: ResolveOptions,
         constraints: Mapping[str, Constraint],
         user_requested: Mapping[str, int],
+        build: Callable[[DistFile, str], CoreMetadata] | None = None,
     ):
         self._source = source
+        self._build = build  # an index sdist's metadata that only a build can tell (see _metadata_of)
         self._installed = {} if options.ignore_installed else dict(installed)
         self._target = target
         self._markers = dict(markers)
@@ -403,7 +405,14 @@ class GuardProvider(AbstractProvider):
 
     def _metadata_of(self, candidate: Candidate):
         if candidate.kind == "index":
-            meta = self._source.metadata(candidate.file)
+            try:
+                meta = self._source.metadata(candidate.file)
+            except NeedsBuild as need:
+                # pip builds this sdist to learn its dependencies: so does ``build`` (or refuses,
+                # naming it); without one, or with hashes required, the whole command is pip's
+                if self._build is None or self._options.require_hashes or candidate.file.is_wheel:
+                    raise
+                return self._build(candidate.file, str(need))
             if self._options.require_hashes and getattr(meta, "build_needed", None):
                 raise NeedsPipFallback(meta.build_needed)
             return meta

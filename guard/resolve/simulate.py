@@ -4,13 +4,14 @@
 index client and diffs the result against the environment snapshot exactly as pip decides what
 to (re)install (``pip/_internal/resolution/resolvelib/resolver.py``). When the fast path cannot
 be exact it raises :class:`guard.errors.NeedsPipFallback`; the caller then asks pip itself
-(:mod:`guard.pipeline.pip_report`).
+(:mod:`guard.pipeline.pip_report`). An sdist whose dependencies only a build can tell is not such
+a case: its metadata alone is asked for (``build``), and the resolution goes on.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from packaging.requirements import Requirement as PepRequirement
 from packaging.specifiers import SpecifierSet
@@ -21,7 +22,7 @@ from resolvelib.resolvers import ResolutionImpossible as RLImpossible
 from resolvelib.resolvers import ResolutionTooDeep
 
 from guard.errors import NeedsPipFallback, ResolutionImpossible, SimulationError
-from guard.models import Change, Edge, Plan
+from guard.models import Change, CoreMetadata, DistFile, Edge, Plan
 from guard.resolve.candidates import REQUIRES_PYTHON, Constraint
 from guard.resolve.finder import FormatControl, TargetPython
 from guard.resolve.options import ResolveOptions
@@ -68,14 +69,22 @@ def resolve_options(request) -> ResolveOptions:
 
 
 def simulate_install(
-    request, snapshot, source, *, held: dict | None = None, deadline: float | None = None
+    request,
+    snapshot,
+    source,
+    *,
+    held: dict | None = None,
+    deadline: float | None = None,
+    build: Callable[[DistFile, str], CoreMetadata] | None = None,
 ) -> tuple[Plan, object]:
     """Resolve ``request`` (an :class:`guard.request.model.InstallRequest`) in ``snapshot`` with
     metadata from ``source``. Returns the plan and the raw resolvelib result (for ``why``).
 
     ``held`` maps extra names to specifiers that are added as constraints (used to look for an
     alternative that keeps conda's packages). ``deadline``: seconds the resolution may take
-    (:class:`DeadlineReporter`); None for no limit.
+    (:class:`DeadlineReporter`); None for no limit. ``build``: the metadata of one index sdist
+    whose dependencies only a build can tell, given the file and why (it builds that sdist alone,
+    or raises to refuse); None: such an sdist raises NeedsPipFallback for the whole command.
     """
     if request.unmodeled:
         raise NeedsPipFallback("; ".join(request.unmodeled))
@@ -100,6 +109,7 @@ def simulate_install(
         options=options,
         constraints=constraints,
         user_requested={},
+        build=build,
     )
     origins: dict = {}
     roots, user_requested, requested = _root_requirements(request, provider, source, origins)
