@@ -180,7 +180,8 @@ def _runtime_deps() -> dict[str, str]:
 
 
 def _plugin_state(python: str, home: Path) -> dict:
-    probe = run([python, "-c", _PROBE, DIST_NAME, *_runtime_deps()], _bare_env(home), timeout=60)
+    # not run in the checkout: its conda_pip_guard.egg-info (setuptools' build leftover) would be found first
+    probe = run([python, "-c", _PROBE, DIST_NAME, *_runtime_deps()], _bare_env(home), timeout=60, cwd=home)
     assert probe.returncode == 0, f"cannot probe conda's interpreter\n{probe}"
     return json.loads(probe.stdout)
 
@@ -217,7 +218,7 @@ def ensure_plugin(install: CondaInstall, scratch: Path) -> None:
         if state["missing"]:
             steps.append([*pip, *(_runtime_deps()[m] for m in state["missing"])])
         for step in steps:
-            out = run(step, env, timeout=INSTALL_TIMEOUT)
+            out = run(step, env, timeout=INSTALL_TIMEOUT, cwd=scratch)
             if out.returncode != 0:
                 last = (out.stderr.strip().splitlines() or ["no output"])[-1]
                 raise RealCondaUnavailable(f"cannot install the plugin into conda's interpreter: {last}")
