@@ -86,8 +86,8 @@ class Transport:
                     raise_on_status=False,
                     respect_retry_after_header=False,  # never sleep for a server's whim
                 )
-                adapter = HTTPAdapter(
-                    pool_connections=self._max_workers, pool_maxsize=self._max_workers, max_retries=retry
+                adapter = _shared_tls_adapter(HTTPAdapter)(
+                    pool_connections=self._max_workers, pool_maxsize=self._max_workers + 2, max_retries=retry
                 )
                 session = requests.Session()
                 session.mount("https://", adapter)
@@ -180,6 +180,70 @@ class Transport:
             if self._session is not None:
                 self._session.close()
                 self._session = None
+
+
+# TLS contexts of this process, one per CA location, client certificate and flavour
+_CONTEXTS: dict[tuple[str, Any, bool], Any] = {}
+_CONTEXTS_LOCK = threading.Lock()
+
+
+def verified_context(ca: str, client_cert: str | tuple[str, str] | None = None, *, lean: bool = False) -> Any:
+    """The process's one verifying TLS context for the CA bundle (file or directory) ``ca`` and
+    ``client_cert``. Building a context reads the whole bundle (25-55 ms of CPU for a system
+    bundle), which urllib3 would otherwise do for every new connection and the lean
+    revalidation for every thread. ``lean``: built with the ``ssl`` module alone (the verdict
+    cache's path imports neither requests nor urllib3); else as urllib3 builds its own.
+    Contexts are safe to share between threads; an unreadable ``ca`` raises (ssl.SSLError,
+    OSError) and is not remembered."""
+    key = (ca, client_cert, lean)
+    with _CONTEXTS_LOCK:
+        context = _CONTEXTS.get(key)
+        if context is None:
+            import os
+            import ssl
+
+            cafile, capath = (None, ca) if os.path.isdir(ca) else (ca, None)
+            if lean:
+                context = ssl.create_default_context(cafile=cafile, capath=capath)
+            else:
+                from urllib3.util.ssl_ import create_urllib3_context
+
+                context = create_urllib3_context(cert_reqs=ssl.CERT_REQUIRED)
+                context.load_verify_locations(cafile=cafile, capath=capath)
+            if isinstance(client_cert, tuple):
+                context.load_cert_chain(client_cert[0], client_cert[1])
+            elif client_cert:
+                context.load_cert_chain(client_cert)
+            _CONTEXTS[key] = context
+    return context
+
+
+def _shared_tls_adapter(base: Any) -> Any:
+    """``requests``' HTTPAdapter, except that a verified HTTPS connection uses the process's
+    shared context for its CA location (:func:`verified_context`) instead of a new context
+    that loads the bundle again. The CA location is requests' own choice, made as before
+    (``verify``: the cert option, else REQUESTS_CA_BUNDLE/CURL_CA_BUNDLE, else certifi); an
+    unverified connection (a trusted host) is left as requests makes it."""
+
+    class SharedTLSAdapter(base):
+        def build_connection_pool_key_attributes(self, request: Any, verify: Any, cert: Any = None) -> Any:
+            host_params, pool_kwargs = super().build_connection_pool_key_attributes(request, verify, cert)
+            if host_params.get("scheme") == "https" and verify is not False:
+                from requests.utils import DEFAULT_CA_BUNDLE_PATH
+
+                ca = verify if isinstance(verify, str) else DEFAULT_CA_BUNDLE_PATH
+                for name in ("ca_certs", "ca_cert_dir", "cert_file", "key_file"):
+                    pool_kwargs.pop(name, None)
+                pool_kwargs["ssl_context"] = verified_context(ca, cert)
+            return host_params, pool_kwargs
+
+        def cert_verify(self, conn: Any, url: str, verify: Any, cert: Any) -> None:
+            super().cert_verify(conn, url, verify, cert)  # its checks and messages, as before
+            if url.lower().startswith("https") and verify and getattr(conn, "conn_kw", {}).get("ssl_context"):
+                # already in the shared context: urllib3 would load them again per connection
+                conn.ca_certs = conn.ca_cert_dir = conn.cert_file = conn.key_file = None
+
+    return SharedTLSAdapter
 
 
 def describe_error(err: BaseException, timeout: float) -> str:
