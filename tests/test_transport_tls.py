@@ -58,10 +58,23 @@ class _Server:
                 pass
 
             def do_GET(self) -> None:
-                self.send_response(200)
-                self.send_header("Content-Length", "2")
+                if self.path.startswith("/simple/"):  # an index page with a validator
+                    if self.headers.get("If-None-Match") == '"v1"':
+                        self.send_response(304)
+                        self.send_header("ETag", '"v1"')
+                        self.end_headers()
+                        return
+                    name = self.path.strip("/").split("/")[-1]
+                    body = f'<a href="/f/{name}-1.0-py3-none-any.whl">w</a>'.encode()
+                    self.send_response(200)
+                    self.send_header("Content-Type", "text/html")
+                    self.send_header("ETag", '"v1"')
+                else:
+                    body = b"ok"
+                    self.send_response(200)
+                self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
-                self.wfile.write(b"ok")
+                self.wfile.write(body)
 
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         context.load_cert_chain(pki / "server.pem", pki / "server.key")
@@ -141,3 +154,21 @@ def test_the_client_certificate_goes_into_the_shared_context(pki):
         without.close()
     finally:
         s.close()
+
+
+def test_revalidation_without_requests_shares_one_context_too(pki, server, tmp_path):
+    # the verdict cache's hot path (http.client, one connection per thread and host)
+    from guard.index import transport
+    from guard.index.client import IndexClient
+
+    settings = IndexSettings(index_url=f"https://localhost:{server.port}/simple/", cert=str(pki / "ca.pem"))
+    names = [f"p{i}" for i in range(12)]
+    with IndexClient(settings, cache_dir=tmp_path / "cache", max_workers=4) as first:
+        first.prefetch_pages(names)
+        assert first.stats.pages_fetched == len(names)
+        used = dict(first.pages_used)
+    with IndexClient(settings, cache_dir=tmp_path / "cache", max_workers=4) as second:
+        assert second.pages_unchanged(used)
+        assert second.stats.pages_revalidated == len(names) and second.stats.pages_fetched == 0
+    lean = [key for key in transport._CONTEXTS if key[0] == str(pki / "ca.pem") and key[2]]
+    assert len(lean) == 1  # one context for every thread of the lean path

@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 from guard.index.cache import rows_digest
 from guard.index.page_fetch import PageReading
 from guard.index.pages import ACCEPT, LINK_WIDTH, ROW_WIDTH, parse_rows
-from guard.index.transport import OUT_OF_TIME, TransportError
+from guard.index.transport import OUT_OF_TIME, TransportError, verified_context
 
 
 class PageRevalidation(PageReading):
@@ -88,14 +88,12 @@ class PageRevalidation(PageReading):
 
                     if self._transport.is_trusted(parts.geturl()):
                         context = ssl._create_unverified_context()
-                    elif cert and os.path.isdir(cert):
-                        context = ssl.create_default_context(capath=cert)
-                    elif cert:
-                        context = ssl.create_default_context(cafile=cert)
+                    elif cert:  # one context for the process: building one reads the whole bundle
+                        context = verified_context(cert, lean=True)
                     else:  # requests' default trust store
                         import certifi
 
-                        context = ssl.create_default_context(cafile=certifi.where())
+                        context = verified_context(certifi.where(), lean=True)
                     conns[ident] = http.client.HTTPSConnection(
                         parts.hostname, parts.port, timeout=timeout, context=context
                     )
