@@ -110,7 +110,51 @@ def metadata_from_wheel_file(fileobj: Any, f: DistFile) -> bytes:
         raise IndexUnavailable(f"{redact_url(f.url)}: not a readable wheel ({' '.join(str(err).split())})") from None
 
 
+class StreamBroken(Exception):
+    """Reading the bytes under :class:`ChunkStream` failed (the network, not the archive):
+    ``cause`` is what the chunk source raised. Not an OSError, so an archive reader never takes
+    it for a damaged archive."""
+
+    def __init__(self, cause: BaseException) -> None:
+        super().__init__(str(cause))
+        self.cause = cause
+
+
+class ChunkStream:
+    """A read-only, forward-only file over an iterator of byte chunks (an HTTP body read as it
+    arrives), so that a ``.tar.gz`` sdist is read only up to its PKG-INFO. ``cap``: more bytes
+    than this raise ``too_large()``; ``size``: the bytes read so far."""
+
+    def __init__(self, chunks: Iterable[bytes], cap: int, too_large: Any) -> None:
+        self._chunks = iter(chunks)
+        self._buffer = b""
+        self._cap = cap
+        self._too_large = too_large
+        self.size = 0
+
+    def read(self, n: int = -1) -> bytes:
+        while n < 0 or len(self._buffer) < n:
+            try:
+                chunk = next(self._chunks, None)
+            except Exception as err:  # noqa: BLE001 - the source's failure, told apart from a bad archive
+                raise StreamBroken(err) from None
+            if chunk is None:
+                break
+            self.size += len(chunk)
+            if self.size > self._cap:
+                raise self._too_large()
+            self._buffer += chunk
+        if n < 0:
+            out, self._buffer = self._buffer, b""
+        else:
+            out, self._buffer = self._buffer[:n], self._buffer[n:]
+        return out
+
+
 def pkg_info_from_sdist(fileobj: Any, f: DistFile) -> bytes:
+    """The top-level ``PKG-INFO`` of an sdist. A ``.tar.gz`` is read as a stream and only up to
+    that member (setuptools writes it among the first; hatchling, flit and meson-python last);
+    ``fileobj`` may then be a :class:`ChunkStream`. A ``.zip`` needs a seekable file."""
     import tarfile
     import zipfile
 
@@ -124,7 +168,7 @@ def pkg_info_from_sdist(fileobj: Any, f: DistFile) -> bytes:
                     if top_level_pkg_info(name):
                         return zf.read(name)
         else:
-            with tarfile.open(fileobj=fileobj, mode="r:*") as tf:
+            with tarfile.open(fileobj=fileobj, mode="r|*") as tf:  # a stream: stops at PKG-INFO
                 for member in tf:
                     if member.isfile() and top_level_pkg_info(member.name.removeprefix("./")):
                         extracted = tf.extractfile(member)

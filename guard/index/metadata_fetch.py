@@ -13,6 +13,8 @@ from typing import Any
 from guard.errors import IndexUnavailable, NeedsPipFallback
 from guard.index.cache import valid_metadata_record
 from guard.index.metadata import (
+    ChunkStream,
+    StreamBroken,
     metadata_from_wheel_file,
     metadata_matches,
     parse_metadata_fields,
@@ -221,11 +223,38 @@ class MetadataReading(ClientState):
     def _sdist_download(self, f: DistFile) -> dict[str, Any]:
         shown = redact_url(f.url)
         response = self._get_ok(f, stream=True)
-        spool = self._download(f, response, _MAX_SDIST_DOWNLOAD)
-        with spool:
-            data = pkg_info_from_sdist(spool, f)
+        if f.filename.lower().endswith(".zip"):
+            spool = self._download(f, response, _MAX_SDIST_DOWNLOAD)
+            with spool:
+                data = pkg_info_from_sdist(spool, f)
+        else:
+            data = self._pkg_info_streamed(f, response)
         self._count("metadata_whole")
         return self._checked(data, f, shown)
+
+    def _pkg_info_streamed(self, f: DistFile, response: Any) -> bytes:
+        """A ``.tar.gz`` sdist read as it arrives, only up to its PKG-INFO (the rest is never
+        downloaded), within the run's deadline."""
+        import requests
+
+        stream = ChunkStream(
+            response.iter_content(chunk_size=64 * 1024),
+            _MAX_SDIST_DOWNLOAD,
+            lambda: NeedsPipFallback(f"{f.filename} is too large to inspect"),
+        )
+        try:
+            return self._transport.bounded(lambda: pkg_info_from_sdist(stream, f))
+        except StreamBroken as err:
+            cause = err.cause
+            reason = (
+                describe_error(cause, self.settings.timeout) if isinstance(cause, requests.RequestException) else cause
+            )
+            raise IndexUnavailable(f"{redact_url(f.url)}: {reason}") from None
+        except TransportError as err:
+            raise IndexUnavailable(f"{redact_url(f.url)}: {err}") from None
+        finally:
+            response.close()
+            self._count("bytes_downloaded", stream.size)
 
     def _local_metadata(self, f: DistFile) -> dict[str, Any]:
         path = url_to_path(f.url)
