@@ -131,6 +131,11 @@ def test_conda_guard_by_name_and_active_env(session_conda: Conda, numpy_env: Pat
     active = {"CONDA_PREFIX": str(numpy_env), "CONDA_DEFAULT_ENV": "guarded", "CONDA_SHLVL": "1"}
     by_activation = session_conda.ok("guard", "status", "--json", env=active)
     assert json.loads(by_activation.stdout)["prefix"] == str(numpy_env)
+    # an env conda does not know: the guard's one-line usage error, no traceback
+    unknown = session_conda("guard", "-n", "no-such-env", "status")
+    assert unknown.returncode == 2, str(unknown)
+    assert lines_with(session_conda, unknown, "guard: error:", "no-such-env"), str(unknown)
+    assert "Traceback" not in unknown.output, str(unknown)
 
 
 def test_conda_guard_check_blocks_with_guards_exit_code(session_conda: Conda, numpy_env: Path, wheels: Path) -> None:
@@ -232,7 +237,8 @@ def test_pip_guard_auto_shims_every_env_idempotently(conda: Conda, tmp_path: Pat
     assert guard_files(prefix) == first
     status = json.loads(conda.ok("guard", "-p", prefix, "status", "--json").stdout)
     assert status["shims"]["installed"] is True
-    assert status["remembered"]["records"] >= 1, status
+    remembered = json.loads(Path(status["remembered"]["path"]).read_text())
+    assert remembered["records"]["numpy"]["version"] == "1.26.4", remembered
 
     # and pip in that env is guarded: the shim, as an activated shell finds it first on PATH
     path = f"{shim.parent}:{prefix / 'bin'}:{conda.environ['PATH']}"
@@ -278,18 +284,28 @@ def test_env_create_refuses_pip_section_replacing_conda(conda: Conda, tmp_path: 
     conda.ok("env", "create", "-q", "-p", prefix, "-f", env_file, env={"GUARD_DISABLE": "1"})
     assert dist_infos(prefix, "numpy") == {"numpy-2.0.0.dist-info": "pip"}
 
+    # conda env update with that file is checked the same way, before conda changes anything
+    before = tree_digest(prefix / "conda-meta"), tree_digest(prefix / SP)
+    update = conda("env", "update", "-q", "-p", prefix, "-f", env_file)
+    assert update.returncode != 0, str(update)
+    assert lines_with(conda, update, "numpy==2.0.0", "numpy=1.26.4"), str(update)
+    assert (tree_digest(prefix / "conda-meta"), tree_digest(prefix / SP)) == before
 
-def test_env_create_clean_file_is_created(conda: Conda, tmp_path: Path, wheels: Path) -> None:
+
+def test_env_create_clean_file_is_created_and_guarded(conda: Conda, tmp_path: Path, wheels: Path) -> None:
     env_file = write_env_file(
         tmp_path / "environment.yml",
         [PY, "pip", "numpy=1.26.4"],
         ["--no-index", f"--find-links {wheels}", "richy==1.0.0"],
     )
+    conda.ok("config", "--set", "plugins.pip_guard", "auto")
     prefix = tmp_path / "clean"
     out = conda.ok("env", "create", "-q", "-p", prefix, "-f", env_file)
     assert not lines_with(conda, out, "GUARD_DISABLE"), str(out)
     assert conda_record(prefix, "numpy")["version"] == "1.26.4"
     assert dist_infos(prefix, "richy") == {"richy-1.0.0.dist-info": "pip"}
+    # pip_guard auto: `conda env create` leaves the env guarded too
+    assert shims_status(conda, prefix).returncode == 0
 
 
 # ---- 5. post-solve: conda over what pip installed -----------------------------------------------
