@@ -2,8 +2,9 @@
 file and ``os.replace``), an entry that does not parse or validate is a miss; and how long a
 page stays fresh (``Cache-Control``/``Age``).
 
-Layout under ``cache_dir``: ``pages-v1/`` parsed pages as rows with their ETag, Last-Modified,
-fetch time, content digest and lifetime, and parsed local pages under their stat signature;
+Layout under ``cache_dir``: ``pages-v2/`` parsed pages as rows (one compact list of strings per
+file, see :mod:`guard.index.pages`) with their ETag, Last-Modified, fetch time, content digest
+and lifetime, and parsed local pages under their stat signature;
 ``seen-v1/`` when the index last confirmed a page (a 304); ``metadata-v1/`` parsed core metadata
 under the file's sha256 (kept forever) or, without one, its URL.
 """
@@ -20,6 +21,9 @@ from typing import Any
 
 DEFAULT_MAX_AGE = 600.0  # seconds a page stays fresh when the server does not say
 _CACHE_VERSION = 1
+# A kind whose records changed shape is stored under a new version (an old record is never read
+# as a new one): pages-v2 rows keep a wheel's tag set as its name writes it, not expanded.
+_KIND_VERSIONS = {"pages": 2}
 
 
 def cache_lifetime(headers: Mapping[str, str]) -> tuple[float, bool, bool]:
@@ -55,7 +59,8 @@ class DiskCache:
     def _path(self, kind: str, key: str) -> Path | None:
         if self.root is None:
             return None
-        return self.root / f"{kind}-v{_CACHE_VERSION}" / key.rpartition("-")[2][:2] / f"{key}.json"
+        version = _KIND_VERSIONS.get(kind, _CACHE_VERSION)
+        return self.root / f"{kind}-v{version}" / key.rpartition("-")[2][:2] / f"{key}.json"
 
     def load(self, kind: str, key: str) -> dict[str, Any] | None:
         path = self._path(kind, key)
@@ -77,10 +82,13 @@ class DiskCache:
             from guard.private_files import FILE_MODE, private_dir
 
             private_dir(path.parent)  # 0700: the cache is the user's alone
+            # json.dumps, not json.dump: dump encodes in Python, chunk by chunk (a 6 MB page:
+            # 700,000 writes); dumps is one call into the C encoder
+            text = json.dumps(record, separators=(",", ":"))
             tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
             try:
                 with open(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE), "w", encoding="utf-8") as fh:
-                    json.dump(record, fh, separators=(",", ":"))
+                    fh.write(text)
                 os.replace(tmp, path)  # readers see the old entry or the new one, never half
             finally:
                 if tmp.exists():
@@ -95,7 +103,15 @@ def rows_digest(rows: Any) -> str:
 
 
 def valid_rows(rows: Any, width: int) -> bool:
-    return isinstance(rows, list) and all(isinstance(r, list) and len(r) == width for r in rows)
+    """A list of ``width``-long lists; for rows of a project (width 8), also a version string
+    and a tag set that is a string or null in each (what reading them relies on)."""
+    if not isinstance(rows, list):
+        return False
+    if width == 8:
+        return all(
+            type(r) is list and len(r) == 8 and type(r[2]) is str and (r[3] is None or type(r[3]) is str) for r in rows
+        )
+    return all(type(r) is list and len(r) == width for r in rows)
 
 
 def valid_page_record(record: Mapping[str, Any], url: str, width: int) -> bool:

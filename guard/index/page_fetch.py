@@ -24,6 +24,7 @@ from guard.index.pages import (
     Link,
     cached_version,
     decode_body,
+    expand_tags,
     parse_html,
     parse_json,
     parse_rows,
@@ -52,6 +53,9 @@ class PageReading(ClientState):
     """Project pages and find-links locations, for :class:`guard.index.client.IndexClient`."""
 
     _sources: list[_Source]
+    supported_tags: frozenset[str] | None = None
+    """The target interpreter's wheel tags: wheels that match none are not offered (the check
+    pipeline sets them; None: every file, for callers that ask about other platforms too)."""
 
     def _collect_sources(self, settings: IndexSettings) -> list[_Source]:
         """pip's SearchScope + build_source: find-links first, then the indexes."""
@@ -141,13 +145,28 @@ class PageReading(ClientState):
         return result
 
     def _dist_files(self, rows: Iterable[list], project: str, source: str) -> list[DistFile]:
-        """DistFiles from parsed rows ``[filename, url, version, tags, requires_python, yanked,
-        hashes, metadata_hashes]``; credentials of the index go back into same-host URLs."""
+        """DistFiles from parsed rows ``[filename, url, version, tag, requires_python, yanked,
+        hashes, metadata_hashes]``; credentials of the index go back into same-host URLs. With
+        ``supported_tags``, wheels none of whose tags this interpreter supports are left out:
+        pip never offers them here, and a big page has thousands (numpy: 4,381 files, about one
+        in twenty for a given interpreter)."""
         out = []
         has_auth = bool(self._transport._auth)
+        supported = self.supported_tags
         empty: frozenset[str] = frozenset()
+        applies: dict[str, frozenset[str] | None] = {}  # compressed tag set -> expanded, None: not here
         new, set_attr = object.__new__, object.__setattr__
-        for filename, url, version, tags, requires_python, yanked, hashes, metadata_hashes in rows:
+        for filename, url, version, tag, requires_python, yanked, hashes, metadata_hashes in rows:
+            tags: frozenset[str] | None = empty
+            if tag is not None:
+                if tag not in applies:
+                    expanded = expand_tags(tag)
+                    if expanded is not None and supported is not None and supported.isdisjoint(expanded):
+                        expanded = None
+                    applies[tag] = expanded
+                tags = applies[tag]
+                if tags is None:
+                    continue
             if has_auth:
                 auth = self._transport.auth_for(url)
                 if auth is not None:
@@ -159,7 +178,7 @@ class PageReading(ClientState):
             f = new(DistFile)
             set_attr(f, "__dict__", {
                 "project": project, "filename": filename, "url": url, "version": cached_version(version),
-                "is_wheel": tags is not None, "wheel_tags": frozenset(tags) if tags else empty,
+                "is_wheel": tag is not None, "wheel_tags": tags,
                 "requires_python": requires_python, "yanked": yanked, "hashes": hashes,
                 "metadata_hashes": metadata_hashes, "source": source,
             })  # fmt: skip

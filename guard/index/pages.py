@@ -2,13 +2,18 @@
 rows of one project (pip's ``LinkCollector`` and ``LinkEvaluator`` file-name rules).
 
 A link from a page is ``[filename, url, requires_python, yanked, hashes, metadata_hashes]``; a
-row is a link of the project with its version and tags: ``[filename, url, version, tags or None,
-requires_python, yanked, hashes, metadata_hashes]``. Lists, because they are stored as JSON.
+row is a link of the project with its version and tags: ``[filename, url, version, tag or None,
+requires_python, yanked, hashes, metadata_hashes]``, ``tag`` being the wheel's compressed tag
+set as its name writes it (``cp312-cp312-manylinux_2_17_x86_64.manylinux2014_x86_64``), expanded
+by :func:`expand_tags` once per distinct string when a file is offered. Lists of strings,
+because they are stored as JSON and a big page has tens of thousands of them: decoding one must
+not build an object per tag.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 from urllib.parse import unquote, urljoin, urlsplit
 
@@ -41,19 +46,69 @@ def cached_version(text: str) -> Version:
     return v
 
 
-def parse_filename(filename: str, project: str) -> tuple[str, list[str] | None] | None:
-    """``(version, wheel tags or None for an sdist)``, or None when the file is not a
-    distribution of ``project`` or its name does not parse (pip skips those too)."""
-    if filename.endswith(".whl"):
+# The parts of a wheel's name, each checked once however many files repeat it (a big page has
+# tens of thousands of files but a few dozen names, versions and tag sets): what
+# ``packaging.utils.parse_wheel_filename`` accepts, asked of packaging itself part by part.
+_WHEEL_NAMES: dict[str, str | None] = {}  # name part -> canonical name, None: invalid
+_NORMAL_VERSIONS: dict[str, str | None] = {}  # version as written -> normalized, None: invalid
+_TAG_SETS: dict[str, frozenset[str] | None] = {}  # compressed tag set -> expanded, None: invalid
+_BUILD_TAG = re.compile(r"(\d+)(.*)\Z", re.ASCII)  # packaging's _build_tag_regex
+
+
+def _wheel_name(part: str) -> str | None:
+    if part not in _WHEEL_NAMES:
         from packaging.utils import InvalidWheelFilename, parse_wheel_filename
 
         try:
-            name, version, _build, tags = parse_wheel_filename(filename)
-        except (InvalidWheelFilename, InvalidVersion):
+            _WHEEL_NAMES[part] = str(parse_wheel_filename(f"{part}-0-py3-none-any.whl")[0])
+        except InvalidWheelFilename:
+            _WHEEL_NAMES[part] = None
+    return _WHEEL_NAMES[part]
+
+
+def _normal_version(text: str) -> str | None:
+    if text not in _NORMAL_VERSIONS:
+        try:
+            _NORMAL_VERSIONS[text] = str(Version(text))
+        except InvalidVersion:
+            _NORMAL_VERSIONS[text] = None
+    return _NORMAL_VERSIONS[text]
+
+
+def expand_tags(tag: str) -> frozenset[str] | None:
+    """A wheel name's compressed tag set expanded to tag triples (``py2.py3-none-any`` ->
+    ``{"py2-none-any", "py3-none-any"}``), one shared frozenset per distinct string; None when
+    packaging refuses it (pip skips such a file)."""
+    if tag not in _TAG_SETS:
+        from packaging.tags import InvalidTag, parse_tag
+
+        try:
+            _TAG_SETS[tag] = frozenset(str(t) for t in parse_tag(tag))
+        except InvalidTag:
+            _TAG_SETS[tag] = None
+    return _TAG_SETS[tag]
+
+
+def parse_filename(filename: str, project: str) -> tuple[str, str | None] | None:
+    """``(version, compressed wheel tag set or None for an sdist)``, or None when the file is
+    not a distribution of ``project`` or its name does not parse (pip skips those too)."""
+    if filename.endswith(".whl"):
+        # packaging.utils.parse_wheel_filename, its checks memoized per part
+        stem = filename[:-4]
+        dashes = stem.count("-")
+        if dashes not in (4, 5):
             return None
-        if name != project:
+        parts = stem.split("-", dashes - 2)
+        if _wheel_name(parts[0]) != project:
             return None
-        return str(version), sorted(str(t) for t in tags)
+        version = _normal_version(parts[1])
+        if version is None:
+            return None
+        if dashes == 5 and _BUILD_TAG.match(parts[2]) is None:
+            return None
+        if expand_tags(parts[-1]) is None:
+            return None
+        return version, parts[-1]
     lowered = filename.lower()
     for ext in _SDIST_EXTENSIONS:
         if lowered.endswith(ext):
@@ -64,10 +119,8 @@ def parse_filename(filename: str, project: str) -> tuple[str, list[str] | None] 
     # pip's _find_name_version_sep: the first "-" whose prefix is the project's name.
     for i, char in enumerate(stem):
         if char == "-" and canonical_name(stem[:i]) == project:
-            try:
-                return str(Version(stem[i + 1 :])), None
-            except InvalidVersion:
-                return None
+            version = _normal_version(stem[i + 1 :])
+            return None if version is None else (version, None)
     return None
 
 
@@ -101,6 +154,22 @@ def _metadata_attr(value: Any) -> dict[str, str] | None:
 # requires_python, yanked, hashes, metadata_hashes]. Lists, because they are stored as JSON.
 Link = list
 LINK_WIDTH, ROW_WIDTH = 6, 8
+
+
+# An absolute http(s) URL that urljoin returns as it is, whatever the base (a plain host; no
+# params, query, whitespace or control characters): nearly every file of a real page, and
+# urljoin is the slowest step of reading a page of 15,000 files.
+_PLAIN_URL = re.compile(r"https?://[A-Za-z0-9.\-_~%!$&'()*+,=:@]+/[^?#;\x00-\x20\x7f]*\Z")
+_CONTROL = re.compile(r"[\x00-\x20\x7f]")
+
+
+def _join(base: str, href: str) -> tuple[str, str]:
+    """``urljoin(base, href)`` split at its fragment: ``(url, fragment)``."""
+    head, _, fragment = href.partition("#")
+    if _PLAIN_URL.match(head) and not _CONTROL.search(fragment):
+        return head, fragment
+    url, _, fragment = urljoin(base, href).partition("#")
+    return url, fragment
 
 
 class _AnchorParser:
@@ -145,7 +214,7 @@ def parse_html(text: str, page_url: str) -> list[Link]:
         href = attrs.get("href")
         if not href:
             continue
-        url, _, fragment = urljoin(base, href.strip()).partition("#")
+        url, fragment = _join(base, href.strip())
         filename = unquote(urlsplit(url).path.rstrip("/").rsplit("/", 1)[-1])
         requires_python = attrs.get("data-requires-python")
         requires_python = html.unescape(requires_python).strip() if requires_python else None
@@ -175,11 +244,14 @@ def parse_json(body: bytes, page_url: str) -> list[Link]:
         raise ValueError("JSON without a 'files' list")
     links = []
     for entry in files:
-        if not isinstance(entry, dict) or not entry.get("url") or not entry.get("filename"):
+        if not isinstance(entry, dict):
             continue
-        if not all(isinstance(entry.get(k), (str, type(None))) for k in ("url", "filename", "requires-python")):
+        href, filename, requires_python = entry.get("url"), entry.get("filename"), entry.get("requires-python")
+        if not href or not filename:
+            continue
+        if not (isinstance(href, str) and isinstance(filename, str) and isinstance(requires_python, (str, type(None)))):
             raise ValueError("a file entry whose url, filename or requires-python is not a string")
-        url, _, fragment = urljoin(page_url, entry["url"]).partition("#")
+        url, fragment = _join(page_url, href)
         hashes = entry.get("hashes")
         hashes = {str(k): str(v) for k, v in hashes.items()} if isinstance(hashes, dict) else {}
         if not hashes:
@@ -187,10 +259,7 @@ def parse_json(body: bytes, page_url: str) -> list[Link]:
         yanked = entry.get("yanked", False)
         yanked = None if yanked is False or yanked is None else ("" if yanked is True else str(yanked))
         metadata = entry.get("core-metadata", entry.get("dist-info-metadata"))
-        links.append(
-            [entry["filename"], url, entry.get("requires-python") or None, yanked, hashes,
-             _metadata_attr(metadata)]
-        )  # fmt: skip
+        links.append([filename, url, requires_python or None, yanked, hashes, _metadata_attr(metadata)])
     return links
 
 
@@ -213,8 +282,8 @@ def parse_rows(links: list[Link], project: str) -> list[list]:
     rows = []
     prefix = project + "-"
     for filename, url, requires_python, yanked, hashes, metadata_hashes in links:
-        if not canonical_name(filename).startswith(prefix):
-            continue  # cheap pre-check before packaging's parser
+        if not filename.endswith(".whl") and not canonical_name(filename).startswith(prefix):
+            continue  # a cheap pre-check for other projects' archives (a wheel's name is memoized)
         parsed = parse_filename(filename, project)
         if parsed is not None:
             rows.append([filename, url, parsed[0], parsed[1], requires_python, yanked, hashes, metadata_hashes])

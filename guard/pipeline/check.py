@@ -279,7 +279,8 @@ def _simulate_install(request, snap, ctx: Context, argv, stats: dict, held, inpu
     from guard.resolve.simulate import simulate_install
 
     settings = index_settings(request, snap, ctx.environ)
-    client = IndexClient(settings, cache_dir=ctx.cache_dir / "http")
+    # wheels for other interpreters are never offered to this resolution: not made into files
+    client = IndexClient(settings, cache_dir=ctx.cache_dir / "http", supported_tags=snap.interpreter.tags)
     _tell(ctx, "resolving", client.stats)
     build = _sdist_builder(request, snap, ctx, settings.deadline)
     try:

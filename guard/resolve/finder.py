@@ -17,12 +17,14 @@ pip's rules reproduced here (``pip/_internal/index/package_finder.py``):
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
-from packaging.utils import parse_wheel_filename
 from packaging.version import Version
+
+_BUILD_TAG = re.compile(r"(\d+)(.*)\Z", re.ASCII)  # packaging.utils' build tag
 
 
 @dataclass(frozen=True)
@@ -108,6 +110,10 @@ def usable_files(
     of (file, tag priority). What does not depend on the requirement, so computed once a project."""
     usable = []
     allowed_of: dict = {}  # project -> format control's answer (one project, asked once)
+    # a page repeats a few tag sets and Requires-Python strings over thousands of files (the
+    # index client shares one frozenset per tag set): each is judged once
+    priority_of: dict = {}  # wheel tag set -> priority, None: not for this interpreter
+    python_ok: dict = {}  # Requires-Python -> admits the target
     sdist_priority = -len(target.tag_priority)
     for f in files:
         allowed = allowed_of.get(f.project)
@@ -116,13 +122,21 @@ def usable_files(
         if ("binary" if f.is_wheel else "source") not in allowed:
             continue
         if f.is_wheel:
-            pri = _wheel_priority(f, target)
+            tags = f.wheel_tags
+            if tags in priority_of:
+                pri = priority_of[tags]
+            else:
+                pri = priority_of[tags] = _wheel_priority(f, target)
             if pri is None:
                 continue
         else:
             pri = sdist_priority
-        if not ignore_requires_python and not requires_python_ok(f.requires_python, target.version):
-            continue
+        if not ignore_requires_python and f.requires_python:
+            ok = python_ok.get(f.requires_python)
+            if ok is None:
+                ok = python_ok[f.requires_python] = requires_python_ok(f.requires_python, target.version)
+            if not ok:
+                continue
         usable.append((f, pri))
     return usable
 
@@ -179,11 +193,14 @@ def _wheel_priority(f, target: TargetPython) -> int | None:
 
 @functools.lru_cache(maxsize=4096)
 def _build_tag(filename: str) -> tuple:
-    # A wheel's name, parsed once however many times its project is ranked.
-    try:
-        return parse_wheel_filename(filename)[2]
-    except Exception:  # noqa: BLE001 - an unparsable name was filtered by the index client
+    # A wheel's build tag (packaging's BuildTag: (number, rest), () without one), read once
+    # however many times its project is ranked. The index client offers only names that
+    # parse_wheel_filename accepts: six dash-separated parts have a build tag.
+    parts = filename[:-4].split("-")
+    if len(parts) != 6:
         return ()
+    match = _BUILD_TAG.match(parts[2])
+    return (int(match.group(1)), match.group(2)) if match else ()
 
 
 def _hash_allowed(f, hashes: Mapping[str, frozenset]) -> bool:

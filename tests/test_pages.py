@@ -1,0 +1,144 @@
+"""Index pages decoded once into compact rows: wheel names parsed as packaging parses them (each
+part checked once however many files repeat it), URLs joined as urljoin joins them, rows stored
+with the wheel's compressed tag set (not its expansion), and only the wheels the target
+interpreter supports made into files when the client is told its tags.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from urllib.parse import urljoin
+
+import pytest
+from packaging.utils import InvalidWheelFilename, parse_wheel_filename
+from packaging.version import InvalidVersion
+
+from guard.index.client import IndexClient
+from guard.index.pages import _join, expand_tags, parse_filename
+from guard.index.settings import IndexSettings
+from guard.index.urls import path_to_url
+from tests.support.index_server import LocalIndex
+
+WHEEL_NAMES = [
+    "demo-1.0-py3-none-any.whl",
+    "demo-1.0-py2.py3-none-any.whl",
+    "Demo-1.0.post1-cp311-cp311-manylinux_2_17_x86_64.manylinux2014_x86_64.whl",
+    "demo-1.0-1-cp311-cp311-win_amd64.whl",  # build tag
+    "demo-1.0-1abc-cp311-abi3-macosx_11_0_arm64.whl",
+    "demo-1.0-x1-py3-none-any.whl",  # build tag not starting with a digit
+    "demo-1.0-py3-none.whl",  # too few parts
+    "demo-1.0-1-2-py3-none-any.whl",  # too many parts
+    "demo-notaversion-py3-none-any.whl",
+    "demo-1.0-py3-none-.whl",  # empty platform
+    "demo-1.0-3py-none-any.whl",  # interpreter not an identifier
+    "demo-1.0-py3..py2-none-any.whl",  # empty member of a compressed set
+    "de__mo-1.0-py3-none-any.whl",  # invalid name
+    "other-1.0-py3-none-any.whl",  # another project
+    "demo_-1.0-py3-none-any.whl",
+    "demo-1.0RC1-py3-none-any.whl",  # normalized to 1.0rc1
+]
+
+
+@pytest.mark.parametrize("filename", WHEEL_NAMES)
+def test_wheel_names_parse_as_packaging_parses_them(filename):
+    try:
+        name, version, _build, tags = parse_wheel_filename(filename)
+        expected = (str(version), frozenset(str(t) for t in tags)) if name == "demo" else None
+    except (InvalidWheelFilename, InvalidVersion):
+        expected = None
+    parsed = parse_filename(filename, "demo")
+    got = None if parsed is None else (parsed[0], expand_tags(parsed[1]) if parsed[1] else None)
+    assert got == expected
+
+
+def test_a_row_keeps_the_compressed_tag_set_and_expands_it_once():
+    version, tag = parse_filename("demo-2.0-cp311-cp311-manylinux_2_17_x86_64.manylinux2014_x86_64.whl", "demo")
+    assert (version, tag) == ("2.0", "cp311-cp311-manylinux_2_17_x86_64.manylinux2014_x86_64")
+    assert expand_tags(tag) == {"cp311-cp311-manylinux_2_17_x86_64", "cp311-cp311-manylinux2014_x86_64"}
+    assert expand_tags(tag) is expand_tags(tag)  # one frozenset shared by every file that has it
+    assert parse_filename("demo-2.0.tar.gz", "demo") == ("2.0", None)
+
+
+@pytest.mark.parametrize(
+    "href",
+    [
+        "https://files.example.org/packages/ab/cd/demo-1.0.tar.gz",
+        "https://files.example.org/packages/demo-1.0.tar.gz#sha256=abc",
+        "https://files.example.org/packages/demo-1.0.tar.gz#",
+        "https://files.example.org/a/../demo-1.0.tar.gz",
+        "https://files.example.org/demo-1.0.tar.gz?x=1#sha256=abc",
+        "https://files.example.org/demo;p-1.0.tar.gz",
+        "https://user:pw@files.example.org:8443/demo-1.0.tar.gz",
+        "http://files.example.org/demo-1.0.tar.gz",
+        "HTTPS://files.example.org/demo-1.0.tar.gz",
+        "https://files.example.org/de\tmo-1.0.tar.gz",
+        "https://files.example.org/demo-1.0.tar.gz#sha256=a\nb",
+        "https://[::1]/demo-1.0.tar.gz",
+        "../../packages/demo-1.0.tar.gz#md5=ff",
+        "/packages/demo-1.0.tar.gz",
+        "//files.example.org/demo-1.0.tar.gz",
+        "demo-1.0.tar.gz",
+        "file:///srv/demo-1.0.tar.gz",
+    ],
+)
+@pytest.mark.parametrize("base", ["https://pypi.example.org/simple/demo/", "http://localhost:8080/simple/demo/"])
+def test_urls_are_joined_as_urljoin_joins_them(href, base):
+    url, _, fragment = urljoin(base, href).partition("#")
+    assert _join(base, href) == (url, fragment)
+
+
+def _local_index(root: Path, filenames: list[str]) -> str:
+    page = root / "simple" / "demo"
+    page.mkdir(parents=True)
+    anchors = "".join(f'<a href="../../files/{n}">{n}</a>' for n in filenames)
+    (page / "index.html").write_text(f"<html><body>{anchors}</body></html>")
+    return path_to_url(str(root / "simple"))
+
+
+MIXED = [
+    "demo-2.0-cp311-cp311-manylinux_2_17_x86_64.manylinux2014_x86_64.whl",
+    "demo-2.0-cp311-cp311-win_amd64.whl",
+    "demo-2.0-cp312-cp312-manylinux_2_17_x86_64.whl",
+    "demo-2.0-cp37-abi3-macosx_11_0_arm64.whl",
+    "demo-2.0.tar.gz",
+    "demo-1.0-py3-none-any.whl",
+    "demo-1.0.zip",
+]
+
+
+def test_only_wheels_for_the_target_are_made_into_files(tmp_path):
+    url = _local_index(tmp_path, MIXED)
+    target = ["cp311-cp311-manylinux_2_17_x86_64", "cp311-abi3-manylinux_2_17_x86_64", "py3-none-any"]
+    settings = IndexSettings(index_url=url)
+    with IndexClient(settings, cache_dir=tmp_path / "cache", supported_tags=target) as client:
+        offered = sorted(f.filename for f in client.project_files("demo"))
+    assert offered == sorted(
+        [
+            "demo-2.0-cp311-cp311-manylinux_2_17_x86_64.manylinux2014_x86_64.whl",
+            "demo-2.0.tar.gz",  # sdists always
+            "demo-1.0-py3-none-any.whl",
+            "demo-1.0.zip",
+        ]
+    )
+    # the page cache is the same for every interpreter: another client, told nothing, sees all
+    with IndexClient(settings, cache_dir=tmp_path / "cache") as client:
+        assert sorted(f.filename for f in client.project_files("demo")) == sorted(MIXED)
+
+
+def test_remote_page_is_cached_with_compressed_tags_and_filtered_when_read(tmp_path):
+    with LocalIndex() as index:
+        settings = IndexSettings(index_url=index.url, timeout=5.0, retries=1)
+        with IndexClient(settings, cache_dir=tmp_path / "cache") as client:
+            everything = client.project_files("charset-normalizer")
+        cached = [json.loads(p.read_text()) for p in (tmp_path / "cache" / "pages-v2").glob("*/*.json")]
+        with IndexClient(
+            settings, cache_dir=tmp_path / "cache", supported_tags=["cp311-cp311-manylinux2014_x86_64"]
+        ) as client:
+            cp311 = client.project_files("charset-normalizer")
+    [record] = cached
+    assert all(isinstance(row[3], str) or row[3] is None for row in record["rows"])
+    assert "cp37-abi3-manylinux1_x86_64.manylinux_2_28_x86_64.manylinux_2_5_x86_64" in {r[3] for r in record["rows"]}
+    assert {f.filename for f in cp311} == {f.filename for f in everything if "-cp311-cp311-" in f.filename}
+    assert any(f.yanked is not None for f in cp311)  # yanked files stay (pip offers them to == pins)
+    assert len(cp311) < len(everything)
