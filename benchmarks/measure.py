@@ -87,10 +87,12 @@ def measure(cmd: list[str], env: dict[str, str], cwd: Path, timeout: float = 600
 
 
 def _first_line(path: Path) -> str:
-    for line in path.read_bytes().decode(errors="replace").splitlines():
-        if line.strip():
-            return line.strip()[:160]
-    return ""
+    """The first error line (``error: ...``, ``ERROR: ...``, ``guard: error: ...``), else the first line."""
+    lines = [line.strip() for line in path.read_bytes().decode(errors="replace").splitlines() if line.strip()]
+    for line in lines:
+        if line.lower().startswith(("error", "guard: error")):
+            return line[:160]
+    return lines[0][:160] if lines else ""
 
 
 def median(values: list[float]) -> float | None:
