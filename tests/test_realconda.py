@@ -187,7 +187,22 @@ def test_conda_doctor_reports_drift_and_fix(conda: Conda, wheels: Path, tmp_path
     assert ours and any("❌" in line for line in ours), str(out)
     assert lines_with(conda, out, "numpy", "1.26.4", "2.0.0"), str(out)
     # the fix commands, as `guard doctor` gives them
-    assert lines_with(conda, out, "pip uninstall -y numpy", "conda install"), str(out)
+    fixes = lines_with(conda, out, "fix:", "pip uninstall -y numpy", "conda install")
+    assert len(fixes) == 1, str(out)
+
+    # the other direction on that env: conda removing its numpy would delete pip's files
+    removal = conda.ok("remove", "-y", "-q", "--dry-run", "-p", prefix, "numpy")
+    assert lines_with(conda, removal, "numpy 2.0.0", "pip"), str(removal)
+
+    # the fix, run as printed (conda from PATH), heals the env: the check is green again
+    fix = out.output.split("fix:", 1)[1].splitlines()[0].strip()
+    path = f"{Path(conda.install.exe).parent}:{conda.environ['PATH']}"
+    healed = run(["sh", "-c", fix], {**conda.environ, "PATH": path})
+    assert healed.returncode == 0, str(healed)
+    assert dist_infos(prefix, "numpy") == {"numpy-1.26.4.dist-info": "conda"}
+    again = conda.ok("doctor", "-p", prefix)
+    assert [line for line in lines_with(conda, again, DRIFT_CHECK) if "✅" in line], str(again)
+    assert not lines_with(conda, healed, "conda-pip-guard: warning"), str(healed)
 
 
 # ---- 3. pip_guard: auto ---------------------------------------------------------------------------
@@ -224,15 +239,18 @@ def test_pip_guard_default_off_installs_nothing(session_conda: Conda, numpy_env:
 
 def test_pip_guard_auto_shims_every_env_idempotently(conda: Conda, tmp_path: Path, wheels: Path) -> None:
     conda.ok("config", "--set", "plugins.pip_guard", "auto")
-    prefix = conda.create(tmp_path / "auto", PY, "pip")
+    prefix = tmp_path / "auto"
+    created = conda.ok("create", "-y", "-q", "-p", prefix, PY, "pip")
+    assert len(lines_with(conda, created, "conda-pip-guard:", "guarded now")) == 1, str(created)
     st = shims_status(conda, prefix)
     assert st.returncode == 0, str(st)
     shim = prefix / "etc" / "conda-pip-guard" / "shims" / "pip"
     assert shim.is_file()
     first = guard_files(prefix)
 
-    # conda changes the env: the shims stay as they are, the remembered records follow conda
-    conda.ok("install", "-y", "-q", "-p", prefix, "numpy=1.26.4")
+    # conda changes the env: the shims stay as they are (silently), the remembered records follow conda
+    installed = conda.ok("install", "-y", "-q", "-p", prefix, "numpy=1.26.4")
+    assert not lines_with(conda, installed, "conda-pip-guard"), str(installed)
     assert shims_status(conda, prefix).returncode == 0
     assert guard_files(prefix) == first
     status = json.loads(conda.ok("guard", "-p", prefix, "status", "--json").stdout)
@@ -281,7 +299,8 @@ def test_env_create_refuses_pip_section_replacing_conda(conda: Conda, tmp_path: 
     assert not prefix.exists(), str(out)
 
     # the override: the same file, created as written (pip replaces conda's numpy)
-    conda.ok("env", "create", "-q", "-p", prefix, "-f", env_file, env={"GUARD_DISABLE": "1"})
+    forced = conda.ok("env", "create", "-q", "-p", prefix, "-f", env_file, env={"GUARD_DISABLE": "1"})
+    assert len(lines_with(conda, forced, "conda-pip-guard:", "GUARD_DISABLE")) == 1, str(forced)
     assert dist_infos(prefix, "numpy") == {"numpy-2.0.0.dist-info": "pip"}
 
     # conda env update with that file is checked the same way, before conda changes anything
@@ -298,9 +317,9 @@ def test_env_create_clean_file_is_created_and_guarded(conda: Conda, tmp_path: Pa
         [PY, "pip", "numpy=1.26.4"],
         ["--no-index", f"--find-links {wheels}", "richy==1.0.0"],
     )
-    conda.ok("config", "--set", "plugins.pip_guard", "auto")
     prefix = tmp_path / "clean"
-    out = conda.ok("env", "create", "-q", "-p", prefix, "-f", env_file)
+    # pip_guard auto, set the other way conda reads settings: CONDA_PLUGINS_PIP_GUARD
+    out = conda.ok("env", "create", "-q", "-p", prefix, "-f", env_file, env={"CONDA_PLUGINS_PIP_GUARD": "auto"})
     assert not lines_with(conda, out, "GUARD_DISABLE"), str(out)
     assert conda_record(prefix, "numpy")["version"] == "1.26.4"
     assert dist_infos(prefix, "richy") == {"richy-1.0.0.dist-info": "pip"}
