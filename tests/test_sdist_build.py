@@ -29,10 +29,12 @@ from tests.support.wheels import build_wheel
 BUILD_SYSTEM = '[build-system]\nrequires = []\nbuild-backend = "backend"\nbackend-path = ["."]\n'
 
 
-def backend(marker: Path, name: str, requires: list[str], *, fail: str | None = None, hang: bool = False) -> str:
+def backend(
+    marker: Path, name: str, requires: list[str], *, extras=(), fail: str | None = None, hang: bool = False
+) -> str:
     """An in-tree PEP 517 backend whose metadata hook appends a line to ``marker``, then writes
-    METADATA with ``requires`` (the dependencies only this build tells)."""
-    lines = "".join(f"Requires-Dist: {r}\\n" for r in requires)
+    METADATA with ``requires`` and ``extras`` (what only this build tells)."""
+    lines = "".join(f"Provides-Extra: {e}\\n" for e in extras) + "".join(f"Requires-Dist: {r}\\n" for r in requires)
     body = (
         f"    raise RuntimeError({fail!r})\n"
         if fail
@@ -127,10 +129,11 @@ def builds(marker: Path) -> list[str]:
     return marker.read_text().split() if marker.exists() else []
 
 
-def pip_dry_run(python: Path, args: list[str], env: dict) -> set:
-    """What the env's own pip would install (it builds the sdist itself)."""
+def pip_dry_run(oracle_pip: Path, prefix: Path, args: list[str], env: dict) -> set:
+    """What real pip (the oracle, 26.3) would install in ``prefix`` (it builds the sdist itself)."""
+    python = prefix / "bin" / "python"
     proc = subprocess.run(
-        [str(python), "-m", "pip", "install", "--dry-run", "--report", "-", "-q", *args],
+        [str(oracle_pip), "-m", "pip", "--python", str(python), "install", "--dry-run", "--report", "-", "-q", *args],
         env={**env, "PIP_DISABLE_PIP_VERSION_CHECK": "1"},
         capture_output=True,
         text=True,
@@ -143,20 +146,23 @@ def pip_dry_run(python: Path, args: list[str], env: dict) -> set:
 # ---- the scenario ---------------------------------------------------------------------------------
 
 
-def test_an_sdist_deep_in_the_graph_is_built_alone(prefix, env, tmp_path, marker):
-    """app (a wheel) needs sdproj, an sdist whose build says it needs numpy>=2 (conda's numpy is
-    1.26): without --allow-build, exit 3 naming sdproj, nothing run; with it, the guard's own
-    resolver answers (not pip's whole dry run), sdproj alone is built, and the numpy upgrade is
-    seen (a block) exactly as the env's own pip plans it. A new command over the same sdist builds
-    nothing: the built metadata is cached under the sdist's sha256."""
+def test_an_sdist_deep_in_the_graph_is_built_alone(prefix, env, tmp_path, marker, oracle_pip):
+    """app (a wheel) needs sdproj[fast], an sdist whose build says it needs numpy>=2 (conda's numpy
+    is 1.26) and, for its extra, extra-dep: without --allow-build, exit 3 naming sdproj, nothing
+    run; with it, the guard's own resolver answers (not pip's whole dry run), sdproj alone is
+    built, and the numpy upgrade is seen (a block) exactly as real pip plans it. A new command over
+    the same sdist builds nothing: the built metadata is cached under the sdist's sha256."""
     files = tmp_path / "files"
     index = file_index(
         tmp_path / "index",
         [
-            build_wheel(files, "app", "1.0", requires_dist=["sdproj", "helper"]),
+            build_wheel(files, "app", "1.0", requires_dist=["sdproj[fast]", "helper"]),
             build_wheel(files, "helper", "1.0"),
+            build_wheel(files, "extra-dep", "1.0"),
             build_wheel(files, "numpy", "2.0.0"),
-            write_sdist(files, "sdproj", marker, ["numpy>=2", "helper>=1"]),
+            write_sdist(
+                files, "sdproj", marker, ["numpy>=2", "helper>=1", 'extra-dep; extra == "fast"'], extras=["fast"]
+            ),
         ],
     )
     args = ["--index-url", index, "app"]
@@ -172,7 +178,7 @@ def test_an_sdist_deep_in_the_graph_is_built_alone(prefix, env, tmp_path, marker
     data = json.loads(proc.stdout)
     assert data["simulation"]["path"] == "resolver", data["simulation"]
     changes = {(c["name"], c["proposed"]) for c in data["changes"]}
-    assert changes == {("app", "1.0"), ("helper", "1.0"), ("sdproj", "1.0"), ("numpy", "2.0.0")}
+    assert changes == {("app", "1.0"), ("helper", "1.0"), ("sdproj", "1.0"), ("numpy", "2.0.0"), ("extra-dep", "1.0")}
     assert [r["name"] for r in data["reasons"]] == ["numpy"]
     assert builds(marker) == ["sdproj"]  # one build, of that one sdist
 
@@ -196,8 +202,8 @@ def test_an_sdist_deep_in_the_graph_is_built_alone(prefix, env, tmp_path, marker
     }
     assert builds(marker) == ["sdproj"]  # answered from the cache: nothing built again
 
-    # the env's own pip (which builds sdproj itself) plans the same
-    assert pip_dry_run(prefix / "bin" / "python", args, env) == changes
+    # real pip (which builds sdproj itself) plans the same
+    assert pip_dry_run(oracle_pip, prefix, args, env) == changes
 
 
 def test_a_failed_build_names_the_sdist_and_shows_pips_error(prefix, env, tmp_path, marker):
@@ -216,6 +222,23 @@ def test_a_failed_build_names_the_sdist_and_shows_pips_error(prefix, env, tmp_pa
     assert lines[0].startswith("guard: error: building the metadata of failproj 1.0 (an sdist): pip --dry-run failed:")
     assert "RuntimeError: boom-from-the-backend" in lines[0]
     assert builds(marker) == ["failproj"]
+
+    # guard pip is told before the build (it says so on stderr), and only that sdist is named
+    from guard.errors import SimulationError
+    from guard.pipeline.check import Context, simulate
+
+    told: list[str] = []
+    ctx = Context(
+        prefix=prefix,
+        environ=env,
+        cwd=str(tmp_path),
+        cache_dir=tmp_path / "cache2",
+        allow_build=True,
+        on_build=told.append,
+    )
+    with pytest.raises(SimulationError, match="building the metadata of failproj 1.0"):
+        simulate(["install", "--index-url", index, "app"], ctx)
+    assert told == ["failproj 1.0 is an sdist whose dependencies need a build"]
 
 
 def test_a_build_that_hangs_ends_at_the_deadline(prefix, env, tmp_path, marker):
