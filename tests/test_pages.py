@@ -7,6 +7,7 @@ interpreter supports made into files when the client is told its tags.
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from urllib.parse import urljoin
 
@@ -142,3 +143,64 @@ def test_remote_page_is_cached_with_compressed_tags_and_filtered_when_read(tmp_p
     assert {f.filename for f in cp311} == {f.filename for f in everything if "-cp311-cp311-" in f.filename}
     assert any(f.yanked is not None for f in cp311)  # yanked files stay (pip offers them to == pins)
     assert len(cp311) < len(everything)
+
+
+class _NoValidatorIndex:
+    """A PEP 691 index on 127.0.0.1 that sends no ETag or Last-Modified (like the mirror these
+    machines use): every request is answered with the whole page."""
+
+    def __init__(self, filenames: list[str]) -> None:
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        self.filenames = list(filenames)
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: object) -> None:
+                pass
+
+            def do_GET(self) -> None:
+                files = [{"filename": n, "url": f"/files/{n}", "hashes": {}} for n in outer.filenames]
+                body = json.dumps({"meta": {"api-version": "1.0"}, "name": "demo", "files": files}).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/vnd.pypi.simple.v1+json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/simple/"
+
+    def __enter__(self) -> _NoValidatorIndex:
+        import threading
+
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_the_same_page_without_validators_is_not_parsed_or_written_again(tmp_path):
+    with _NoValidatorIndex(["demo-1.0.tar.gz", "demo-1.0-py3-none-any.whl"]) as index:
+        settings = IndexSettings(index_url=index.url, timeout=5.0, retries=0)
+
+        def read() -> tuple[list[str], list]:
+            with IndexClient(settings, cache_dir=tmp_path / "cache") as client:
+                files = sorted(f.filename for f in client.project_files("demo"))
+                return files, list(client.pages_used.values())
+
+        first, used = read()
+        [page] = (tmp_path / "cache" / "pages-v2").glob("*/*.json")
+        os.utime(page, ns=(1_000_000_000, 1_000_000_000))
+        again, used_again = read()
+        assert (again, used_again) == (first, used)
+        assert page.stat().st_mtime_ns == 1_000_000_000  # the same bytes: the cached rows served
+        assert list((tmp_path / "cache" / "seen-v1").glob("*/*.json"))  # confirmed now, for its age
+
+        index.filenames.append("demo-2.0.tar.gz")  # the page changed: read and written again
+        changed, used_changed = read()
+    assert changed == sorted([*first, "demo-2.0.tar.gz"])
+    assert used_changed[0][0] != used[0][0]  # another digest: a memoized verdict is not reused
+    assert page.stat().st_mtime_ns != 1_000_000_000

@@ -74,7 +74,11 @@ class DiskCache:
             return None
         return record if isinstance(record, dict) else None
 
-    def store(self, kind: str, key: str, record: Mapping[str, Any]) -> None:
+    def store(
+        self, kind: str, key: str, record: Mapping[str, Any], *, encoded: Mapping[str, str] | None = None
+    ) -> None:
+        """Write ``record``. ``encoded``: fields of it already encoded as JSON text (a page's
+        rows, encoded once for their digest), written as they are instead of encoded again."""
         path = self._path(kind, key)
         if path is None:
             return
@@ -84,7 +88,11 @@ class DiskCache:
             private_dir(path.parent)  # 0700: the cache is the user's alone
             # json.dumps, not json.dump: dump encodes in Python, chunk by chunk (a 6 MB page:
             # 700,000 writes); dumps is one call into the C encoder
-            text = json.dumps(record, separators=(",", ":"))
+            if encoded:
+                parts = [json.dumps(k) + ":" + (encoded[k] if k in encoded else _dumps(v)) for k, v in record.items()]
+                text = "{" + ",".join(parts) + "}"
+            else:
+                text = _dumps(record)
             tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
             try:
                 with open(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE), "w", encoding="utf-8") as fh:
@@ -97,9 +105,28 @@ class DiskCache:
             pass  # the cache is an optimization; a read-only disk only makes us slower
 
 
+def _dumps(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"))
+
+
 def rows_digest(rows: Any) -> str:
     """What a page said, for telling whether it changed (whatever the server's ETag scheme)."""
-    return hashlib.sha256(json.dumps(rows, separators=(",", ":")).encode()).hexdigest()
+    return encode_rows(rows)[1]
+
+
+def encode_rows(rows: Any) -> tuple[str, str]:
+    """A page's rows as JSON text, and their :func:`rows_digest` (one encoding for both)."""
+    text = _dumps(rows)
+    return text, hashlib.sha256(text.encode()).hexdigest()
+
+
+def body_digest(content_type: str, base_url: str, body: bytes) -> str:
+    """The bytes of a page as the index sent them, with what they are read with: an index that
+    sends no validators (ETag, Last-Modified) answers every request with the whole page, and
+    the same bytes need not be parsed, encoded and written again."""
+    h = hashlib.sha256(f"{content_type}\n{base_url}\n".encode())
+    h.update(body)
+    return h.hexdigest()
 
 
 def valid_rows(rows: Any, width: int) -> bool:

@@ -14,7 +14,14 @@ from typing import Any, Callable
 from urllib.parse import quote, urljoin, urlsplit, urlunsplit
 
 from guard.errors import IndexUnavailable
-from guard.index.cache import cache_lifetime, rows_digest, valid_page_record, valid_rows
+from guard.index.cache import (
+    body_digest,
+    cache_lifetime,
+    encode_rows,
+    rows_digest,
+    valid_page_record,
+    valid_rows,
+)
 from guard.index.pages import (
     ACCEPT,
     HTML_TYPES,
@@ -333,6 +340,20 @@ class PageReading(ClientState):
             self._count("pages_fetched")
             content_type = response.headers.get("Content-Type", "").split(";", 1)[0].strip().lower()
             base_url = split_auth(response.url or plain_url)[0]
+            body = body_digest(content_type, base_url, response.content)
+            if record is not None and record.get("body") == body:
+                # the bytes of the cached page again (an index without validators): its rows
+                # as parsed then, neither parsed nor encoded nor written again
+                same = all(
+                    response.headers.get(h) == record.get(f)
+                    for h, f in (("ETag", "etag"), ("Last-Modified", "last_modified"))
+                )
+                if same and self._page_max_age == 0:
+                    self._note_seen(key)
+                else:
+                    self._remember(record, response, now, key)
+                self._used(plain_url, record, project)
+                return record["rows"]
             try:
                 if content_type == JSON_TYPE:
                     links = parse_json(response.content, base_url)
@@ -343,14 +364,18 @@ class PageReading(ClientState):
             except (ValueError, UnicodeDecodeError, LookupError) as err:
                 raise IndexUnavailable(f"{shown}: unparsable index page ({scrub(str(err))[:80]})") from None
             rows = to_rows(links)
+            del links  # a big page's links weigh as much as its rows: not both kept while encoding
         elif status >= 500 or status == 429:
             return self._unreachable(
                 record, plain_url, project, shown, f"HTTP {status} after {self.settings.retries} retries"
             )
         else:
             raise IndexUnavailable(f"{shown}: HTTP {status}")
-        record = {"url": plain_url, "status": status, "rows": rows, "digest": rows_digest(rows)}
-        self._remember(record, response, now, key)
+        rows_json, digest = encode_rows(rows)
+        record = {"url": plain_url, "status": status, "rows": rows, "digest": digest}
+        if status == 200:
+            record["body"] = body
+        self._remember(record, response, now, key, rows_json)
         self._used(plain_url, record, project)
         return rows
 
@@ -396,7 +421,9 @@ class PageReading(ClientState):
         with self._lock:
             self.fresh_until = min(self.fresh_until, until)
 
-    def _remember(self, record: dict[str, Any], response: Any, now: float, key: str) -> None:
+    def _remember(
+        self, record: dict[str, Any], response: Any, now: float, key: str, rows_json: str | None = None
+    ) -> None:
         max_age, no_cache, no_store = cache_lifetime(response.headers)
         record["fetched"] = now
         record["max_age"] = max_age
@@ -409,7 +436,7 @@ class PageReading(ClientState):
         if response.status_code != 304 or modified:
             record["last_modified"] = modified
         if not no_store:
-            self._cache.store("pages", key, record)
+            self._cache.store("pages", key, record, encoded={"rows": rows_json} if rows_json is not None else None)
 
     def _is_fresh(self, record: Mapping[str, Any], now: float) -> bool:
         if self._page_max_age is not None:
