@@ -18,11 +18,14 @@ a fresh clone of this repository does not have that folder: pass files or a dire
     python benchmarks/bench_requirements.py DIR --all             # every *.txt in DIR
     python benchmarks/bench_requirements.py FILE [FILE ...] --runs 3 --with-pip --timeout 900
 
-Default picks, by size (lines as ``wc -l`` counts them): groundingdino (10 lines, 43 packages
-resolved), yolov5 (47 lines), text-generation-webui (53 lines: URL wheels on github.com, which this
-machine cannot reach, so every tool fails there; kept to show how each fails), chatglm3 (30 lines,
-the largest graph in the set: about 155 packages, vllm among them). There is no ~150-line file in the
-set; the largest resolutions are what stands in for it.
+Default picks (lines as ``wc -l`` counts them; packages: what uv would install into the env):
+groundingdino (10 lines, 43 packages), yolov5 (47 lines, 24 packages), chatglm3 (30 lines, 155
+packages, vllm among them: the largest graph in the set), sd-webui 1.3 (29 lines, 109 packages, 3
+of them sdist-only here: antlr4-python3-runtime 4.9.3, basicsr 1.4.2, jsonmerge 1.8.0) and Open-Sora
+(16 lines, 135 packages, 3 sdist-only: colossalai 0.5.0, contexttimer 0.3.3, pandarallel 1.6.5).
+The set has no ~150-line file; the largest graphs and the sdist-only projects are what stand in for
+it. text-generation-webui (53 lines) is left out of the picks: its URL wheels are on github.com,
+which this machine cannot reach, so every tool fails there (``--all`` includes it).
 """
 
 from __future__ import annotations
@@ -55,8 +58,9 @@ SHARED = ROOT.parent / "shared" / "data" / "real-requirements"
 PICKS = (
     "groundingdino-requirements.txt",
     "yolov5-requirements.txt",
-    "textgen-webui-requirements-full.txt",
     "chatglm3-requirements.txt",
+    "sd-webui-requirements_versions.txt",
+    "opensora-requirements.txt",
 )
 COLUMNS = ("cold", "cached", "uv_cold", "uv_cached", "pip")
 
