@@ -136,6 +136,10 @@ def test_conda_guard_by_name_and_active_env(session_conda: Conda, numpy_env: Pat
     assert unknown.returncode == 2, str(unknown)
     assert lines_with(session_conda, unknown, "guard: error:", "no-such-env"), str(unknown)
     assert "Traceback" not in unknown.output, str(unknown)
+    # the env given twice (conda's -n and the guard's own --prefix): one error, not a guess
+    twice = session_conda("guard", "-n", "guarded", "status", "--prefix", numpy_env)
+    assert twice.returncode == 2, str(twice)
+    assert lines_with(session_conda, twice, "guard: error:"), str(twice)
 
 
 def test_conda_guard_check_blocks_with_guards_exit_code(session_conda: Conda, numpy_env: Path, wheels: Path) -> None:
@@ -203,6 +207,13 @@ def test_conda_doctor_reports_drift_and_fix(conda: Conda, wheels: Path, tmp_path
     again = conda.ok("doctor", "-p", prefix)
     assert [line for line in lines_with(conda, again, DRIFT_CHECK) if "✅" in line], str(again)
     assert not lines_with(conda, healed, "conda-pip-guard: warning"), str(healed)
+
+    # and `conda guard -p ENV pip install` is the guarded pip of that env: blocked, nothing changed
+    blocked = conda("guard", "-p", prefix, "pip", "install", "--no-index", "--find-links", wheels, "numpy==2.0.0")
+    assert blocked.returncode == 1, str(blocked)
+    assert lines_with(conda, blocked, "blocked"), str(blocked)
+    assert lines_with(conda, blocked, "numpy 1.26.4 -> 2.0.0"), str(blocked)
+    assert dist_infos(prefix, "numpy") == {"numpy-1.26.4.dist-info": "conda"}
 
 
 # ---- 3. pip_guard: auto ---------------------------------------------------------------------------
