@@ -242,6 +242,18 @@ def _print_table(data: dict, args) -> None:
                 if r.error and f"{shown}: {k}: {r.error}" not in errors:
                     errors.append(f"{shown}: {k}: {r.error}")
     print()
+    print("CPU seconds (user + system, all threads; steadier than wall time on a busy machine), medians:")
+    print()
+    print("| command | guard cold | guard new | guard warm | uv cold | uv warm | cold / uv cold | new / uv warm |")
+    print("|---|---|---|---|---|---|---|---|")
+    for shown, col in results.items():
+        c = {k: median([r.cpu for r in col[k]]) if col[k] else None for k in COLUMNS}
+        print(
+            f"| {shown} | {fmt_s(c['cold']).strip()} | {fmt_s(c['new']).strip()} | {fmt_s(c['warm'], digits=3).strip()} "
+            f"| {fmt_s(c['uv_cold']).strip()} | {fmt_s(c['uv_warm']).strip()} | {_x(_ratio(c['cold'], c['uv_cold']))} "
+            f"| {_x(_ratio(c['new'], c['uv_warm']))} |"
+        )
+    print()
     for key, goal, against in (("cold", 1.0, "uv cold"), ("new", 0.5, "uv warm"), ("warm", 0.1, "uv warm")):
         vals = ratio_cols[key]
         if vals:

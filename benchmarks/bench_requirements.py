@@ -174,7 +174,7 @@ def _one_file(path, col, args, env, guard, guard_extra, uv, python, prefix, work
 
 
 def _cell(r: Run) -> str:
-    return f"{r.seconds:.1f}s/{r.peak_mib:.0f}MiB/" + ("timeout" if r.timed_out else f"exit {r.rc}")
+    return f"{r.seconds:.1f}s/cpu {r.cpu:.1f}s/{r.peak_mib:.0f}MiB/" + ("timeout" if r.timed_out else f"exit {r.rc}")
 
 
 def _summary(runs: list[Run]) -> tuple[str, str, str]:
@@ -223,6 +223,14 @@ def _print_table(results: dict, args) -> None:
                 note = f"{path.name}: {k}: {r.error}"
                 if r.error and note not in errors:
                     errors.append(note)
+    print()
+    print("CPU seconds (user + system, all threads), medians: steadier than wall time on a busy machine")
+    print()
+    print("| file | guard cold | guard cached | uv cold | uv cached |" + (" pip |" if args.with_pip else ""))
+    print("|---|---|---|---|---|" + ("---|" if args.with_pip else ""))
+    for path, col in results.items():
+        cpu = [fmt_s(median([r.cpu for r in col[k]]), 0, 1).strip() if col[k] else "-" for k in COLUMNS]
+        print(f"| {path.name} | " + " | ".join(cpu[:4]) + " |" + (f" {cpu[4]} |" if args.with_pip else ""))
     print()
     print("guard exit: 0 allow, 1 block, 2 error, 3 cannot judge (fail closed); uv/pip exit 0: resolved")
     for note in errors:

@@ -30,6 +30,7 @@ class Run:
     peak_mib: float
     rc: int | None  # None: stopped at the timeout
     error: str = ""  # first line of stderr (else stdout) when rc is not 0 or 1
+    cpu: float = 0.0  # user + system seconds of the child (all its threads): steadier than wall on a busy machine
 
     @property
     def timed_out(self) -> bool:
@@ -64,7 +65,7 @@ with open(out, "wb") as o, open(err, "wb") as e:
         time.sleep(0.002)
     seconds = time.perf_counter() - start
     proc.returncode = -9 if rc is None else rc
-print(json.dumps([seconds, usage.ru_maxrss, rc]))
+print(json.dumps([seconds, usage.ru_maxrss, rc, usage.ru_utime + usage.ru_stime]))
 """
 
 
@@ -75,7 +76,7 @@ def measure(cmd: list[str], env: dict[str, str], cwd: Path, timeout: float = 600
         launcher = [sys.executable, "-S", "-c", LAUNCHER, str(out), str(err), str(timeout), *cmd]
         done = subprocess.run(launcher, env=env, cwd=cwd, capture_output=True, text=True)
         try:
-            seconds, peak_kib, rc = json.loads(done.stdout)
+            seconds, peak_kib, rc, cpu = json.loads(done.stdout)
         except ValueError:
             return Run(0.0, 0.0, -1, f"launcher failed: {(done.stderr.strip().splitlines() or ['?'])[-1][:160]}")
         error = ""
@@ -83,7 +84,7 @@ def measure(cmd: list[str], env: dict[str, str], cwd: Path, timeout: float = 600
             error = _first_line(err) or _first_line(out)
             if rc is None:
                 error = f"timed out after {timeout:.0f} s" + (f" ({error})" if error else "")
-    return Run(seconds, peak_kib / 1024, rc, error)
+    return Run(seconds, peak_kib / 1024, rc, error, cpu)
 
 
 def _first_line(path: Path) -> str:
