@@ -137,14 +137,14 @@ def main() -> None:
 
 def _snapshot_probe_cached_only(prefix: Path, cache: Path):
     """conda-meta parsed every time (no record cache), interpreter probe cached."""
-    import guard.environment.snapshot as environment
+    import guard.environment.interpreter as interpreter  # snapshot() imports probe from here per call
 
-    real_probe = environment.probe
-    environment.probe = lambda python, cache_dir: real_probe(python, cache_dir=cache)
+    real_probe = interpreter.probe
+    interpreter.probe = lambda python, cache_dir: real_probe(python, cache_dir=cache)  # type: ignore[assignment]
     try:
         return snapshot(prefix, cache_dir=None)
     finally:
-        environment.probe = real_probe
+        interpreter.probe = real_probe
 
 
 if __name__ == "__main__":
