@@ -15,7 +15,9 @@ difference is what the plugin costs: importing ``guard/conda_plugin/plugin.py`` 
 hook objects (``conda --version`` builds the parser, which asks every plugin for its subcommands).
 Run outside any checkout (a ``conda_pip_guard.egg-info`` in the working directory would be found
 too). Runs alternate (with, hidden, with, ...) so that load on the machine hits both alike; medians.
-Also: the plugin module's import alone, in conda's interpreter, after conda's plugin types.
+Also, in conda's interpreter once conda's modules are loaded: the plugin module's import alone, and
+the entry point's load plus every hook called once (the plugin's own work; on a loaded machine the
+end-to-end difference above is mostly noise, and this row is the cost itself).
 """
 
 from __future__ import annotations
@@ -51,6 +53,21 @@ IMPORT_ONLY = (
     "import time, conda.plugins.types, conda.plugins; t = time.perf_counter(); "
     "import guard.conda_plugin.plugin; print((time.perf_counter() - t) * 1000)"
 )
+# what conda does with the plugin at start, timed in conda's own interpreter once conda's modules are
+# loaded: the entry point loaded, then every hook called once (conda --version calls fewer)
+PLUGIN_WORK = """
+import time, importlib.metadata as md
+import conda.plugins.manager, conda.cli.conda_argparse, conda.common.configuration
+(ep,) = [e for e in md.entry_points(group="conda") if e.name == "conda-pip-guard"]
+t = time.perf_counter()
+mod = ep.load()
+list(mod.conda_subcommands())  # what conda --version asks of it (generate_parser)
+t1 = time.perf_counter()
+for name in ("health_checks", "pre_commands", "post_commands", "post_solves", "settings"):
+    list(getattr(mod, "conda_" + name)())
+t2 = time.perf_counter()
+print((t1 - t) * 1000, (t2 - t) * 1000)
+"""
 
 
 def find_conda() -> str | None:
@@ -120,6 +137,17 @@ def main() -> int:
             cwd=tempfile.gettempdir(),
         )
         imports.append(float(out.stdout.strip()))
+    work = []
+    for _ in range(max(5, opts.repeat // 2)):
+        out = subprocess.run(
+            [python, "-c", PLUGIN_WORK],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
+            cwd=tempfile.gettempdir(),
+        )
+        work.append(tuple(float(x) for x in out.stdout.split()))
     med = {side: (statistics.median(w), statistics.median(c)) for side, (w, c) in rows.items()}
     low = {side: (min(w), min(c)) for side, (w, c) in rows.items()}
     print(f"conda: {conda} (Python: {python}); {opts.repeat} runs each, alternating; medians unless said")
@@ -135,6 +163,11 @@ def main() -> int:
     print(
         f"{'import guard.conda_plugin.plugin':<34} {statistics.median(imports):6.2f} ms (in conda's Python, after conda's plugin types)"
     )
+    print(
+        f"{'entry point load + subcommands hook':<34} {statistics.median(w[0] for w in work):6.2f} ms "
+        "(in conda's Python: the plugin's own work at conda --version)"
+    )
+    print(f"{'entry point load + all 6 hooks once':<34} {statistics.median(w[1] for w in work):6.2f} ms")
     return 0
 
 
