@@ -185,7 +185,7 @@ def test_health_check_one_ok_line_then_the_drift_pip_caused(plugin, conda_ctx, e
     assert "  numpy: conda-meta records numpy 1.26.4 but site-packages holds numpy 2.0.0 installed by pip" in out
     fix = next(line for line in out if line.startswith("    fix: "))
     assert str(plain) in fix and "numpy" in fix  # not the active env: the fix names it
-    assert out[-2:] == [f"  Details: guard doctor --prefix {plain}", ""]
+    assert out[-2:] == [f"  Details: conda guard -p {plain} doctor", ""]
 
 
 # ---- pip_guard: auto ------------------------------------------------------------------------------

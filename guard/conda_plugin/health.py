@@ -87,7 +87,7 @@ def render(report: Report, verbose: bool = False) -> str:
         lines.extend(f"  note: {n}" for n in report.notes)
     if report.findings:
         lines.append("")
-        lines.append(f"  Details: guard doctor --prefix {report.prefix}")
+        lines.append(f"  Details: conda guard -p {report.prefix} doctor")
     return "\n".join(lines) + "\n"
 
 

@@ -45,5 +45,5 @@ def guard_environment(prefix: Path, environ: Mapping[str, str]) -> list[str]:
         return []
     return [
         f"conda-pip-guard: pip install in {prefix} is guarded now (shims installed; re-activate the "
-        f"environment to use them; off: {DISABLE_COMMAND}, then guard shims uninstall --prefix {prefix})"
+        f"environment to use them; off: {DISABLE_COMMAND}, then conda guard -p {prefix} shims uninstall)"
     ]
