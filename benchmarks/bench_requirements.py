@@ -17,6 +17,8 @@ a fresh clone of this repository does not have that folder: pass files or a dire
     python benchmarks/bench_requirements.py                       # the default picks from ../shared
     python benchmarks/bench_requirements.py DIR --all             # every *.txt in DIR
     python benchmarks/bench_requirements.py FILE [FILE ...] --runs 3 --with-pip --timeout 900
+    python benchmarks/bench_requirements.py --allow-build   # the guard may build an sdist's metadata,
+                                                             # as uv and pip do by default
 
 Default picks (lines as ``wc -l`` counts them; packages: what uv would install into the env):
 groundingdino (10 lines, 43 packages), yolov5 (47 lines, 24 packages), chatglm3 (30 lines, 155
@@ -72,6 +74,11 @@ def main() -> int:
     ap.add_argument("--runs", type=int, default=1, help="rounds (medians)")
     ap.add_argument("--timeout", type=float, default=600.0, help="seconds per run (reported, not fatal)")
     ap.add_argument("--with-pip", action="store_true", help="also pip --dry-run (downloads wheels here: slow)")
+    ap.add_argument(
+        "--allow-build",
+        action="store_true",
+        help="guard check --allow-build: an sdist-only project's metadata may be built (uv and pip build by default)",
+    )
     ap.add_argument("--index-url", help="another index (default: the one pip uses by default)")
     ap.add_argument("--guard-src", type=Path, help="run the guard from this source tree instead of this checkout")
     ap.add_argument("--json", type=Path, help="also write every run's numbers here")
@@ -107,6 +114,11 @@ def main() -> int:
             + (" vs " + tool_version([args.pip, "-m", "pip", "--version"]).split(" from ")[0] if args.with_pip else "")
             + f"; {'the index pip uses by default' if not args.index_url else 'index given'}; env ML_CUDA_ENV"
             + f" (torch 2.5.1 CUDA 12.6, numpy 1.26.4); {args.runs} round(s); timeout {args.timeout:.0f} s per run"
+            + (
+                "; guard check --allow-build"
+                if args.allow_build
+                else "; guard without --allow-build (exit 3 at an sdist)"
+            )
         )
         # byte-compile the guard's modules once, untimed (an installed guard has its .pyc files)
         measure(guard + ["--version"], {**env, **guard_extra}, work, args.timeout)
@@ -156,7 +168,8 @@ def _one_file(path, col, args, env, guard, guard_extra, uv, python, prefix, work
     uv_cache = work / f"uv-{round_}-{path.stem}"
     genv = {**env, **guard_extra, "GUARD_CACHE_DIR": str(guard_cache)}
     uenv = {**env, "UV_CACHE_DIR": str(uv_cache)}
-    check = guard + ["check", "--prefix", str(prefix), "--", "-r", str(path)]
+    check = guard + ["check", *(["--allow-build"] if args.allow_build else []), "--prefix", str(prefix)]
+    check += ["--", "-r", str(path)]
     uv_run = [uv, "pip", "install", "--dry-run", "--python", python, "-r", str(path)]
     col["uv_cold"].append(measure(uv_run, uenv, work, args.timeout))
     col["cold"].append(measure(check, genv, work, args.timeout))
