@@ -1,6 +1,8 @@
-"""Benchmark: ``guard check`` against ``uv pip install --dry-run`` and ``pip install --dry-run
---report`` (pip 26.3), interleaved in one run on the same real conda env, the same index and the
-same commands; medians of ``--runs`` rounds, and the guard's peak memory on its cold and new runs.
+"""Benchmark: guard check vs uv and pip dry runs, interleaved, on one conda env and one index.
+
+``guard check`` against ``uv pip install --dry-run`` and ``pip install --dry-run --report`` (pip
+26.3), interleaved in one run on the same real conda env, the same index and the same commands;
+medians of ``--runs`` rounds, and the guard's peak memory on its cold and new runs.
 
 Columns, each measured ``--runs`` times, the tools taking turns inside every round:
 

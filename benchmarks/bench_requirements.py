@@ -1,7 +1,9 @@
-"""Benchmark: ``guard check -r FILE`` against ``uv pip install --dry-run -r FILE`` (and, with
-``--with-pip``, ``pip install --dry-run --report``) on real requirements files, on the index pip
-uses by default, cold and with metadata cached: wall time, peak RSS, exit code, the first line of
-any error; every run has a timeout that is reported, not fatal.
+"""Benchmark: guard check -r FILE vs uv (and pip) dry runs on real requirements files.
+
+``guard check -r FILE`` against ``uv pip install --dry-run -r FILE`` (and, with ``--with-pip``,
+``pip install --dry-run --report``) on the index pip uses by default, cold and with metadata
+cached: wall time, CPU time, peak RSS, exit code, the first line of any error; every run has a
+timeout that is reported, not fatal.
 
 Columns per file, the tools taking turns:
 
