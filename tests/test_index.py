@@ -359,6 +359,29 @@ def test_range_reads_a_directory_beyond_the_tail_and_metadata_stored_first(tmp_p
     assert sum(size for _, _, size in ranged) < 200_000 < wheel.stat().st_size
 
 
+def test_metadata_written_last_is_read_without_the_big_directory(tmp_path, static_server):
+    # as real wheels are written (torch: a 1.2 MB directory): .dist-info last, so its directory
+    # entries are in the tail and the directory before it is never asked for
+    wheel = tmp_path / "big-1.0-py3-none-any.whl"
+    with zipfile.ZipFile(wheel, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("big/blob.bin", os.urandom(500_000), compress_type=zipfile.ZIP_STORED)
+        for i in range(1500):  # a central directory larger than the 64 KiB tail
+            zf.writestr(f"big/some/long/package/path/module_number_{i:06d}.py", b"")
+        zf.writestr(
+            "big-1.0.dist-info/METADATA", "Metadata-Version: 2.1\nName: big\nVersion: 1.0\nRequires-Dist: six\n"
+        )
+        zf.writestr("big-1.0.dist-info/RECORD", os.urandom(120_000).hex())  # METADATA not in the tail
+    server = static_server({"/simple/big/": html_page([f'<a href="/f/{wheel.name}">w</a>']),
+                            f"/f/{wheel.name}": wheel.read_bytes()})  # fmt: skip
+    c = client(server.base + "/simple/", tmp_path)
+    [f] = c.project_files("big")
+    server.log.clear()
+    assert c.metadata(f).requires_dist == ("six",)
+    ranged = [entry for entry in server.log if entry[1]]
+    assert len(ranged) == 2  # the tail (with the .dist-info entries), the METADATA member
+    assert sum(size for _, _, size in ranged) < 70_000
+
+
 def test_server_without_range_support_gets_a_whole_download(tmp_path, static_server):
     wheel = padded_wheel(tmp_path / "w", "demo", "1.0", requires_dist=["six"], padding=200_000)
     server = static_server(

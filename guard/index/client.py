@@ -46,6 +46,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterable
+from functools import partial
 from pathlib import Path
 from typing import Any, Callable
 
@@ -93,7 +94,7 @@ class IndexClient(PageRevalidation, MetadataReading):
         settings: IndexSettings,
         *,
         cache_dir: Path | None,
-        max_workers: int = 16,
+        max_workers: int = 6,
         page_max_age: float | None = 0.0,
         supported_tags: Iterable[str] | None = None,
     ) -> None:
@@ -155,15 +156,24 @@ class IndexClient(PageRevalidation, MetadataReading):
         record = self._single_flight(self._metadata, key, lambda: self._load_metadata(f, key))
         return core_metadata_from_record(record, f)
 
-    def prefetch_pages(self, names: Iterable[str]) -> None:
-        """Fetch project pages in parallel; errors surface on the later project_files()."""
-        self._parallel(self.project_files, list(dict.fromkeys(names)))
+    def prefetch_pages(self, names: Iterable[str], *, depth: int = 0) -> None:
+        """Fetch project pages on the fetch workers (``depth``: their priority, lower first)
+        and wait for them; errors surface on the later project_files(). A page the resolver
+        asks for meanwhile is fetched by the resolver's own call, not after the queue."""
+        projects = [canonical_name(n) for n in dict.fromkeys(names)]
+        jobs = [(p, partial(self._project_files, p)) for p in projects]
+        self._wait_all(self._queue(self._pages, jobs, depth))
 
-    def prefetch_metadata(self, files: Iterable[DistFile]) -> None:
-        """Fetch metadata in parallel; errors surface on the later metadata()."""
-        self._parallel(self.metadata, list(dict.fromkeys(files)))
+    def prefetch_metadata(self, files: Iterable[DistFile], *, depth: int = 0) -> None:
+        """Fetch metadata on the fetch workers and wait for it, as :meth:`prefetch_pages`."""
+        jobs = []
+        for f in dict.fromkeys(files):
+            key = self._metadata_key(f)
+            jobs.append((key, partial(self._load_metadata, f, key)))
+        self._wait_all(self._queue(self._metadata, jobs, depth))
 
     def close(self) -> None:
+        self._close_pool()
         self._transport.close()
 
     def __enter__(self) -> IndexClient:

@@ -5,7 +5,10 @@ methods of one object so that a run's answers, counters and warnings stay in one
 
 from __future__ import annotations
 
+import heapq
+import itertools
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass, fields
 from typing import Any, Callable
 
@@ -60,6 +63,7 @@ class ClientState:
     _pages: dict[str, Slot]
     _metadata: dict[str, Slot]
     _findlinks: dict[str, Slot]
+    _pool: FetchPool | None = None  # the fetch workers, started on the first prefetch
     # What the answers of this client depended on, for callers that memoize on top of it
     # (guard.pipeline.verdict_cache): until when they hold without asking the index again (0
     # after an answer from a page the index could not confirm), the remote pages used with the
@@ -77,20 +81,63 @@ class ClientState:
             setattr(self.stats, counter, getattr(self.stats, counter) + n)
 
     def _single_flight(self, table: dict[str, Slot], key: str, compute: Callable[[], Any]) -> Any:
+        """``compute()`` once per key; later callers get its value (or its error). A caller
+        that needs a key still waiting in the fetch queue computes it itself, now: what the
+        resolver is blocked on never waits behind speculative prefetching."""
         with self._lock:
             slot = table.get(key)
-            owner = slot is None
-            if owner:
+            owner = slot is None or not slot.claimed
+            if slot is None:
                 slot = table[key] = Slot()
-        assert slot is not None
+            slot.claimed = True
         if owner:
-            try:
-                slot.value = compute()
-            except BaseException as err:  # waiters re-raise the same error
-                slot.error = err
-            finally:
-                slot.done.set()
+            slot.run(compute)
         return slot.result()
+
+    # ------------------------------------------------------------------ the fetch queue
+
+    def _fetch_pool(self) -> FetchPool:
+        pool = self._pool
+        if pool is None:
+            pool = self._pool = FetchPool(self.max_workers, self._lock)
+        return pool
+
+    def _queue(self, table: dict[str, Slot], jobs: Sequence[tuple[str, Callable[[], Any]]], depth: int) -> list[Slot]:
+        """Queue the keys not asked yet for the fetch workers, ``depth`` their priority (lower
+        first); their slots, in order."""
+        slots = []
+        with self._lock:
+            pool = self._fetch_pool()
+            for key, job in jobs:
+                slot = table.get(key)
+                if slot is None:
+                    slot = table[key] = Slot()
+                    pool.submit(slot, job, depth)
+                slots.append(slot)
+        return slots
+
+    def _wait_all(self, slots: list[Slot]) -> None:
+        """Until every slot is done; one still queued is computed here instead of waiting for a
+        worker (so a thread that waits always makes progress: no queue can deadlock)."""
+        for slot in slots:
+            with self._lock:
+                job = None if slot.claimed else slot.job
+                slot.claimed = True
+            if job is not None:
+                slot.run(job)
+            else:
+                slot.done.wait()
+
+    def in_background(self, work: Callable[[], Any], *, depth: int = 0) -> None:
+        """Run ``work()`` on a fetch worker after the queued work of lower depth; its errors are
+        dropped (speculation: the resolver's own call reports them)."""
+        with self._lock:
+            self._fetch_pool().submit(Slot(), work, depth)
+
+    def _close_pool(self) -> None:
+        pool = self._pool
+        if pool is not None:
+            pool.close()
 
     def _parallel(self, fn: Callable[[Any], Any], items: list[Any]) -> None:
         # Plain threads instead of concurrent.futures: that import (with logging) costs more
@@ -122,3 +169,59 @@ class ClientState:
     def _is_done(self, fn: Callable[[Any], Any], item: Any) -> bool:
         """Whether ``fn(item)`` was already asked (its single-flight slot exists)."""
         return False
+
+
+class FetchPool:
+    """At most ``size`` daemon worker threads, started when work is queued and gone after a
+    second without any, computing queued slots lowest priority number first (FIFO within
+    one). A slot someone else claimed meanwhile is skipped. Shares the client's lock."""
+
+    IDLE_SECONDS = 1.0
+
+    def __init__(self, size: int, lock: threading.Lock) -> None:
+        self._size = max(1, size)
+        self._lock = lock
+        self._wake = threading.Condition(lock)
+        self._heap: list[tuple[int, int, Slot]] = []
+        self._order = itertools.count()
+        self._threads = 0
+        self._closed = False
+
+    def submit(self, slot: Slot, job: Callable[[], Any], priority: int) -> None:
+        """Queue ``slot`` (the caller holds the lock)."""
+        slot.claimed = False
+        slot.job = job
+        heapq.heappush(self._heap, (priority, next(self._order), slot))
+        if self._threads < self._size and not self._closed:
+            self._threads += 1
+            threading.Thread(target=self._work, name="guard-fetch", daemon=True).start()
+        else:
+            self._wake.notify()
+
+    def close(self) -> None:
+        """Queued work is dropped (a waiter computes its own); workers end after their job."""
+        with self._lock:
+            self._closed = True
+            self._heap.clear()
+            self._wake.notify_all()
+
+    def _work(self) -> None:
+        while True:
+            with self._lock:
+                slot = self._next()
+                while slot is None:
+                    if self._closed or not self._wake.wait(self.IDLE_SECONDS) and not self._heap:
+                        self._threads -= 1
+                        return
+                    slot = self._next()
+                job = slot.job
+            assert job is not None
+            slot.run(job)
+
+    def _next(self) -> Slot | None:
+        while self._heap:
+            _priority, _order, slot = heapq.heappop(self._heap)
+            if not slot.claimed:
+                slot.claimed = True
+                return slot
+        return None

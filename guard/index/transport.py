@@ -281,14 +281,27 @@ def describe_error(err: BaseException, timeout: float) -> str:
 
 
 class Slot:
-    """A single-flight result: the first caller computes, the others wait for it."""
+    """A single-flight result: the first caller computes, the others wait for it.
+    ``claimed``: someone computes it (False while it waits in a fetch queue with its ``job``)."""
 
-    __slots__ = ("done", "value", "error")
+    __slots__ = ("done", "value", "error", "claimed", "job")
 
     def __init__(self) -> None:
         self.done = threading.Event()
         self.value: Any = None
         self.error: BaseException | None = None
+        self.claimed = True
+        self.job: Callable[[], Any] | None = None
+
+    def run(self, job: Callable[[], Any]) -> None:
+        """Compute it with ``job`` (once: the caller claimed it) and wake the waiters."""
+        try:
+            self.value = job()
+        except BaseException as err:  # waiters re-raise the same error
+            self.error = err
+        finally:
+            self.job = None
+            self.done.set()
 
     def result(self) -> Any:
         self.done.wait()

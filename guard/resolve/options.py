@@ -25,11 +25,12 @@ class PackageSource(Protocol):
 
 class PrefetchingSource(PackageSource, Protocol):
     """A source that can also warm its cache in parallel (the index client does; a source
-    without these methods is simply not prefetched from)."""
+    without these methods is simply not prefetched from). ``depth``: the priority of the work
+    (lower first); both wait until their work is done."""
 
-    def prefetch_pages(self, names: Iterable[str]) -> None: ...
+    def prefetch_pages(self, names: Iterable[str], *, depth: int = 0) -> None: ...
 
-    def prefetch_metadata(self, files: Iterable[DistFile]) -> None: ...
+    def prefetch_metadata(self, files: Iterable[DistFile], *, depth: int = 0) -> None: ...
 
 
 @dataclass(frozen=True)

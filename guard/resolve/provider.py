@@ -52,6 +52,8 @@ from guard.resolve.finder import ProjectFinder, TargetPython, rank_files
 from guard.resolve.options import PackageSource, PrefetchingSource, ResolveOptions
 
 _CONFLICT_PRIORITY_THRESHOLD = 5  # pip's provider constant
+# How many levels of dependencies beyond what the resolver asked are guessed ahead (see prefetch)
+_SPECULATION_DEPTH = 4
 
 
 # --------------------------------------------------------------------------------------------
@@ -270,13 +272,16 @@ class GuardProvider(AbstractProvider):
         with PARSE_LOCK:
             self._closed = True
 
-    def prefetch(self, requirements: Iterable[Requirement]) -> None:
+    def prefetch(self, requirements: Iterable[Requirement], depth: int = 0) -> None:
         """Warm the source for what the resolver will most likely ask next: the pages of these
-        requirements' projects and the metadata of each one's best file, then recursively their
-        dependencies, in background threads. Nothing is decided here; a wrong guess only costs
-        a request. Projects the installed distribution will satisfy are skipped, as pip would
-        not read the index for them."""
-        if self._closed or not hasattr(self._source, "prefetch_pages"):
+        requirements' projects and the metadata of each one's best file, then their
+        dependencies, one level deeper each time, on the source's fetch workers. ``depth``: how
+        many guesses away from what the resolver asked (0: its own new requirements); deeper
+        work waits behind shallower, and beyond ``_SPECULATION_DEPTH`` nothing is guessed (the
+        resolver asks again when it gets there). Nothing is decided here; a wrong guess only
+        costs a request. Projects the installed distribution will satisfy are skipped, as pip
+        would not read the index for them."""
+        if self._closed or depth > _SPECULATION_DEPTH or not hasattr(self._source, "prefetch_pages"):
             return
         todo = []
         with self._prefetch_lock:
@@ -287,8 +292,13 @@ class GuardProvider(AbstractProvider):
                 if not self._eligible_for_upgrade(r.name) and self._satisfied_by_installed(r.project, r.specifier):
                     continue
                 todo.append((r.project, r.specifier))
-        if todo:
-            threading.Thread(target=self._prefetch_worker, args=(todo,), daemon=True).start()
+        if not todo:
+            return
+        background = getattr(self._source, "in_background", None)
+        if background is not None:
+            background(lambda: self._prefetch_worker(todo, depth), depth=depth)
+        else:
+            threading.Thread(target=self._prefetch_worker, args=(todo, depth), daemon=True).start()
 
     def _satisfied_by_installed(self, project: str, specifier: SpecifierSet) -> bool:
         if self._options.force_reinstall or project not in self._installed:
@@ -298,10 +308,12 @@ class GuardProvider(AbstractProvider):
         except InvalidVersion:
             return False
 
-    def _prefetch_worker(self, todo) -> None:
+    def _prefetch_worker(self, todo, depth: int) -> None:
         source = cast(PrefetchingSource, self._source)  # prefetch() checked that it is one
         try:
-            source.prefetch_pages([p for p, _ in todo])
+            if self._closed:
+                return
+            source.prefetch_pages([p for p, _ in todo], depth=depth)
             best = []
             for project, spec in todo:
                 constraint = self._constraints.get(project)
@@ -310,12 +322,15 @@ class GuardProvider(AbstractProvider):
                 ranked = self._finder.applicable(project, spec)
                 if ranked:
                     best.append(ranked[0])
-            source.prefetch_metadata(best)
+            source.prefetch_metadata(best, depth=depth)
             if self._options.no_deps:
                 return
             following = []
             for f in best:
-                meta = self._source.metadata(f)
+                try:
+                    meta = self._source.metadata(f)
+                except NeedsPipFallback:
+                    continue  # an sdist only a build can tell: the resolver's own call decides
                 for text in meta.requires_dist:
                     try:
                         req = parse_requirement(text, unless=lambda: self._closed)
@@ -326,7 +341,7 @@ class GuardProvider(AbstractProvider):
                     if req.url or not self._markers_match_with_evaluation_rules(req, ()):
                         continue
                     following.extend(self.requirements_from_pep508(req))
-            self.prefetch(following)
+            self.prefetch(following, depth + 1)
         except Exception:  # noqa: BLE001 - a failed guess is harmless; the resolver's own call reports
             return
 

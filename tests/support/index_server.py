@@ -181,6 +181,8 @@ class LocalIndex:
         self._projects = load_projects(self.data_dir)
         self._fault: str | None = None
         self._delay = 0.0
+        self._in_flight = 0
+        self.peak_in_flight = 0  # the most requests it was answering at once
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
         for wheel in extra_wheels:
@@ -344,10 +346,21 @@ class _Handler(BaseHTTPRequestHandler):
         pass
 
     def do_GET(self) -> None:
-        self._handle(send_body=True)
+        self._counted(send_body=True)
 
     def do_HEAD(self) -> None:
-        self._handle(send_body=False)
+        self._counted(send_body=False)
+
+    def _counted(self, send_body: bool) -> None:
+        index = self.server.index
+        with index._lock:
+            index._in_flight += 1
+            index.peak_in_flight = max(index.peak_in_flight, index._in_flight)
+        try:
+            self._handle(send_body)
+        finally:
+            with index._lock:
+                index._in_flight -= 1
 
     # ------------------------------------------------------------------ plumbing
 
