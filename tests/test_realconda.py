@@ -64,7 +64,9 @@ def pkgs_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def session_conda(conda_install: CondaInstall, pkgs_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Conda:
     """A conda with default settings (``pip_guard`` unset, i.e. off), for the envs that tests only read."""
-    return Conda(conda_install, tmp_path_factory.mktemp("realconda-session"), pkgs_dir, tmp_path_factory.getbasetemp())
+    return Conda(
+        conda_install, tmp_path_factory.mktemp("realconda-session"), pkgs_dir, (tmp_path_factory.getbasetemp(),)
+    )
 
 
 @pytest.fixture
@@ -72,7 +74,7 @@ def conda(
     conda_install: CondaInstall, pkgs_dir: Path, tmp_path: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Conda:
     """A conda with a configuration of this test's own (``CONDARC``, ``HOME``, guard cache in tmp_path)."""
-    return Conda(conda_install, tmp_path / "conda", pkgs_dir, tmp_path_factory.getbasetemp())
+    return Conda(conda_install, tmp_path / "conda", pkgs_dir, (tmp_path, tmp_path_factory.getbasetemp()))
 
 
 @pytest.fixture(scope="session")
@@ -341,36 +343,31 @@ def test_env_create_clean_file_is_created_and_guarded(conda: Conda, tmp_path: Pa
 # ---- 5. post-solve: conda over what pip installed -----------------------------------------------
 
 
-@pytest.fixture
-def pip_numpy_env(conda: Conda, tmp_path: Path, wheels: Path) -> Path:
-    """python and pip from conda; numpy 1.26.4 and richy from pip (no conda record for either)."""
+def test_post_solve_over_what_pip_installed_refuse_then_warn(conda: Conda, tmp_path: Path, wheels: Path) -> None:
+    # python and pip from conda; numpy 1.26.4 and richy from pip (no conda record for either)
     prefix = conda.create(tmp_path / "env", PY, "pip")
     pip_in(conda, prefix, wheels, "numpy==1.26.4", "richy==1.0.0")
     assert dist_infos(prefix, "numpy") == {"numpy-1.26.4.dist-info": "pip"}
     assert conda_record(prefix, "numpy") is None
-    return prefix
 
-
-def test_post_solve_warns_when_conda_overwrites_pips_numpy(conda: Conda, pip_numpy_env: Path) -> None:
-    out = conda.ok("install", "-y", "-q", "-p", pip_numpy_env, "numpy=2.0.0")
-    # conda's own output never says "numpy 1.26.4" here (it plans numpy-2.0.0): the warning does
-    assert lines_with(conda, out, "numpy 1.26.4", "pip"), str(out)
-    assert not lines_with(conda, out, "richy"), str(out)  # pip's other dist: conda does not touch it
-    assert conda_record(pip_numpy_env, "numpy")["version"] == "2.0.0"  # warn: conda went ahead
-
-
-def test_post_solve_refuse_changes_nothing(conda: Conda, pip_numpy_env: Path) -> None:
+    # refuse: conda's numpy over pip's is stopped before conda changes anything
     conda.ok("config", "--set", "plugins.pip_guard_overwrites", "refuse")
-    before_sp = tree_digest(pip_numpy_env / SP)
-    before_meta = tree_digest(pip_numpy_env / "conda-meta")
-    out = conda("install", "-y", "-q", "-p", pip_numpy_env, "numpy=2.0.0")
-    assert out.returncode != 0, str(out)
-    assert "Traceback" not in out.output, str(out)
-    assert lines_with(conda, out, "numpy 1.26.4", "pip"), str(out)
-    assert tree_digest(pip_numpy_env / SP) == before_sp
-    assert tree_digest(pip_numpy_env / "conda-meta") == before_meta
+    before = tree_digest(prefix / SP), tree_digest(prefix / "conda-meta")
+    refused = conda("install", "-y", "-q", "-p", prefix, "numpy=2.0.0")
+    assert refused.returncode != 0, str(refused)
+    assert "Traceback" not in refused.output, str(refused)
+    # conda's own output never says "numpy 1.26.4" here (it plans numpy-2.0.0): the plugin does
+    assert lines_with(conda, refused, "numpy 1.26.4", "pip"), str(refused)
+    assert (tree_digest(prefix / SP), tree_digest(prefix / "conda-meta")) == before
 
     # refuse is about pip's dists only: a plan that touches none of them goes ahead, silently
-    other = conda.ok("install", "-y", "-q", "-p", pip_numpy_env, "cuda-version")
+    other = conda.ok("install", "-y", "-q", "-p", prefix, "cuda-version")
     assert not lines_with(conda, other, "pip"), str(other)
-    assert conda_record(pip_numpy_env, "cuda-version") is not None
+    assert conda_record(prefix, "cuda-version") is not None
+
+    # warn (the default): the same plan goes ahead, with a warning naming pip's numpy
+    conda.ok("config", "--set", "plugins.pip_guard_overwrites", "warn")
+    warned = conda.ok("install", "-y", "-q", "-p", prefix, "numpy=2.0.0")
+    assert lines_with(conda, warned, "numpy 1.26.4", "pip"), str(warned)
+    assert not lines_with(conda, warned, "richy"), str(warned)  # pip's other dist: conda does not touch it
+    assert conda_record(prefix, "numpy")["version"] == "2.0.0"

@@ -241,9 +241,10 @@ class Conda:
     install: CondaInstall
     root: Path
     pkgs_dir: Path
-    scrub: Path | None = None
-    """A directory whose path :meth:`said` hides (the pytest base directory: test names in it would
-    otherwise put words like ``pip`` and ``numpy`` into every line that shows a path)."""
+    scrub: tuple[Path, ...] = ()
+    """Directories whose paths :meth:`said` hides (the test's and pytest's base directory: test
+    names in them would otherwise put words like ``pip`` and ``numpy`` into every line that shows
+    a path)."""
     extra_env: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -312,8 +313,11 @@ class Conda:
         return run([str(prefix / "bin" / str(args[0])), *args[1:]], {**self.environ, **(env or {})}, cwd=self.root)
 
     def said(self, result: Result) -> str:
-        """Everything ``result`` printed, with ``scrub`` shown as ``<tmp>``."""
-        return result.output.replace(str(self.scrub), "<tmp>") if self.scrub else result.output
+        """Everything ``result`` printed, each of ``scrub`` shown as ``<tmp>`` (the longest first)."""
+        text = result.output
+        for path in sorted(map(str, self.scrub), key=len, reverse=True):
+            text = text.replace(path, "<tmp>")
+        return text
 
     def guard(self, prefix: Path, *args: str | os.PathLike[str]) -> Result:
         """The plain ``guard`` CLI of conda's interpreter (the reference the plugin is compared to)."""
