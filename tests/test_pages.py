@@ -16,7 +16,7 @@ from packaging.utils import InvalidWheelFilename, parse_wheel_filename
 from packaging.version import InvalidVersion
 
 from guard.index.client import IndexClient
-from guard.index.pages import _join, expand_tags, parse_filename
+from guard.index.pages import _join, expand_tags, parse_filename, parse_rows
 from guard.index.settings import IndexSettings
 from guard.index.urls import path_to_url
 from tests.support.index_server import LocalIndex
@@ -204,3 +204,15 @@ def test_the_same_page_without_validators_is_not_parsed_or_written_again(tmp_pat
     assert changed == sorted([*first, "demo-2.0.tar.gz"])
     assert used_changed[0][0] != used[0][0]  # another digest: a memoized verdict is not reused
     assert page.stat().st_mtime_ns != 1_000_000_000
+
+
+def test_rows_made_while_consuming_links_are_the_same_rows():
+    links = [
+        [n, f"https://files.example.org/{n}", None, None, {}, None]
+        for n in ["demo-1.0.tar.gz", "other-1.0.tar.gz", "demo-1.0-py3-none-any.whl", "demo-x.zip", "demo-2.0.zip"]
+    ]
+    kept = [list(link) for link in links]
+    rows = parse_rows(links, "demo", consume=True)
+    assert links == []  # freed as read
+    assert rows == parse_rows(kept, "demo")
+    assert [r[0] for r in rows] == ["demo-1.0.tar.gz", "demo-1.0-py3-none-any.whl", "demo-2.0.zip"]

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import threading
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -41,6 +42,12 @@ from guard.index.state import ClientState
 from guard.index.transport import OUT_OF_TIME, TransportError
 from guard.index.urls import URL_SCHEME, is_file_url, netloc, path_to_url, redact_url, scrub, split_auth, url_to_path
 from guard.models import DistFile
+
+# One page decoded at a time, whatever the number of fetch threads: decoding is Python work
+# that the GIL runs one thread at a time anyway, and a big page's decoded JSON, links and rows
+# weigh several times its bytes (pydantic-core: 7 MB sent, 25 MB decoded), so several decoded
+# at once only add up to the peak memory of a run.
+_DECODING = threading.Lock()
 
 
 @dataclass
@@ -106,7 +113,9 @@ class PageReading(ClientState):
                     rows = self._local_page_rows(page_url, project)
                 elif self._transport.is_secure_origin(page_url):
                     try:
-                        rows = self._http_page(page_url, lambda links: parse_rows(links, project), ROW_WIDTH, project)
+                        rows = self._http_page(
+                            page_url, lambda links: parse_rows(links, project, consume=True), ROW_WIDTH, project
+                        )
                     except _IndexUnreachable as err:
                         unreachable.append((source, err))
                         continue
@@ -354,24 +363,27 @@ class PageReading(ClientState):
                     self._remember(record, response, now, key)
                 self._used(plain_url, record, project)
                 return record["rows"]
-            try:
-                if content_type == JSON_TYPE:
-                    links = parse_json(response.content, base_url)
-                elif content_type in HTML_TYPES:
-                    links = parse_html(decode_body(response), base_url)
-                else:
-                    raise ValueError(f"Content-Type {content_type or 'missing'}")
-            except (ValueError, UnicodeDecodeError, LookupError) as err:
-                raise IndexUnavailable(f"{shown}: unparsable index page ({scrub(str(err))[:80]})") from None
-            rows = to_rows(links)
-            del links  # a big page's links weigh as much as its rows: not both kept while encoding
+            with _DECODING:
+                try:
+                    if content_type == JSON_TYPE:
+                        links = parse_json(response.content, base_url)
+                    elif content_type in HTML_TYPES:
+                        links = parse_html(decode_body(response), base_url)
+                    else:
+                        raise ValueError(f"Content-Type {content_type or 'missing'}")
+                except (ValueError, UnicodeDecodeError, LookupError) as err:
+                    raise IndexUnavailable(f"{shown}: unparsable index page ({scrub(str(err))[:80]})") from None
+                rows = to_rows(links)
+                del links  # a big page's links weigh as much as its rows: not both kept while encoding
+                rows_json, digest = encode_rows(rows)
         elif status >= 500 or status == 429:
             return self._unreachable(
                 record, plain_url, project, shown, f"HTTP {status} after {self.settings.retries} retries"
             )
         else:
             raise IndexUnavailable(f"{shown}: HTTP {status}")
-        rows_json, digest = encode_rows(rows)
+        if status != 200:
+            rows_json, digest = encode_rows(rows)
         record = {"url": plain_url, "status": status, "rows": rows, "digest": digest}
         if status == 200:
             record["body"] = body

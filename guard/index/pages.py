@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
 from typing import Any
 from urllib.parse import unquote, urljoin, urlsplit
 
@@ -243,7 +244,11 @@ def parse_json(body: bytes, page_url: str) -> list[Link]:
     if not isinstance(files, list):
         raise ValueError("JSON without a 'files' list")
     links = []
-    for entry in files:
+    files.reverse()
+    while files:
+        # taken off the decoded page one by one: a big page's entries are freed as its links
+        # are made, not both held at once
+        entry = files.pop()
         if not isinstance(entry, dict):
             continue
         href, filename, requires_python = entry.get("url"), entry.get("filename"), entry.get("requires-python")
@@ -277,17 +282,27 @@ def decode_body(response: Any) -> str:
         return response.content.decode("utf-8", errors="replace")
 
 
-def parse_rows(links: list[Link], project: str) -> list[list]:
-    """Links -> rows for ``project``, dropping other projects and unparsable names."""
+def parse_rows(links: list[Link], project: str, *, consume: bool = False) -> list[list]:
+    """Links -> rows for ``project``, dropping other projects and unparsable names.
+    ``consume``: empty ``links`` while reading them (a big page's links are freed as its rows
+    are made), for a caller that owns them."""
     rows = []
     prefix = project + "-"
-    for filename, url, requires_python, yanked, hashes, metadata_hashes in links:
+    if consume:
+        links.reverse()
+    for filename, url, requires_python, yanked, hashes, metadata_hashes in _taken(links) if consume else links:
         if not filename.endswith(".whl") and not canonical_name(filename).startswith(prefix):
             continue  # a cheap pre-check for other projects' archives (a wheel's name is memoized)
         parsed = parse_filename(filename, project)
         if parsed is not None:
             rows.append([filename, url, parsed[0], parsed[1], requires_python, yanked, hashes, metadata_hashes])
     return rows
+
+
+def _taken(items: list) -> Iterator:
+    """The items of a reversed list, popped one by one (last first: in their original order)."""
+    while items:
+        yield items.pop()
 
 
 def dist_file_for_url(url: str) -> DistFile:
