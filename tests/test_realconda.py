@@ -79,12 +79,13 @@ def conda(
 
 @pytest.fixture(scope="session")
 def wheels(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Wheels pip installs here: numpy 2.0.0 and 1.26.4 (named like the channel's conda numpy) and
-    ``richy``, which no conda package provides."""
+    """Wheels pip installs here: numpy 2.0.0 and 1.26.4 (named like the channel's conda numpy),
+    ``richy``, which no conda package provides, and a CUDA 12 runtime wheel (the channel's is 11.8)."""
     d = tmp_path_factory.mktemp("realconda-wheels")
     build_wheel(d, "numpy", "2.0.0")
     build_wheel(d, "numpy", "1.26.4")
     build_wheel(d, "richy", "1.0.0")
+    build_wheel(d, "nvidia-cuda-runtime-cu12", "12.4.127")
     return d
 
 
@@ -184,31 +185,41 @@ def test_conda_doctor_clean_env_has_pip_drift_ok(session_conda: Conda, numpy_env
 
 
 def test_conda_doctor_reports_drift_and_fix(conda: Conda, wheels: Path, tmp_path: Path) -> None:
-    prefix = conda.create(tmp_path / "drift", PY, "pip", "numpy=1.26.4")
-    # pip replaces conda's numpy (the guard switched off for this one command, as a user would)
-    pip_in(conda, prefix, wheels, "--no-deps", "--force-reinstall", "numpy==2.0.0", GUARD_DISABLE="1")
+    prefix = conda.create(tmp_path / "drift", PY, "pip", "numpy=1.26.4", "pytorch=2.1.2", "cuda-cudart")
+    # pip replaces conda's numpy and adds a CUDA 12 runtime wheel beside conda's CUDA 11.8 (the guard
+    # switched off for this one command, as a user would)
+    pip_in(
+        conda, prefix, wheels, "--no-deps", "--force-reinstall", "numpy==2.0.0", "nvidia-cuda-runtime-cu12",
+        GUARD_DISABLE="1",
+    )  # fmt: skip
     assert dist_infos(prefix, "numpy") == {"numpy-2.0.0.dist-info": "pip"}
+    assert dist_infos(prefix, "nvidia_cuda_runtime_cu12") == {"nvidia_cuda_runtime_cu12-12.4.127.dist-info": "pip"}
     out = conda.ok("doctor", "-p", prefix)
     ours = lines_with(conda, out, DRIFT_CHECK)
-    assert ours and any("❌" in line for line in ours), str(out)
+    assert len(ours) == 1 and "❌" in ours[0], str(out)
     assert lines_with(conda, out, "numpy", "1.26.4", "2.0.0"), str(out)
-    # the fix commands, as `guard doctor` gives them
-    fixes = lines_with(conda, out, "fix:", "pip uninstall -y numpy", "conda install")
-    assert len(fixes) == 1, str(out)
+    assert lines_with(conda, out, "cu12", "CUDA 11.8"), str(out)
+    # the fix commands, as `guard doctor` gives them: one per problem
+    fixes = [line.split("fix:", 1)[1].strip() for line in out.output.splitlines() if line.strip().startswith("fix:")]
+    assert len(fixes) == 2, str(out)
+    assert [f for f in fixes if "pip uninstall -y numpy" in f and "conda install" in f], str(out)
+    assert [f for f in fixes if f.endswith("pip uninstall -y nvidia-cuda-runtime-cu12")], str(out)
 
     # the other direction on that env: conda removing its numpy would delete pip's files
     removal = conda.ok("remove", "-y", "-q", "--dry-run", "-p", prefix, "numpy")
     assert lines_with(conda, removal, "numpy 2.0.0", "pip"), str(removal)
 
-    # the fix, run as printed (conda from PATH), heals the env: the check is green again
-    fix = out.output.split("fix:", 1)[1].splitlines()[0].strip()
+    # the fixes, run as printed (conda from PATH), heal the env: the check is green again
     path = f"{Path(conda.install.exe).parent}:{conda.environ['PATH']}"
-    healed = run(["sh", "-c", fix], {**conda.environ, "PATH": path})
-    assert healed.returncode == 0, str(healed)
+    for fix in fixes:
+        healed = run(["sh", "-c", fix], {**conda.environ, "PATH": path})
+        assert healed.returncode == 0, str(healed)
+        assert not lines_with(conda, healed, "conda-pip-guard: warning"), str(healed)
     assert dist_infos(prefix, "numpy") == {"numpy-1.26.4.dist-info": "conda"}
+    assert dist_infos(prefix, "nvidia_cuda_runtime_cu12") == {}
     again = conda.ok("doctor", "-p", prefix)
-    assert [line for line in lines_with(conda, again, DRIFT_CHECK) if "✅" in line], str(again)
-    assert not lines_with(conda, healed, "conda-pip-guard: warning"), str(healed)
+    ours = lines_with(conda, again, DRIFT_CHECK)
+    assert len(ours) == 1 and "✅" in ours[0], str(again)
 
     # and `conda guard -p ENV pip install` is the guarded pip of that env: blocked, nothing changed
     blocked = conda("guard", "-p", prefix, "pip", "install", "--no-index", "--find-links", wheels, "numpy==2.0.0")
