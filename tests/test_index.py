@@ -618,3 +618,36 @@ def test_cache_writes_are_atomic_under_concurrency(tmp_path):
     for path in (tmp_path / "cache").rglob("*.json"):
         json.loads(path.read_text())  # every entry whole
     assert not list((tmp_path / "cache").rglob("*.tmp"))
+
+
+def test_pages_without_validators_are_confirmed_by_their_bytes_without_requests(tmp_path, static_server):
+    # an index that sends neither ETag nor Last-Modified (like the mirror these machines use)
+    # answers in full; the verdict cache's lean path compares the bytes' digest, and reads a
+    # small check record beside each page instead of the page's rows
+    pages = {f"/simple/p{i}/": html_page([f'<a href="/f/p{i}-1.0-py3-none-any.whl">w</a>']) for i in range(3)}
+    server = static_server(pages)
+    first = client(server.base + "/simple/", tmp_path)
+    first.prefetch_pages(["p0", "p1", "p2"])
+    assert first.stats.pages_fetched == 3
+    used = tmp_path / "used.json"
+    used.write_text(json.dumps(first.pages_used))
+    script = (
+        "import json, sys; from pathlib import Path; from guard.index.client import IndexClient; from guard.index.settings import IndexSettings\n"
+        f"c = IndexClient(IndexSettings(index_url={server.base + '/simple/'!r}), cache_dir=Path({str(tmp_path / 'cache')!r}))\n"
+        f"print(c.pages_unchanged(json.loads(Path({str(used)!r}).read_text())), 'requests' in sys.modules)\n"
+    )
+
+    def lean() -> list[str]:
+        out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60, cwd=REPO_ROOT)
+        return out.stdout.split() or [out.stderr]
+
+    assert lean() == ["True", "False"]
+    assert len(list((tmp_path / "cache").glob("checks-v1/*/*.json"))) == 3
+    assert lean() == ["True", "False"]  # from the check records now
+    server.files["/simple/p1/"] = html_page(['<a href="/f/p1-2.0-py3-none-any.whl">w</a>'])
+    assert lean() == ["False", "True"]  # other bytes: the full reader tells, and says changed
+    # that reader rewrote p1's page record: its check record is made again from the new one
+    again = client(server.base + "/simple/", tmp_path)
+    again.prefetch_pages(["p0", "p1", "p2"])
+    used.write_text(json.dumps(again.pages_used))
+    assert lean() == ["True", "False"]

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
-from guard.index.cache import rows_digest
+from guard.index.cache import body_digest, rows_digest
 from guard.index.page_fetch import PageReading
 from guard.index.pages import ACCEPT, LINK_WIDTH, ROW_WIDTH, parse_rows
 from guard.index.transport import OUT_OF_TIME, TransportError, verified_context
@@ -62,14 +62,14 @@ class PageRevalidation(PageReading):
             if parts.scheme not in ("http", "https") or not parts.hostname:
                 return None
             key = hashlib.sha256(url.encode()).hexdigest()
-            record = self._cache.load("pages", key)
-            if record is None or not isinstance(record.get("rows"), list):
+            record = self._page_check(key)
+            if record is None:
                 return None
-            stored = record.get("digest") if isinstance(record.get("digest"), str) else rows_digest(record["rows"])
-            if stored != digest:
+            if record["digest"] != digest:
                 return False  # the page cache already holds other content
-            if not (record.get("etag") or record.get("last_modified")) and record.get("status") not in (404, 410):
-                return None  # a page without a validator: only a whole answer could tell
+            validated = record.get("etag") or record.get("last_modified") or record.get("status") in (404, 410)
+            if not (validated or isinstance(record.get("body"), str)):
+                return None  # neither a validator nor the bytes' digest: only the full reader can tell
             requests_to_send.append((url, parts, key, record))
 
         import http.client
@@ -123,7 +123,7 @@ class PageRevalidation(PageReading):
             try:
                 conn.request("GET", path or "/", headers=headers)
                 response = conn.getresponse()
-                response.read()
+                body = response.read()
                 self._count("requests")
             except (OSError, http.client.HTTPException) as err:
                 conn.close()
@@ -135,6 +135,9 @@ class PageRevalidation(PageReading):
             gone = response.status in (404, 410) and record.get("status") in (404, 410)
             if response.status == 304 or gone:  # still not there: as unchanged as a 304
                 answers[url] = True
+                self._note_seen(key)
+            elif response.status == 200 and record.get("body") and _same_body(response, body, url, record["body"]):
+                answers[url] = True  # an index without validators: the very bytes of the cached page
                 self._note_seen(key)
 
         def all_of_them() -> None:
@@ -156,4 +159,39 @@ class PageRevalidation(PageReading):
         # would only double the wait)
         return False if failed else None
 
+    def _page_check(self, key: str) -> dict[str, Any] | None:
+        """What revalidating a cached page needs (its rows' digest, validators, status and the
+        digest of its bytes), from a small record kept beside the page's (``checks``), which
+        is valid while the page record's file is the one it was made from (size and mtime):
+        loading a big page record (megabytes of rows) to read four fields would cost more than
+        asking the index. None when the page is not cached."""
+        path = self._cache._path("pages", key)
+        if path is None:
+            return None
+        try:
+            st = os.stat(path)  # before reading: a record replaced meanwhile is seen next time
+        except OSError:
+            return None
+        made_from = [st.st_mtime_ns, st.st_size]
+        check = self._cache.load("checks", key)
+        if check is not None and check.get("page") == made_from and isinstance(check.get("digest"), str):
+            return check
+        record = self._cache.load("pages", key)
+        if record is None or not isinstance(record.get("rows"), list):
+            return None
+        digest = record.get("digest") if isinstance(record.get("digest"), str) else rows_digest(record["rows"])
+        check = {"page": made_from, "digest": digest}
+        check.update({k: record[k] for k in ("etag", "last_modified", "status", "body") if record.get(k)})
+        self._cache.store("checks", key, check)
+        return check
+
     # ------------------------------------------------------------------ sources and pages
+
+
+def _same_body(response: Any, body: bytes, url: str, expected: str) -> bool:
+    """Whether a 200 answer holds the bytes the cached page was parsed from (their
+    :func:`~guard.index.cache.body_digest`, as the full reader computes it)."""
+    if (response.getheader("Content-Encoding") or "identity").strip().lower() != "identity":
+        return False
+    content_type = (response.getheader("Content-Type") or "").split(";", 1)[0].strip().lower()
+    return body_digest(content_type, url, body) == expected
