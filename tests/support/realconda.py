@@ -16,7 +16,8 @@ What this module does for a test, and nothing else:
   install of this checkout, or its entry points differ from ``pyproject.toml``'s (an editable
   install freezes them), or a runtime dependency is missing. It uses that interpreter's pip with
   the machine's own pip configuration (the build needs setuptools>=77 from an index). When that
-  cannot work it returns the reason the tests skip with.
+  cannot work, or ``GUARD_TEST_CONDA_INSTALL=0`` (a conda of your own that tests must not change),
+  it raises the reason the tests skip with.
 * :class:`Conda` runs that conda with a configuration of the test's own: ``CONDARC`` (a copy of the
   channel configuration with ``envs_dirs`` and ``pkgs_dirs`` under the test's directory), ``HOME``
   (where ``conda config --set`` writes ``~/.condarc``), the guard's cache, no ``CONDA_*`` or ``PIP_*``
@@ -38,6 +39,8 @@ import yaml
 
 ENV_VAR = "GUARD_TEST_CONDA"
 CONDARC_VAR = "GUARD_TEST_CONDARC"
+INSTALL_VAR = "GUARD_TEST_CONDA_INSTALL"
+"""``0``: never pip-install into conda's interpreter (a conda of your own); skip instead."""
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DIST_NAME = "conda-pip-guard"
 CONDA_TIMEOUT = 180
@@ -193,7 +196,7 @@ def _is_this_checkout(direct_url: str | None) -> bool:
     return data.get("dir_info", {}).get("editable", False) and data.get("url") == REPO_ROOT.as_uri()
 
 
-def ensure_plugin(install: CondaInstall, scratch: Path) -> None:
+def ensure_plugin(install: CondaInstall, scratch: Path, environ: Mapping[str, str] = os.environ) -> None:
     """Make ``install``'s interpreter hold this checkout, editable, with the entry points of
     ``pyproject.toml`` and the runtime dependencies; raises :class:`RealCondaUnavailable` with pip's
     last line when that cannot be done (e.g. no index for the build backend)."""
@@ -209,6 +212,11 @@ def ensure_plugin(install: CondaInstall, scratch: Path) -> None:
             and not state["missing"]
         ):
             return
+        if environ.get(INSTALL_VAR) == "0":
+            raise RealCondaUnavailable(
+                f"{install.python} (conda's interpreter) does not hold this checkout's plugin as pyproject.toml "
+                f"declares it, and {INSTALL_VAR}=0 forbids installing it: pip install -e {REPO_ROOT} there"
+            )
         # the machine's own pip configuration (HOME, PIP_*) stays: the build backend comes from an index
         env = {k: v for k, v in os.environ.items() if not k.startswith(("CONDA", "GUARD_", "VIRTUAL_ENV"))}
         pip = [install.python, "-m", "pip", "install", "-q", "--disable-pip-version-check"]
