@@ -182,12 +182,13 @@ class _NoValidatorIndex:
         self.server.server_close()
 
 
-def test_the_same_page_without_validators_is_not_parsed_or_written_again(tmp_path):
+@pytest.mark.parametrize("supported_tags", [None, ["py3-none-any"]])
+def test_the_same_page_without_validators_is_not_parsed_or_written_again(tmp_path, supported_tags):
     with _NoValidatorIndex(["demo-1.0.tar.gz", "demo-1.0-py3-none-any.whl"]) as index:
         settings = IndexSettings(index_url=index.url, timeout=5.0, retries=0)
 
         def read() -> tuple[list[str], list]:
-            with IndexClient(settings, cache_dir=tmp_path / "cache") as client:
+            with IndexClient(settings, cache_dir=tmp_path / "cache", supported_tags=supported_tags) as client:
                 files = sorted(f.filename for f in client.project_files("demo"))
                 return files, list(client.pages_used.values())
 
@@ -216,3 +217,37 @@ def test_rows_made_while_consuming_links_are_the_same_rows():
     assert links == []  # freed as read
     assert rows == parse_rows(kept, "demo")
     assert [r[0] for r in rows] == ["demo-1.0.tar.gz", "demo-1.0-py3-none-any.whl", "demo-2.0.zip"]
+
+
+def test_an_interpreter_reads_its_view_of_a_page_not_the_whole_page(tmp_path):
+    """The page's record keeps every file (pages-v2); each interpreter reads a view with only
+    the rows it can use (pageview-v1), while the page's file is the one it was made from."""
+    cp311 = ["cp311-cp311-manylinux2014_x86_64"]
+    with LocalIndex() as index:
+        settings = IndexSettings(index_url=index.url, timeout=5.0, retries=1)
+
+        def files(tags):
+            with IndexClient(settings, cache_dir=tmp_path / "cache", supported_tags=tags) as client:
+                return sorted(f.filename for f in client.project_files("charset-normalizer"))
+
+        first = files(cp311)
+        [page] = (tmp_path / "cache" / "pages-v2").glob("*/*.json")
+        [view] = (tmp_path / "cache" / "pageview-v1").glob("*/*.json")
+        rows = json.loads(page.read_text())["rows"]
+        viewed = json.loads(view.read_text())
+        assert sorted(r[0] for r in viewed["rows"]) == first and len(viewed["rows"]) < len(rows)
+        assert viewed["digest"] == json.loads(page.read_text())["digest"]  # what a memoized verdict checks
+
+        # while the page's file is the one the view was made from, the view answers (the 304
+        # revalidates it): the page's record is not read (here: not even readable)
+        st = page.stat()
+        page.write_bytes(b" " * st.st_size)
+        os.utime(page, ns=(st.st_atime_ns, st.st_mtime_ns))
+        assert files(cp311) == first
+        assert page.read_bytes() == b" " * st.st_size  # not fetched in full and written again
+
+        # another interpreter: the page is read again in full, written, and every view is stale
+        everything = files(None)
+        assert len(everything) > len(first)
+        assert files(cp311) == first
+        assert files(["py3-none-any"]) == sorted(f for f in everything if f.endswith("-py3-none-any.whl"))

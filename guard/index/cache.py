@@ -77,14 +77,19 @@ class DiskCache:
             return None
         return record if isinstance(record, dict) else None
 
+    def path(self, kind: str, key: str) -> Path | None:
+        """The file of an entry (None without a cache directory)."""
+        return self._path(kind, key)
+
     def store(
         self, kind: str, key: str, record: Mapping[str, Any], *, encoded: Mapping[str, str] | None = None
-    ) -> None:
-        """Write ``record``. ``encoded``: fields of it already encoded as JSON text (a page's
-        rows, encoded once for their digest), written as they are instead of encoded again."""
+    ) -> list[int] | None:
+        """Write ``record``; returns the written file's ``[mtime_ns, size]`` (None when nothing
+        was written). ``encoded``: fields of it already encoded as JSON text (a page's rows,
+        encoded once for their digest), written as they are instead of encoded again."""
         path = self._path(kind, key)
         if path is None:
-            return
+            return None
         try:
             from guard.private_files import FILE_MODE, private_dir
 
@@ -105,12 +110,14 @@ class DiskCache:
             try:
                 with open(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE), "w", encoding="utf-8") as fh:
                     fh.writelines(pieces)
+                st = os.stat(tmp)  # the file as written (os.replace keeps its mtime)
                 os.replace(tmp, path)  # readers see the old entry or the new one, never half
+                return [st.st_mtime_ns, st.st_size]
             finally:
                 if tmp.exists():
                     tmp.unlink()
         except OSError:
-            pass  # the cache is an optimization; a read-only disk only makes us slower
+            return None  # the cache is an optimization; a read-only disk only makes us slower
 
 
 def _dumps(value: Any) -> str:

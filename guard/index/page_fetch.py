@@ -23,6 +23,7 @@ from guard.index.cache import (
     valid_page_record,
     valid_rows,
 )
+from guard.index.page_view import PageViews
 from guard.index.pages import (
     ACCEPT,
     HTML_TYPES,
@@ -70,6 +71,15 @@ class PageReading(ClientState):
     supported_tags: frozenset[str] | None = None
     """The target interpreter's wheel tags: wheels that match none are not offered (the check
     pipeline sets them; None: every file, for callers that ask about other platforms too)."""
+    _views: PageViews | None = None
+
+    def _page_views(self) -> PageViews | None:
+        """Cached pages as the target interpreter sees them (:mod:`guard.index.page_view`)."""
+        if self.supported_tags is None:
+            return None
+        if self._views is None:
+            self._views = PageViews(self._cache, self.supported_tags)
+        return self._views
 
     def _collect_sources(self, settings: IndexSettings) -> list[_Source]:
         """pip's SearchScope + build_source: find-links first, then the indexes."""
@@ -295,7 +305,8 @@ class PageReading(ClientState):
         cannot be reached. ``project``: the project of an index page (None: a find-links page)."""
         plain_url = split_auth(page_url)[0]
         key = hashlib.sha256(plain_url.encode()).hexdigest()
-        record = self._cache.load("pages", key)
+        views = self._page_views() if width == ROW_WIDTH else None  # this interpreter's rows only
+        record = views.load(key, plain_url, width) if views else self._cache.load("pages", key)
         if record is not None and not valid_page_record(record, plain_url, width):
             record = None
         now = time.time()
@@ -387,7 +398,9 @@ class PageReading(ClientState):
         record = {"url": plain_url, "status": status, "rows": rows, "digest": digest}
         if status == 200:
             record["body"] = body
-        self._remember(record, response, now, key, rows_json)
+        written = self._remember(record, response, now, key, rows_json)
+        if views is not None and written is not None:
+            views.store(key, record, written)
         self._used(plain_url, record, project)
         return rows
 
@@ -435,7 +448,7 @@ class PageReading(ClientState):
 
     def _remember(
         self, record: dict[str, Any], response: Any, now: float, key: str, rows_json: str | None = None
-    ) -> None:
+    ) -> list[int] | None:
         max_age, no_cache, no_store = cache_lifetime(response.headers)
         record["fetched"] = now
         record["max_age"] = max_age
@@ -447,8 +460,13 @@ class PageReading(ClientState):
             record["etag"] = etag
         if response.status_code != 304 or modified:
             record["last_modified"] = modified
-        if not no_store:
-            self._cache.store("pages", key, record, encoded={"rows": rows_json} if rows_json is not None else None)
+        if no_store:
+            return None
+        views = self._page_views()
+        if record.get("view") and views is not None:  # its page's record is updated, not replaced by a view
+            views.write_through(key, record)
+            return None
+        return self._cache.store("pages", key, record, encoded={"rows": rows_json} if rows_json is not None else None)
 
     def _is_fresh(self, record: Mapping[str, Any], now: float) -> bool:
         if self._page_max_age is not None:
