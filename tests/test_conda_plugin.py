@@ -342,3 +342,15 @@ def test_post_solve_names_a_removal_of_what_pip_replaced(plugin, conda_ctx, envi
     conda_ctx._argparse_args = {"prefix": str(plain.parent / "new-env")}
     hook(plugin, "post_solves").action("repodata.json", (), (prec("numpy", "1.26.4"),))
     assert capsys.readouterr().err == ""
+
+
+def test_post_solve_fails_closed_on_a_misspelt_setting(plugin, conda_ctx, environ, plain, capsys) -> None:
+    """A value that is neither warn nor refuse refuses: it was set to ask for something, and the
+    stricter reading never lets conda write over pip's files unasked."""
+    pip_replaced_numpy(plain)
+    conda_ctx._argparse_args = {"prefix": str(plain)}
+    conda_ctx.plugin_values["pip_guard_overwrites"] = "refues"
+    with pytest.raises(conda_stub.CondaError) as refused:
+        hook(plugin, "post_solves").action("repodata.json", (prec("numpy", "1.26.4"),), ())
+    assert str(refused.value).startswith(f"conda-pip-guard: refused: conda would change what pip installed in {plain}:")
+    assert "treated as refuse" in capsys.readouterr().err

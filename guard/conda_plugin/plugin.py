@@ -91,14 +91,21 @@ def check_conda_plan(repodata_fn: str, unlink_precs, link_precs) -> None:
     try:
         mode = conda_context.setting("pip_guard_overwrites")
     except BadSetting as err:
-        print(f"conda-pip-guard: warning: {err}; warning only", file=sys.stderr)
-        mode = "warn"
+        # Fail closed: a value that is neither warn nor refuse was set to ask for something; the
+        # stricter reading is the one that never lets conda write over pip's files unasked.
+        print(f"conda-pip-guard: warning: {err}; treated as refuse", file=sys.stderr)
+        mode = "refuse"
     prefix = conda_context.target_prefix()
     unlink = [Planned(p.name, str(p.version), p.build) for p in unlink_precs]
     link = [Planned(p.name, str(p.version), p.build) for p in link_precs]
     try:
         found, python = collisions_in(prefix, unlink, link)
     except GuardError as err:
+        if mode == "refuse":
+            raise conda_context.refusal(
+                f"conda-pip-guard: refused: cannot tell what pip installed in {prefix}: {err}\n"
+                "  Nothing was changed. Warn instead: conda config --set plugins.pip_guard_overwrites warn"
+            ) from None
         print(f"conda-pip-guard: warning: cannot tell what pip installed in {prefix}: {err}", file=sys.stderr)
         return
     if not found:
