@@ -49,3 +49,19 @@ def test_what_the_resolver_needs_is_fetched_now_not_after_the_queue(tmp_path):
             prefetch.join(10)
         assert files and waited < 0.25 * 3  # one answer's time, not the queue's eight
         assert sum(1 for _, path, _ in index.requests if path.endswith("/markdown-it-py/")) == 1
+
+
+def test_guesses_still_queued_when_the_resolution_ends_are_dropped(tmp_path):
+    names = ["six", "idna", "certifi", "click", "filelock", "rich", "pygments", "markdown-it-py"]
+    with LocalIndex() as index:
+        index.set_fault("slow", 0.2)
+        with IndexClient(IndexSettings(index_url=index.url), cache_dir=None, max_workers=1) as client:
+            prefetch = threading.Thread(target=client.prefetch_pages, args=(names,), daemon=True)
+            prefetch.start()
+            time.sleep(0.05)
+            client.cancel_prefetch()  # what the provider's close() does
+            prefetch.join(10)
+            asked = len(index.requests)
+            assert not prefetch.is_alive() and asked <= 3  # not the eight pages
+            assert client.project_files("rich")  # a dropped page is still there for the asking
+        assert len(index.requests) == asked + 1

@@ -122,6 +122,8 @@ class ClientState:
         for slot in slots:
             with self._lock:
                 job = None if slot.claimed else slot.job
+                if job is None and not slot.claimed:
+                    continue  # dropped from the queue (cancel_prefetch): no one computes it now
                 slot.claimed = True
             if job is not None:
                 slot.run(job)
@@ -133,6 +135,12 @@ class ClientState:
         dropped (speculation: the resolver's own call reports them)."""
         with self._lock:
             self._fetch_pool().submit(Slot(), work, depth)
+
+    def cancel_prefetch(self) -> None:
+        """Drop the queued prefetch work (the resolution it guessed for is over); what runs
+        finishes, and a later call for a dropped key computes its own."""
+        if self._pool is not None:
+            self._pool.cancel()
 
     def _close_pool(self) -> None:
         pool = self._pool
@@ -185,24 +193,33 @@ class FetchPool:
         self._heap: list[tuple[int, int, Slot]] = []
         self._order = itertools.count()
         self._threads = 0
-        self._closed = False
+        self.closed = False
 
     def submit(self, slot: Slot, job: Callable[[], Any], priority: int) -> None:
         """Queue ``slot`` (the caller holds the lock)."""
         slot.claimed = False
         slot.job = job
         heapq.heappush(self._heap, (priority, next(self._order), slot))
-        if self._threads < self._size and not self._closed:
+        if self._threads < self._size and not self.closed:
             self._threads += 1
             threading.Thread(target=self._work, name="guard-fetch", daemon=True).start()
         else:
             self._wake.notify()
 
-    def close(self) -> None:
-        """Queued work is dropped (a waiter computes its own); workers end after their job."""
+    def cancel(self) -> None:
+        """Drop the queued work: its slots stay unclaimed and without a job (a caller that
+        needs one computes its own; :meth:`ClientState._wait_all` no longer waits for it)."""
         with self._lock:
-            self._closed = True
+            for _priority, _order, slot in self._heap:
+                if not slot.claimed:
+                    slot.job = None
             self._heap.clear()
+
+    def close(self) -> None:
+        """:meth:`cancel`, and the workers end after their job."""
+        self.cancel()
+        with self._lock:
+            self.closed = True
             self._wake.notify_all()
 
     def _work(self) -> None:
@@ -210,7 +227,7 @@ class FetchPool:
             with self._lock:
                 slot = self._next()
                 while slot is None:
-                    if self._closed or not self._wake.wait(self.IDLE_SECONDS) and not self._heap:
+                    if self.closed or not self._wake.wait(self.IDLE_SECONDS) and not self._heap:
                         self._threads -= 1
                         return
                     slot = self._next()

@@ -271,6 +271,9 @@ class GuardProvider(AbstractProvider):
         their request and stop)."""
         with PARSE_LOCK:
             self._closed = True
+        cancel = getattr(self._source, "cancel_prefetch", None)
+        if cancel is not None:
+            cancel()  # the guesses still queued are for a resolution that is over
 
     def prefetch(self, requirements: Iterable[Requirement], depth: int = 0) -> None:
         """Warm the source for what the resolver will most likely ask next: the pages of these
