@@ -206,6 +206,33 @@ def test_an_sdist_deep_in_the_graph_is_built_alone(prefix, env, tmp_path, marker
     assert pip_dry_run(oracle_pip, prefix, args, env) == changes
 
 
+def test_hash_locked_requirements_with_an_sdist(prefix, env, tmp_path, marker, oracle_pip):
+    """A lock file (``--hash`` on every line: pip requires hashes): pip still builds that one sdist
+    to learn its dependencies, and so does the guard, which used to hand the whole command to pip."""
+    files = tmp_path / "files"
+    dists = {
+        ("app", "1.0"): build_wheel(files, "app", "1.0", requires_dist=["sdproj"]),
+        ("numpy", "2.0.0"): build_wheel(files, "numpy", "2.0.0"),
+        ("sdproj", "1.0"): write_sdist(files, "sdproj", marker, ["numpy>=2"]),
+    }
+    index = file_index(tmp_path / "index", list(dists.values()))
+    lock = tmp_path / "locked.txt"
+    lock.write_text(
+        "".join(
+            f"{name}=={version} --hash=sha256:{hashlib.sha256(path.read_bytes()).hexdigest()}\n"
+            for (name, version), path in dists.items()
+        )
+    )
+    args = ["--index-url", index, "-r", str(lock)]
+    proc = run_guard("check", "--prefix", str(prefix), "--allow-build", "--json", "--", *args, env=env)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    data = json.loads(proc.stdout)
+    assert data["simulation"]["path"] == "resolver", data["simulation"]
+    changes = {(c["name"], c["proposed"]) for c in data["changes"]}
+    assert changes == set(dists) and builds(marker) == ["sdproj"]
+    assert pip_dry_run(oracle_pip, prefix, args, env) == changes
+
+
 def test_a_failed_build_names_the_sdist_and_shows_pips_error(prefix, env, tmp_path, marker):
     files = tmp_path / "files"
     index = file_index(

@@ -425,14 +425,14 @@ class GuardProvider(AbstractProvider):
         if candidate.kind == "index":
             try:
                 meta = self._source.metadata(candidate.file)
-            except NeedsBuild as need:
-                # pip builds this sdist to learn its dependencies: so does ``build`` (or refuses,
-                # naming it); without one, or with hashes required, the whole command is pip's
-                if self._build is None or self._options.require_hashes or candidate.file.is_wheel:
-                    raise
+            except NeedsBuild as need:  # pip builds this sdist alone: so does ``build`` (or refuses, naming it)
+                if self._build is None or candidate.file.is_wheel:
+                    raise  # without a builder the whole command is pip's
                 return self._build(candidate.file, str(need))
             if self._options.require_hashes and getattr(meta, "build_needed", None):
-                raise NeedsPipFallback(meta.build_needed)
+                if self._build is None:  # hashes required: pip ignores the metadata file and builds the sdist
+                    raise NeedsPipFallback(meta.build_needed)
+                return self._build(candidate.file, meta.build_needed)
             return meta
         if candidate.kind == "direct":
             return candidate.direct.metadata
