@@ -429,10 +429,10 @@ class GuardProvider(AbstractProvider):
                 if self._build is None or candidate.file.is_wheel:
                     raise  # without a builder the whole command is pip's
                 return self._build(candidate.file, str(need))
-            if self._options.require_hashes and getattr(meta, "build_needed", None):
+            if self._options.require_hashes and (why := getattr(meta, "build_needed", None)):
                 if self._build is None:  # hashes required: pip ignores the metadata file and builds the sdist
-                    raise NeedsPipFallback(meta.build_needed)
-                return self._build(candidate.file, meta.build_needed)
+                    raise NeedsPipFallback(why)
+                return self._build(candidate.file, why)
             return meta
         if candidate.kind == "direct":
             return candidate.direct.metadata
