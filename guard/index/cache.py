@@ -82,11 +82,11 @@ class DiskCache:
         return self._path(kind, key)
 
     def store(
-        self, kind: str, key: str, record: Mapping[str, Any], *, encoded: Mapping[str, str] | None = None
+        self, kind: str, key: str, record: Mapping[str, Any], *, encoded: Mapping[str, bytes] | None = None
     ) -> list[int] | None:
         """Write ``record``; returns the written file's ``[mtime_ns, size]`` (None when nothing
-        was written). ``encoded``: fields of it already encoded as JSON text (a page's rows,
-        encoded once for their digest), written as they are instead of encoded again."""
+        was written). ``encoded``: fields of it already encoded as JSON (a page's rows, encoded
+        once for their digest), written as they are instead of encoded again."""
         path = self._path(kind, key)
         if path is None:
             return None
@@ -96,19 +96,20 @@ class DiskCache:
             private_dir(path.parent)  # 0700: the cache is the user's alone
             # json.dumps per field, not json.dump: dump encodes in Python, chunk by chunk (a
             # 6 MB page: 700,000 writes), where dumps is one call into the C encoder; and each
-            # field is a piece of its own, so that a big page's rows are not copied once more
+            # field is a piece of its own, written as bytes, so that a big page's rows are not
+            # copied once more
             pieces = []
             for i, (k, v) in enumerate(record.items()):
                 pieces += [
-                    "{" if i == 0 else ",",
-                    _dumps(k),
-                    ":",
-                    encoded[k] if encoded and k in encoded else _dumps(v),
+                    b"{" if i == 0 else b",",
+                    _dumps(str(k)).encode(),
+                    b":",
+                    encoded[k] if encoded and k in encoded else _dumps(v).encode(),
                 ]
-            pieces.append("}" if pieces else "{}")
+            pieces.append(b"}" if pieces else b"{}")
             tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
             try:
-                with open(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE), "w", encoding="utf-8") as fh:
+                with open(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE), "wb") as fh:
                     fh.writelines(pieces)
                 st = os.stat(tmp)  # the file as written (os.replace keeps its mtime)
                 os.replace(tmp, path)  # readers see the old entry or the new one, never half
@@ -129,10 +130,11 @@ def rows_digest(rows: Any) -> str:
     return encode_rows(rows)[1]
 
 
-def encode_rows(rows: Any) -> tuple[str, str]:
-    """A page's rows as JSON text, and their :func:`rows_digest` (one encoding for both)."""
-    text = _dumps(rows)
-    return text, hashlib.sha256(text.encode()).hexdigest()
+def encode_rows(rows: Any) -> tuple[bytes, str]:
+    """A page's rows as JSON (UTF-8 bytes; ASCII, as json.dumps escapes the rest), and their
+    :func:`rows_digest`: one encoding for both."""
+    data = _dumps(rows).encode()
+    return data, hashlib.sha256(data).hexdigest()
 
 
 def body_digest(content_type: str, base_url: str, body: bytes) -> str:

@@ -447,7 +447,7 @@ class PageReading(ClientState):
             self.fresh_until = min(self.fresh_until, until)
 
     def _remember(
-        self, record: dict[str, Any], response: Any, now: float, key: str, rows_json: str | None = None
+        self, record: dict[str, Any], response: Any, now: float, key: str, rows_json: bytes | None = None
     ) -> list[int] | None:
         max_age, no_cache, no_store = cache_lifetime(response.headers)
         record["fetched"] = now
