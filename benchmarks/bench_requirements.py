@@ -13,8 +13,9 @@ Columns per file, the tools taking turns:
 * ``pip``: pip's own cache kept between runs (``--with-pip``: on this machine's default index pip
   downloads whole wheels, minutes per file).
 
-The files are public projects' own (``../shared/data/real-requirements/``, sources in its SOURCES.md);
-a fresh clone of this repository does not have that folder: pass files or a directory.
+The files are public projects' own (``../shared/data/real-requirements/``, sources in its SOURCES.md,
+and ``benchmarks/data/``); a fresh clone of this repository has no ``../shared``: then only the
+committed file runs, or pass files or a directory.
 
     python benchmarks/bench_requirements.py                       # the default picks from ../shared
     python benchmarks/bench_requirements.py DIR --all             # every *.txt in DIR
@@ -24,12 +25,14 @@ a fresh clone of this repository does not have that folder: pass files or a dire
 
 Default picks (lines as ``wc -l`` counts them; packages: what uv would install into the env):
 groundingdino (10 lines, 43 packages), yolov5 (47 lines, 24 packages), chatglm3 (30 lines, 155
-packages, vllm among them: the largest graph in the set), sd-webui 1.3 (29 lines, 109 packages, 3
-of them sdist-only here: antlr4-python3-runtime 4.9.3, basicsr 1.4.2, jsonmerge 1.8.0) and Open-Sora
-(16 lines, 135 packages, 3 sdist-only: colossalai 0.5.0, contexttimer 0.3.3, pandarallel 1.6.5).
-The set has no ~150-line file; the largest graphs and the sdist-only projects are what stand in for
-it. text-generation-webui (53 lines) is left out of the picks: its URL wheels are on github.com,
-which this machine cannot reach, so every tool fails there (``--all`` includes it).
+packages, vllm among them), sd-webui 1.3 (29 lines, 109 packages, 3 of them sdist-only here:
+antlr4-python3-runtime 4.9.3, basicsr 1.4.2, jsonmerge 1.8.0), Open-Sora (16 lines, 135 packages, 3
+sdist-only: colossalai 0.5.0, contexttimer 0.3.3, pandarallel 1.6.5), and, committed here in
+``benchmarks/data/`` (sources in its SOURCES.md), Open WebUI's backend (89 lines, 68
+requirements, 257 packages, 4 sdist-only: docx2txt 0.8, langdetect 1.0.9, peewee 3.17.6,
+red-black-tree-mod 1.22): the largest real file found; there is no ~150-line one.
+text-generation-webui (53 lines) is left out of the picks: its URL wheels are on github.com, which
+this machine cannot reach, so every tool fails there (``--all`` includes it).
 """
 
 from __future__ import annotations
@@ -59,6 +62,8 @@ from measure import (  # noqa: E402
 sys.path.insert(0, str(ROOT))
 
 SHARED = ROOT.parent / "shared" / "data" / "real-requirements"
+KEPT = Path(__file__).resolve().parent / "data"  # real files committed with the benchmarks
+KEPT_FILES = ("openwebui-backend-requirements.txt",)
 PICKS = (
     "groundingdino-requirements.txt",
     "yolov5-requirements.txt",
@@ -143,12 +148,16 @@ def main() -> int:
 
 def _files(paths: list[Path], every: bool) -> tuple[list[Path], str | None]:
     if not paths:
+        kept = [KEPT / name for name in KEPT_FILES]
         if not SHARED.is_dir():
-            return [], (
-                f"no real requirements files: {SHARED} is absent (a fresh clone has no ../shared); "
-                "pass requirements files or a directory"
+            print(
+                f"bench_requirements: {SHARED} is absent (a fresh clone has no ../shared): only "
+                f"{', '.join(k.name for k in kept)}; pass requirements files or a directory for more",
+                file=sys.stderr,
             )
-        paths = [SHARED]
+            return kept, None
+        picks, problem = _files([SHARED], every)
+        return picks + kept, problem
     files: list[Path] = []
     for p in paths:
         if p.is_dir():
