@@ -172,3 +172,21 @@ def test_revalidation_without_requests_shares_one_context_too(pki, server, tmp_p
         assert second.stats.pages_revalidated == len(names) and second.stats.pages_fetched == 0
     lean = [key for key in transport._CONTEXTS if key[0] == str(pki / "ca.pem") and key[2]]
     assert len(lean) == 1  # one context for every thread of the lean path
+
+
+def test_revalidation_without_requests_trusts_what_requests_trusts(pki, server, tmp_path, monkeypatch):
+    # no cert option: requests verifies with REQUESTS_CA_BUNDLE (a TLS-inspecting proxy's CA
+    # lives there on machines like these); the lean path must too, not certifi's bundle
+    from guard.index import transport
+    from guard.index.client import IndexClient
+
+    ca = tmp_path / "bundle.pem"
+    ca.write_bytes((pki / "ca.pem").read_bytes())
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(ca))
+    settings = IndexSettings(index_url=f"https://localhost:{server.port}/simple/")
+    with IndexClient(settings, cache_dir=tmp_path / "cache", max_workers=2) as first:
+        first.prefetch_pages(["a", "b"])
+        used = dict(first.pages_used)
+    with IndexClient(settings, cache_dir=tmp_path / "cache", max_workers=2) as second:
+        assert second._lean_revalidation([(url, v[0], v[1]) for url, v in used.items()]) is True
+    assert (str(ca), None, True) in transport._CONTEXTS

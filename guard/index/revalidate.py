@@ -77,7 +77,9 @@ class PageRevalidation(PageReading):
         local = threading.local()
         answers: dict[str, bool] = {}
         failed: list[str] = []
-        cert = self.settings.cert
+        # the CA bundle requests would verify with: the cert option, else REQUESTS_CA_BUNDLE or
+        # CURL_CA_BUNDLE (requests' trust_env), else certifi's
+        cert = self.settings.cert or os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
 
         def connection(parts: Any, timeout: float) -> Any:
             conns = local.__dict__.setdefault("conns", {})
@@ -90,7 +92,7 @@ class PageRevalidation(PageReading):
                         context = ssl._create_unverified_context()
                     elif cert:  # one context for the process: building one reads the whole bundle
                         context = verified_context(cert, lean=True)
-                    else:  # requests' default trust store
+                    else:  # requests' own default trust store
                         import certifi
 
                         context = verified_context(certifi.where(), lean=True)
