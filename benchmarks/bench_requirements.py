@@ -159,7 +159,7 @@ def _files(paths: list[Path], every: bool) -> tuple[list[Path], str | None]:
         picks, problem = _files([SHARED], every)
         return picks + kept, problem
     files: list[Path] = []
-    for p in paths:
+    for p in (path.resolve() for path in paths):  # the tools run in a scratch directory
         if p.is_dir():
             chosen = sorted(p.glob("*.txt")) if every else [p / name for name in PICKS if (p / name).is_file()]
             if not chosen:
