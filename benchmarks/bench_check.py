@@ -184,9 +184,9 @@ def _one_round(col: dict[str, list[Run]]) -> str:
     return ", ".join(f"{k} {col[k][-1].seconds:.2f}s" for k in COLUMNS if col[k])
 
 
-def _med(runs: list[Run], *, guard: bool) -> float | None:
-    """Median wall time of the runs that answered (exit 0/1 for the guard, 0 for uv and pip)."""
-    good = [r.seconds for r in runs if (r.ok if guard else r.rc == 0)]
+def _med(runs: list[Run], *, guard: bool, field: str = "seconds") -> float | None:
+    """Median wall (or CPU) time when every run answered (exit 0/1 for the guard, 0 for uv and pip)."""
+    good = [getattr(r, field) for r in runs if (r.ok if guard else r.rc == 0)]
     return median(good) if len(good) == len(runs) and good else None
 
 
@@ -249,7 +249,7 @@ def _print_table(data: dict, args) -> None:
     print("| command | guard cold | guard new | guard warm | uv cold | uv warm | cold / uv cold | new / uv warm |")
     print("|---|---|---|---|---|---|---|---|")
     for shown, col in results.items():
-        c = {k: median([r.cpu for r in col[k]]) if col[k] else None for k in COLUMNS}
+        c = {k: _med(col[k], guard=k in ("cold", "new", "warm"), field="cpu") for k in COLUMNS}
         print(
             f"| {shown} | {fmt_s(c['cold']).strip()} | {fmt_s(c['new']).strip()} | {fmt_s(c['warm'], digits=3).strip()} "
             f"| {fmt_s(c['uv_cold']).strip()} | {fmt_s(c['uv_warm']).strip()} | {_x(_ratio(c['cold'], c['uv_cold']))} "
