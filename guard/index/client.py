@@ -13,6 +13,12 @@ trees and local find-links directories). Metadata comes from, fastest first: the
 ``<file>.metadata`` (advertised, or probed once per host when not advertised), HTTP range requests
 on the wheel's zip directory (what uv does), and as a last resort the whole file.
 
+Concurrency: speculative work (the resolver's guesses of what it will ask next) runs on a few
+fetch workers per client (``max_workers``, 6) in a priority queue, shallower guesses first; what
+the resolver asks for while it is still queued is fetched by its own call at once. One TLS
+context per CA bundle for the process (reading a bundle costs 25-55 ms of CPU), pooled
+keep-alive connections per host.
+
 Time: pip's ``--timeout`` per socket operation and ``--retries`` (urllib3 ``Retry``, pip's
 statuses and backoff), and one deadline for all requests of a run (``GUARD_DEADLINE``, 60 s),
 which also ends an index that drip-feeds its answer. An index that cannot be reached is

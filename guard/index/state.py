@@ -1,5 +1,6 @@
 """What the two halves of :class:`guard.index.client.IndexClient` share: its settings, counters,
-disk cache, transport and lock, and the single-flight and parallel work over them. Pages
+disk cache, transport and lock, and the single-flight work, the fetch queue (:class:`FetchPool`)
+and the parallel revalidation over them. Pages
 (:mod:`guard.index.page_fetch`) and metadata (:mod:`guard.index.metadata_fetch`) are read by
 methods of one object so that a run's answers, counters and warnings stay in one place."""
 
