@@ -3,7 +3,7 @@ projects through (the index client, handed in: the resolve stage imports no I/O)
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -31,6 +31,12 @@ class PrefetchingSource(PackageSource, Protocol):
     def prefetch_pages(self, names: Iterable[str], *, depth: int = 0) -> None: ...
 
     def prefetch_metadata(self, files: Iterable[DistFile], *, depth: int = 0) -> None: ...
+
+    def in_background(self, work: Callable[[], Any], *, depth: int = 0) -> None:
+        """Run ``work`` on the source's fetch workers, behind queued work of lower depth."""
+
+    def cancel_prefetch(self) -> None:
+        """Drop the prefetch work still queued."""
 
 
 @dataclass(frozen=True)

@@ -266,24 +266,18 @@ class GuardProvider(AbstractProvider):
     # ---- speculative prefetch (the source does the I/O; results land in its cache) ----------
 
     def close(self) -> None:
-        """Stop speculative prefetching. Taken under the parse lock, so that once this returns no
-        prefetch thread parses a requirement beside the caller (threads still in flight finish
-        their request and stop)."""
+        """Stop speculative prefetching: under the parse lock, so that no guess parses a
+        requirement beside the caller once this returns; queued guesses are dropped."""
         with PARSE_LOCK:
             self._closed = True
-        cancel = getattr(self._source, "cancel_prefetch", None)
-        if cancel is not None:
-            cancel()  # the guesses still queued are for a resolution that is over
+        if hasattr(self._source, "prefetch_pages"):
+            cast(PrefetchingSource, self._source).cancel_prefetch()
 
     def prefetch(self, requirements: Iterable[Requirement], depth: int = 0) -> None:
-        """Warm the source for what the resolver will most likely ask next: the pages of these
-        requirements' projects and the metadata of each one's best file, then their
-        dependencies, one level deeper each time, on the source's fetch workers. ``depth``: how
-        many guesses away from what the resolver asked (0: its own new requirements); deeper
-        work waits behind shallower, and beyond ``_SPECULATION_DEPTH`` nothing is guessed (the
-        resolver asks again when it gets there). Nothing is decided here; a wrong guess only
-        costs a request. Projects the installed distribution will satisfy are skipped, as pip
-        would not read the index for them."""
+        """Warm the source (on its fetch workers) for what the resolver will likely ask next:
+        these requirements' pages and each best file's metadata, then their dependencies at
+        ``depth + 1`` (deeper guesses wait behind shallower; none beyond _SPECULATION_DEPTH).
+        A wrong guess only costs a request; what the installed distribution satisfies is skipped."""
         if self._closed or depth > _SPECULATION_DEPTH or not hasattr(self._source, "prefetch_pages"):
             return
         todo = []
@@ -295,13 +289,8 @@ class GuardProvider(AbstractProvider):
                 if not self._eligible_for_upgrade(r.name) and self._satisfied_by_installed(r.project, r.specifier):
                     continue
                 todo.append((r.project, r.specifier))
-        if not todo:
-            return
-        background = getattr(self._source, "in_background", None)
-        if background is not None:
-            background(lambda: self._prefetch_worker(todo, depth), depth=depth)
-        else:
-            threading.Thread(target=self._prefetch_worker, args=(todo, depth), daemon=True).start()
+        if todo:
+            cast(PrefetchingSource, self._source).in_background(lambda: self._prefetch_worker(todo, depth), depth=depth)
 
     def _satisfied_by_installed(self, project: str, specifier: SpecifierSet) -> bool:
         if self._options.force_reinstall or project not in self._installed:
