@@ -3,10 +3,12 @@ file and ``os.replace``), an entry that does not parse or validate is a miss; an
 page stays fresh (``Cache-Control``/``Age``).
 
 Layout under ``cache_dir``: ``pages-v2/`` parsed pages as rows (one compact list of strings per
-file, see :mod:`guard.index.pages`) with their ETag, Last-Modified, fetch time, content digest
-and lifetime, and parsed local pages under their stat signature;
-``seen-v1/`` when the index last confirmed a page (a 304); ``metadata-v1/`` parsed core metadata
-under the file's sha256 (kept forever) or, without one, its URL.
+file, see :mod:`guard.index.pages`) with their ETag, Last-Modified, fetch time, content digest,
+the digest of the bytes they were parsed from and lifetime, and parsed local pages under their
+stat signature; ``pageview-v1/`` each page as one interpreter sees it (:mod:`guard.index.page_view`);
+``seen-v1/`` when the index last confirmed a page (a 304, or the same bytes again);
+``metadata-v1/`` parsed core metadata under the file's sha256 (kept forever) or, without one,
+its URL.
 """
 
 from __future__ import annotations

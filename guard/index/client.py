@@ -25,10 +25,12 @@ which also ends an index that drip-feeds its answer. An index that cannot be rea
 answered from its cached pages with a warning saying how old they are; without any, it is
 skipped when another index answered (pip's behaviour), else IndexUnavailable.
 
-The disk cache (``cache_dir``): ``pages-v1/`` holds parsed pages as JSON rows with their ETag,
-Last-Modified, fetch time, a digest of their content and lifetime (``Cache-Control: max-age``,
+The disk cache (``cache_dir``): ``pages-v2/`` holds parsed pages as compact JSON rows with their
+ETag, Last-Modified, fetch time, a digest of their content and lifetime (``Cache-Control: max-age``,
 else 600 s; used only with ``page_max_age=None``; ``no-store`` is not stored), and parsed local
-pages under their stat signature; ``seen-v1/`` when the index last confirmed a page (a 304);
+pages under their stat signature; ``pageview-v1/`` each page as the target interpreter sees it
+(with ``supported_tags``: the rows it can use, read instead of the whole page); ``seen-v1/``
+when the index last confirmed a page (a 304, or the same bytes again);
 ``metadata-v1/`` holds parsed core metadata under the file's sha256 (kept forever) or, without
 one, its URL. Writes go through a temporary file and ``os.replace``; an entry that does not
 parse or validate is a miss.
