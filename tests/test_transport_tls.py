@@ -190,3 +190,74 @@ def test_revalidation_without_requests_trusts_what_requests_trusts(pki, server, 
     with IndexClient(settings, cache_dir=tmp_path / "cache", max_workers=2) as second:
         assert second._lean_revalidation([(url, v[0], v[1]) for url, v in used.items()]) is True
     assert (str(ca), None, True) in transport._CONTEXTS
+
+
+class _ConnectProxy:
+    """An HTTP proxy on 127.0.0.1 that only tunnels (CONNECT), as pip's --proxy is used for
+    HTTPS indexes; ``tunnels`` lists the ``host:port`` of each tunnel it opened."""
+
+    def __init__(self) -> None:
+        import socket
+
+        self.tunnels: list[str] = []
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        import socket
+
+        while True:
+            try:
+                client, _ = self.sock.accept()
+            except OSError:
+                return
+            head = b""
+            while b"\r\n\r\n" not in head:
+                chunk = client.recv(4096)
+                if not chunk:
+                    break
+                head += chunk
+            target = head.split(b" ", 2)[1].decode()
+            self.tunnels.append(target)
+            host, port = target.rsplit(":", 1)
+            upstream = socket.create_connection((host, int(port)))
+            client.sendall(b"HTTP/1.1 200 Connection established\r\n\r\n")
+            for a, b in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
+
+    @staticmethod
+    def _pipe(source, sink) -> None:
+        try:
+            while data := source.recv(65536):
+                sink.sendall(data)
+        except OSError:
+            pass
+        finally:
+            sink.close()
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+def test_a_proxy_tunnel_uses_the_shared_verified_context(pki, server):
+    proxy = _ConnectProxy()
+    try:
+        t = _transport(cert=str(pki / "ca.pem"), proxy=f"http://127.0.0.1:{proxy.port}")
+        first = t.get(f"https://localhost:{server.port}/a", stream=True)
+        assert first.status_code == 200 and proxy.tunnels == [f"localhost:{server.port}"]
+        assert _context_of(first) is transport_context(str(pki / "ca.pem"))
+        first.close()
+        t.close()
+        other = _transport(cert=str(pki / "other.pem"), proxy=f"http://127.0.0.1:{proxy.port}")
+        with pytest.raises(TransportError, match="certificate verify failed"):
+            other.get(f"https://localhost:{server.port}/b")  # still verified through the tunnel
+        other.close()
+    finally:
+        proxy.close()
+
+
+def transport_context(ca: str) -> ssl.SSLContext:
+    from guard.index.transport import verified_context
+
+    return verified_context(ca)
