@@ -17,7 +17,7 @@ import hashlib
 import json
 import os
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -84,11 +84,12 @@ class DiskCache:
         return self._path(kind, key)
 
     def store(
-        self, kind: str, key: str, record: Mapping[str, Any], *, encoded: Mapping[str, bytes] | None = None
+        self, kind: str, key: str, record: Mapping[str, Any], *, encoded: Mapping[str, Any] | None = None
     ) -> list[int] | None:
         """Write ``record``; returns the written file's ``[mtime_ns, size]`` (None when nothing
         was written). ``encoded``: fields of it already encoded as JSON (a page's rows, encoded
-        once for their digest), written as they are instead of encoded again."""
+        once for their digest: bytes, or a list of pieces of bytes), written as they are
+        instead of the record's value (which may hold only some of the rows)."""
         path = self._path(kind, key)
         if path is None:
             return None
@@ -100,14 +101,11 @@ class DiskCache:
             # 6 MB page: 700,000 writes), where dumps is one call into the C encoder; and each
             # field is a piece of its own, written as bytes, so that a big page's rows are not
             # copied once more
-            pieces = []
+            pieces: list[bytes] = []
             for i, (k, v) in enumerate(record.items()):
-                pieces += [
-                    b"{" if i == 0 else b",",
-                    _dumps(str(k)).encode(),
-                    b":",
-                    encoded[k] if encoded and k in encoded else _dumps(v).encode(),
-                ]
+                pieces += [b"{" if i == 0 else b",", _dumps(str(k)).encode(), b":"]
+                value = encoded[k] if encoded and k in encoded else _dumps(v).encode()
+                pieces += value if isinstance(value, list) else [value]
             pieces.append(b"}" if pieces else b"{}")
             tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
             try:
@@ -137,6 +135,45 @@ def encode_rows(rows: Any) -> tuple[bytes, str]:
     :func:`rows_digest`: one encoding for both."""
     data = _dumps(rows).encode()
     return data, hashlib.sha256(data).hexdigest()
+
+
+class EncodedRows:
+    """A page's rows encoded as they are made, a chunk at a time: the JSON of the whole list as
+    :func:`encode_rows` makes it (``pieces``, to be written as they are) and its digest,
+    without every row held at once (pydantic-core: 15,057 rows, 14 MB as lists, 5.6 MB as
+    JSON). ``keep``: which rows are also kept as they are (``kept``; None: every row)."""
+
+    CHUNK = 512
+
+    def __init__(self, keep: Callable[[list], bool] | None = None) -> None:
+        self.pieces: list[bytes] = [b"["]
+        self.kept: list[list] = []
+        self._keep = keep
+        self._pending: list[list] = []
+        self._hash = hashlib.sha256(b"[")
+
+    def add(self, row: list) -> None:
+        self._pending.append(row)
+        if self._keep is None or self._keep(row):
+            self.kept.append(row)
+        if len(self._pending) >= self.CHUNK:
+            self._flush()
+
+    def _flush(self) -> None:
+        if self._pending:
+            # the JSON of a list is "[" + its items' JSON joined by "," + "]", chunk or whole
+            data = _dumps(self._pending)[1:-1].encode()
+            self._pending = []
+            for piece in (b",", data) if len(self.pieces) > 1 else (data,):
+                self.pieces.append(piece)
+                self._hash.update(piece)
+
+    def finish(self) -> str:
+        """The rows' :func:`rows_digest`; ``pieces`` is then the whole list's JSON."""
+        self._flush()
+        self.pieces.append(b"]")
+        self._hash.update(b"]")
+        return self._hash.hexdigest()
 
 
 def body_digest(content_type: str, base_url: str, body: bytes) -> str:

@@ -9,7 +9,7 @@ import hashlib
 import os
 import threading
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Callable
 from urllib.parse import quote, urljoin, urlsplit, urlunsplit
@@ -23,19 +23,17 @@ from guard.index.cache import (
     valid_page_record,
     valid_rows,
 )
+from guard.index.page_decode import Answered, decode_page
 from guard.index.page_view import PageViews
 from guard.index.pages import (
     ACCEPT,
-    HTML_TYPES,
-    JSON_TYPE,
     LINK_WIDTH,
     ROW_WIDTH,
     Link,
     cached_version,
-    decode_body,
     expand_tags,
+    iter_rows,
     parse_html,
-    parse_json,
     parse_rows,
 )
 from guard.index.settings import IndexSettings
@@ -123,9 +121,7 @@ class PageReading(ClientState):
                     rows = self._local_page_rows(page_url, project)
                 elif self._transport.is_secure_origin(page_url):
                     try:
-                        rows = self._http_page(
-                            page_url, lambda links: parse_rows(links, project, consume=True), ROW_WIDTH, project
-                        )
+                        rows = self._http_page(page_url, lambda links: iter_rows(links, project), ROW_WIDTH, project)
                     except _IndexUnreachable as err:
                         unreachable.append((source, err))
                         continue
@@ -298,7 +294,7 @@ class PageReading(ClientState):
         return files, pages
 
     def _http_page(
-        self, page_url: str, to_rows: Callable[[list[Link]], list[list]], width: int, project: str | None = None
+        self, page_url: str, to_rows: Callable[[Iterator[Link]], Iterable[list]], width: int, project: str | None = None
     ) -> list[list]:
         """A remote page's rows (``width`` fields each): a cached page revalidated (or, with
         ``page_max_age`` None, used while fresh), answered from the cache when the index
@@ -360,7 +356,9 @@ class PageReading(ClientState):
             self._count("pages_fetched")
             content_type = response.headers.get("Content-Type", "").split(";", 1)[0].strip().lower()
             base_url = split_auth(response.url or plain_url)[0]
-            body = body_digest(content_type, base_url, response.content)
+            content = [response.content]  # decoding empties it: the bytes freed once decoded
+            response = Answered(response.status_code, response.headers)  # requests' copy let go
+            body = body_digest(content_type, base_url, content[0])
             if record is not None and record.get("body") == body:
                 # the bytes of the cached page again (an index without validators): its rows
                 # as parsed then, neither parsed nor encoded nor written again
@@ -375,18 +373,11 @@ class PageReading(ClientState):
                 self._used(plain_url, record, project)
                 return record["rows"]
             with _DECODING:
-                try:
-                    if content_type == JSON_TYPE:
-                        links = parse_json(response.content, base_url)
-                    elif content_type in HTML_TYPES:
-                        links = parse_html(decode_body(response), base_url)
-                    else:
-                        raise ValueError(f"Content-Type {content_type or 'missing'}")
+                try:  # streamed: the rows of this interpreter's view kept, all encoded for the record
+                    header, keep = response.headers.get("Content-Type", ""), views.applies if views else None
+                    rows, rows_json, digest = decode_page(content_type, header, content, base_url, to_rows, keep)
                 except (ValueError, UnicodeDecodeError, LookupError) as err:
                     raise IndexUnavailable(f"{shown}: unparsable index page ({scrub(str(err))[:80]})") from None
-                rows = to_rows(links)
-                del links  # a big page's links weigh as much as its rows: not both kept while encoding
-                rows_json, digest = encode_rows(rows)
         elif status >= 500 or status == 429:
             return self._unreachable(
                 record, plain_url, project, shown, f"HTTP {status} after {self.settings.retries} retries"
@@ -394,7 +385,8 @@ class PageReading(ClientState):
         else:
             raise IndexUnavailable(f"{shown}: HTTP {status}")
         if status != 200:
-            rows_json, digest = encode_rows(rows)
+            encoded, digest = encode_rows(rows)
+            rows_json = [encoded]
         record = {"url": plain_url, "status": status, "rows": rows, "digest": digest}
         if status == 200:
             record["body"] = body
@@ -447,7 +439,7 @@ class PageReading(ClientState):
             self.fresh_until = min(self.fresh_until, until)
 
     def _remember(
-        self, record: dict[str, Any], response: Any, now: float, key: str, rows_json: bytes | None = None
+        self, record: dict[str, Any], response: Any, now: float, key: str, rows_json: Any = None
     ) -> list[int] | None:
         max_age, no_cache, no_store = cache_lifetime(response.headers)
         record["fetched"] = now

@@ -37,18 +37,18 @@ class PageViews:
 
     def applicable(self, rows: Iterable[list]) -> list[list]:
         """The rows an installer could ever pick here: sdists, and wheels with a supported tag."""
-        out = []
-        for row in rows:
-            tag = row[3]
-            if tag is not None:
-                ok = self._applies.get(tag)
-                if ok is None:
-                    expanded = expand_tags(tag)
-                    ok = self._applies[tag] = expanded is not None and not self._supported.isdisjoint(expanded)
-                if not ok:
-                    continue
-            out.append(row)
-        return out
+        return [row for row in rows if self.applies(row)]
+
+    def applies(self, row: list) -> bool:
+        """Whether an installer could ever pick this row here (:meth:`applicable`)."""
+        tag = row[3]
+        if tag is None:
+            return True
+        ok = self._applies.get(tag)
+        if ok is None:
+            expanded = expand_tags(tag)
+            ok = self._applies[tag] = expanded is not None and not self._supported.isdisjoint(expanded)
+        return ok
 
     def load(self, key: str, url: str, width: int) -> dict[str, Any] | None:
         """The page's view while it is current, else the page's record (of which a view is made

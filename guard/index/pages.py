@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any, cast
 from urllib.parse import unquote, urljoin, urlsplit
 
 from packaging.version import InvalidVersion, Version
@@ -196,107 +196,238 @@ class _AnchorParser:
         self.anchors: list[dict[str, str | None]] = []
         self._parser = Parser(convert_charrefs=True)
 
-    def feed(self, text: str) -> None:
+    def feed(self, text: str, close: bool = True) -> None:
         self._parser.feed(text)
-        self._parser.close()
+        if close:
+            self._parser.close()
 
 
 def parse_html(text: str, page_url: str) -> list[Link]:
     """PEP 503 links. Raises ValueError for a body that is not HTML at all."""
-    import html
-
     parser = _AnchorParser()
     parser.feed(text)
     if not parser.saw_tag and text.strip():
         raise ValueError("not an HTML page")
     base = urljoin(page_url, parser.base) if parser.base else page_url
-    links = []
-    for attrs in parser.anchors:
-        href = attrs.get("href")
-        if not href:
-            continue
-        url, fragment = _join(base, href.strip())
-        filename = unquote(urlsplit(url).path.rstrip("/").rsplit("/", 1)[-1])
-        requires_python = attrs.get("data-requires-python")
-        requires_python = html.unescape(requires_python).strip() if requires_python else None
-        yanked = attrs.get("data-yanked")
-        if yanked is not None:
-            yanked = html.unescape(yanked)
-        elif "data-yanked" in attrs:
-            yanked = ""
-        metadata: Any = attrs.get("data-core-metadata", attrs.get("data-dist-info-metadata"))
-        if metadata is None and ("data-core-metadata" in attrs or "data-dist-info-metadata" in attrs):
-            metadata = True  # attribute present without a value
-        links.append(
-            [filename, url, requires_python or None, yanked, hashes_from_fragment(fragment),
-             _metadata_attr(metadata)]
-        )  # fmt: skip
-    return links
+    return [link for link in map(lambda attrs: _html_link(attrs, base), parser.anchors) if link is not None]
+
+
+_HTML_CHUNK = 1 << 16
+
+
+def iter_html_links(text: str, page_url: str) -> Iterator[Link]:
+    """:func:`parse_html`'s links, the page fed to the parser a piece at a time and its links
+    made as they come (a big page's anchors are not all held at once). :class:`AgainWhole`
+    for a ``<base>`` met after links were made (it applies to all of them)."""
+    parser = _AnchorParser()
+    made = False
+    for start in range(0, len(text), _HTML_CHUNK):
+        seen_base = parser.base
+        parser.feed(text[start : start + _HTML_CHUNK], close=start + _HTML_CHUNK >= len(text))
+        if parser.base != seen_base and made:
+            raise AgainWhole("a <base> after links")
+        base = urljoin(page_url, parser.base) if parser.base else page_url
+        anchors, parser.anchors = parser.anchors, []
+        for attrs in anchors:
+            link = _html_link(attrs, base)
+            if link is not None:
+                made = True
+                yield link
+    if not parser.saw_tag and text.strip():
+        raise ValueError("not an HTML page")
+
+
+def _html_link(attrs: dict[str, str | None], base: str) -> Link | None:
+    import html
+
+    href = attrs.get("href")
+    if not href:
+        return None
+    url, fragment = _join(base, href.strip())
+    filename = unquote(urlsplit(url).path.rstrip("/").rsplit("/", 1)[-1])
+    requires_python = attrs.get("data-requires-python")
+    requires_python = html.unescape(requires_python).strip() if requires_python else None
+    yanked = attrs.get("data-yanked")
+    if yanked is not None:
+        yanked = html.unescape(yanked)
+    elif "data-yanked" in attrs:
+        yanked = ""
+    metadata: Any = attrs.get("data-core-metadata", attrs.get("data-dist-info-metadata"))
+    if metadata is None and ("data-core-metadata" in attrs or "data-dist-info-metadata" in attrs):
+        metadata = True  # attribute present without a value
+    return [filename, url, requires_python or None, yanked, hashes_from_fragment(fragment), _metadata_attr(metadata)]
 
 
 def parse_json(body: bytes, page_url: str) -> list[Link]:
     """PEP 691 links. Raises ValueError for anything that is not a PEP 691 project page."""
+    text = json_text(body)
     try:
-        data = json.loads(body)
+        return list(iter_json_links(text, page_url))
+    except AgainWhole:
+        return parse_json_whole(text, page_url)
+
+
+def json_text(body: bytes) -> str:
+    """The text of a JSON body, decoded as ``json.loads`` decodes bytes."""
+    return body.decode(json.detect_encoding(body), "surrogatepass")
+
+
+class AgainWhole(ValueError):
+    """A page the streaming decoders leave to the whole-page ones (a second ``files`` key, a
+    ``<base>`` after links): rare, and read as before."""
+
+
+_WS = re.compile(r"[ \t\n\r]*")
+
+
+def iter_json_links(text: str, page_url: str) -> Iterator[Link]:
+    """PEP 691 links, decoded one ``files`` entry at a time: the rest of the page is decoded
+    and checked as ``json.loads`` would (same errors), but a big page's tree of entries is
+    never built (pydantic-core: 6.6 MB of JSON, 17.8 MB decoded). Raises ValueError as
+    :func:`parse_json`; :class:`AgainWhole` for a second ``files`` key (the last one counts)."""
+    from json.decoder import JSONDecodeError
+
+    scanstring: Callable[[str, int], tuple[str, int]] = json.decoder.scanstring  # type: ignore[attr-defined]
+    scan: Callable[[str, int], tuple[Any, int]] = json.JSONDecoder().scan_once  # type: ignore[attr-defined]
+    ws = cast(Callable[[str, int], "re.Match[str]"], _WS.match)  # "*": it always matches
+    i = ws(text, 0).end()
+    if not text.startswith("{", i):
+        json_loads_whole(text)  # not an object: json.loads' error, or none
+        raise ValueError("JSON without a 'files' list")
+
+    def value(at: int) -> tuple[Any, int]:
+        try:
+            return scan(text, at)
+        except StopIteration as err:
+            raise JSONDecodeError("Expecting value", text, err.value) from None
+        except RecursionError:
+            raise ValueError("JSON nested too deeply") from None
+
+    files = None  # what the "files" key held: a list (streamed) or another value
+    i = ws(text, i + 1).end()
+    if text.startswith("}", i):
+        i += 1
+    else:
+        while True:
+            if not text.startswith('"', i):
+                raise JSONDecodeError("Expecting property name enclosed in double quotes", text, i)
+            key, i = scanstring(text, i + 1)
+            i = ws(text, i).end()
+            if not text.startswith(":", i):
+                raise JSONDecodeError("Expecting ':' delimiter", text, i)
+            i = ws(text, i + 1).end()
+            if key == "files" and files is not None:
+                raise AgainWhole("two 'files' keys")
+            if key == "files" and text.startswith("[", i):
+                files = []
+                i = ws(text, i + 1).end()
+                if text.startswith("]", i):
+                    i += 1
+                else:
+                    while True:
+                        entry, i = value(i)
+                        link = _json_link(entry, page_url)
+                        del entry
+                        if link is not None:
+                            yield link
+                        i = ws(text, i).end()
+                        i += 1
+                        if text.startswith("]", i - 1):
+                            break
+                        if not text.startswith(",", i - 1):
+                            raise JSONDecodeError("Expecting ',' delimiter", text, i - 1)
+                        i = ws(text, i).end()
+            else:
+                other, i = value(i)
+                if key == "files":
+                    files = other
+                del other
+            i = ws(text, i).end()
+            i += 1
+            if text.startswith("}", i - 1):
+                break
+            if not text.startswith(",", i - 1):
+                raise JSONDecodeError("Expecting ',' delimiter", text, i - 1)
+            i = ws(text, i).end()
+    if ws(text, i).end() != len(text):
+        raise JSONDecodeError("Extra data", text, ws(text, i).end())
+    if not isinstance(files, list):
+        raise ValueError("JSON without a 'files' list")
+
+
+def json_loads_whole(text: str) -> Any:
+    try:
+        return json.loads(text)
     except RecursionError:  # json recurses per nesting level; not a ValueError
         raise ValueError("JSON nested too deeply") from None
+
+
+def parse_json_whole(text: str, page_url: str) -> list[Link]:
+    """PEP 691 links from the whole decoded page (json.loads' last-duplicate-key rule)."""
+    data = json_loads_whole(text)
     files = data.get("files") if isinstance(data, dict) else None
     if not isinstance(files, list):
         raise ValueError("JSON without a 'files' list")
-    links = []
-    files.reverse()
-    while files:
-        # taken off the decoded page one by one: a big page's entries are freed as its links
-        # are made, not both held at once
-        entry = files.pop()
-        if not isinstance(entry, dict):
-            continue
-        href, filename, requires_python = entry.get("url"), entry.get("filename"), entry.get("requires-python")
-        if not href or not filename:
-            continue
-        if not (isinstance(href, str) and isinstance(filename, str) and isinstance(requires_python, (str, type(None)))):
-            raise ValueError("a file entry whose url, filename or requires-python is not a string")
-        url, fragment = _join(page_url, href)
-        hashes = entry.get("hashes")
-        hashes = {str(k): str(v) for k, v in hashes.items()} if isinstance(hashes, dict) else {}
-        if not hashes:
-            hashes = hashes_from_fragment(fragment)
-        yanked = entry.get("yanked", False)
-        yanked = None if yanked is False or yanked is None else ("" if yanked is True else str(yanked))
-        metadata = entry.get("core-metadata", entry.get("dist-info-metadata"))
-        links.append([filename, url, requires_python or None, yanked, hashes, _metadata_attr(metadata)])
-    return links
+    return [link for link in map(lambda e: _json_link(e, page_url), files) if link is not None]
+
+
+def _json_link(entry: Any, page_url: str) -> Link | None:
+    if not isinstance(entry, dict):
+        return None
+    href, filename, requires_python = entry.get("url"), entry.get("filename"), entry.get("requires-python")
+    if not href or not filename:
+        return None
+    if not (isinstance(href, str) and isinstance(filename, str) and isinstance(requires_python, (str, type(None)))):
+        raise ValueError("a file entry whose url, filename or requires-python is not a string")
+    url, fragment = _join(page_url, href)
+    hashes = entry.get("hashes")
+    hashes = {str(k): str(v) for k, v in hashes.items()} if isinstance(hashes, dict) else {}
+    if not hashes:
+        hashes = hashes_from_fragment(fragment)
+    yanked = entry.get("yanked", False)
+    yanked = None if yanked is False or yanked is None else ("" if yanked is True else str(yanked))
+    metadata = entry.get("core-metadata", entry.get("dist-info-metadata"))
+    return [filename, url, requires_python or None, yanked, hashes, _metadata_attr(metadata)]
 
 
 def decode_body(response: Any) -> str:
     """An HTML body as text: the charset the server names, else UTF-8 (not requests'
     ISO-8859-1 default for text/*)."""
+    return html_text(response.content, response.headers.get("Content-Type", ""))
+
+
+def html_text(body: bytes, content_type: str) -> str:
+    """:func:`decode_body` of a body and its Content-Type header."""
     charset = "utf-8"
-    for param in response.headers.get("Content-Type", "").split(";")[1:]:
+    for param in content_type.split(";")[1:]:
         name, _, value = param.strip().partition("=")
         if name.lower() == "charset" and value:
             charset = value.strip("\"'")
     try:
-        return response.content.decode(charset, errors="replace")
+        return body.decode(charset, errors="replace")
     except LookupError:
-        return response.content.decode("utf-8", errors="replace")
+        return body.decode("utf-8", errors="replace")
 
 
-def parse_rows(links: list[Link], project: str, *, consume: bool = False) -> list[list]:
+def parse_rows(links: Iterable[Link], project: str, *, consume: bool = False) -> list[list]:
     """Links -> rows for ``project``, dropping other projects and unparsable names.
-    ``consume``: empty ``links`` while reading them (a big page's links are freed as its rows
-    are made), for a caller that owns them."""
-    rows = []
-    prefix = project + "-"
-    if consume:
+    ``consume``: empty ``links`` (a list) while reading them (a big page's links are freed as
+    its rows are made), for a caller that owns them."""
+    if consume and isinstance(links, list):
         links.reverse()
-    for filename, url, requires_python, yanked, hashes, metadata_hashes in _taken(links) if consume else links:
+        links = _taken(links)
+    return list(iter_rows(links, project))
+
+
+def iter_rows(links: Iterable[Link], project: str) -> Iterator[list]:
+    """:func:`parse_rows`, a row at a time."""
+    prefix = project + "-"
+    for filename, url, requires_python, yanked, hashes, metadata_hashes in links:
         if not filename.endswith(".whl") and not canonical_name(filename).startswith(prefix):
             continue  # a cheap pre-check for other projects' archives (a wheel's name is memoized)
         parsed = parse_filename(filename, project)
         if parsed is not None:
-            rows.append([filename, url, parsed[0], parsed[1], requires_python, yanked, hashes, metadata_hashes])
-    return rows
+            yield [filename, url, parsed[0], parsed[1], requires_python, yanked, hashes, metadata_hashes]
 
 
 def _taken(items: list) -> Iterator:
