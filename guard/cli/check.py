@@ -6,7 +6,6 @@ Exit status: 0 allowed, 1 blocked, 2 bad input, 3 could not simulate.
 from __future__ import annotations
 
 import sys
-from dataclasses import replace
 
 import click
 
@@ -59,21 +58,15 @@ def check(prefix, as_json, verbose, allow_build, installer, pip_args):
     Exit status: 0 allowed, 1 blocked, 2 bad input, 3 could not simulate.
     --json: guard/data/schemas/check.schema.json.
     """
-    from guard.act.progress import progress_on_stderr
-    from guard.explain import render
-    from guard.pipeline.check import pip_argv_for_check, simulate
-    from guard.redact import redact  # what is shown never holds a credential, cached or not
+    from guard.cli.check_run import CheckOptions, judge
 
-    if not pip_args:
-        raise click.UsageError("nothing to check: give pip install arguments, e.g. guard check -- numpy==2.0.0")
     if installer == "uv":
+        if not pip_args:
+            raise click.UsageError("nothing to check: give pip install arguments, e.g. guard check -- numpy==2.0.0")
         _check_uv(prefix, as_json, verbose, pip_args)
-    ctx = Context.resolve(prefix, pip_args).for_pipeline(allow_build)
-    # on a terminal, a line on stderr while a long simulation runs; erased before the answer
-    with progress_on_stderr("guard: simulating", ctx.environ, enabled=not as_json) as progress:
-        result = simulate(pip_argv_for_check(pip_args), replace(ctx, progress=progress))
-    click.echo(redact(render.check_json(result) if as_json else render.check_text(result, verbose=verbose)))
-    sys.exit(EXIT_BLOCK if result.verdict.blocked else EXIT_ALLOW)
+    text, code = judge(CheckOptions(prefix, as_json, verbose, allow_build, tuple(pip_args)), click.UsageError)
+    click.echo(text)
+    sys.exit(code)
 
 
 def _check_uv(prefix, as_json: bool, verbose: bool, uv_args) -> None:

@@ -16,9 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
-import click
-
-from guard.errors import EnvironmentReadError, GuardError
+from guard.errors import GuardError
 
 if TYPE_CHECKING:
     from guard.pipeline import check
@@ -26,6 +24,8 @@ if TYPE_CHECKING:
 
 def prefix_option(what: str = "The environment to judge", *, file_okay: bool = False) -> Callable:
     """``--prefix DIR``: ``what`` the command does with it starts the help line."""
+    import click  # here: ``guard check``'s front (:mod:`guard.cli.check_run`) resolves a Context without click
+
     return click.option(
         "--prefix",
         type=click.Path(file_okay=file_okay, path_type=Path),
@@ -35,6 +35,8 @@ def prefix_option(what: str = "The environment to judge", *, file_okay: bool = F
 
 
 def allow_build_option(f):
+    import click
+
     return click.option(
         "--allow-build",
         is_flag=True,
@@ -50,8 +52,6 @@ class Context:
     given: Path
     """As named (``--prefix``) or found, not yet made absolute."""
     environ: Mapping[str, str]
-    is_active: bool
-    """Whether it is the active environment (``guard doctor`` names another one in its fixes)."""
     cwd: str
 
     @classmethod
@@ -60,29 +60,39 @@ class Context:
         prefix: Path | None,
         pip_args: Sequence[str] = (),
         *,
-        missing: Callable[[str], Exception] = click.UsageError,
+        missing: Callable[[str], Exception] | None = None,
     ) -> Context:
         """``--prefix``, else pip's ``--python`` in ``pip_args``, else the active environment.
-        No active one: ``EnvironmentReadError``; a prefix that is no directory: ``missing``."""
-        from guard.environment.snapshot import default_prefix
-
+        No active one: ``EnvironmentReadError``; a prefix that is no directory: ``missing``
+        (default ``click.UsageError``)."""
         environ = dict(os.environ)
         if prefix is None and pip_args:
             from guard.request.command import PipCommand
 
             prefix = PipCommand.parse(pip_args).python_prefix()
-        try:
-            active, why_none = default_prefix(environ), ""
-        except GuardError as exc:
-            active, why_none = None, str(exc)
         if prefix is None:
-            if active is None:
-                raise EnvironmentReadError(why_none)
-            prefix = active
+            from guard.environment.snapshot import default_prefix
+
+            prefix = default_prefix(environ)  # none active: EnvironmentReadError
         if not prefix.is_dir():
+            if missing is None:
+                import click
+
+                missing = click.UsageError
             raise missing(f"--prefix {prefix}: no such directory")
-        is_active = active is not None and os.path.realpath(active) == os.path.realpath(prefix)
-        return cls(prefix, environ, is_active, os.getcwd())
+        return cls(prefix, environ, os.getcwd())
+
+    @property
+    def is_active(self) -> bool:
+        """Whether it is the active environment (``guard doctor`` names another one in its fixes);
+        found when asked (with a ``--prefix``, finding the active one may search ``PATH``)."""
+        from guard.environment.snapshot import default_prefix
+
+        try:
+            active = default_prefix(self.environ)
+        except GuardError:
+            return False
+        return os.path.realpath(active) == os.path.realpath(self.given)
 
     @property
     def prefix(self) -> Path:
