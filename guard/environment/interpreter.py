@@ -263,7 +263,7 @@ def write_cache_file(path: Path, data: object) -> None:
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".json")
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as f:
-                json.dump(data, f, separators=(",", ":"))
+                f.write(json.dumps(data, separators=(",", ":")))  # json.dump: the pure-Python encoder, 4x slower
             os.replace(tmp, path)
         except BaseException:
             os.unlink(tmp)

@@ -20,11 +20,15 @@ import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
+from typing import TYPE_CHECKING
 
 from guard.boundedjson import JSONInputError, loads_bounded
 from guard.environment.conda_meta import CondaRecord, os_problem
 from guard.models import Anomaly
 from guard.policy.names import canonical_name
+
+if TYPE_CHECKING:
+    from guard.environment.dist_cache import DistCache
 
 
 @dataclass(frozen=True)
@@ -157,21 +161,91 @@ def _dist_entry_names(entry: str) -> tuple[str, ...]:
 
 
 def read_dist(
-    site_dir: str, entry: str, is_dir: bool, record: CondaRecord | None, warnings: list[str], anomalies: list[Anomaly]
+    site_dir: str,
+    entry: str,
+    is_dir: bool,
+    record: CondaRecord | None,
+    warnings: list[str],
+    anomalies: list[Anomaly],
+    cache: DistCache | None = None,
 ) -> InstalledDist | None:
+    """The dist of metadata entry ``entry`` in ``site_dir`` (None: not one, or ignored, with an
+    anomaly). What its files hold comes from ``cache`` while their stats match (see
+    :mod:`guard.environment.dist_cache`); what it means is worked out again on every call."""
     path = os.path.join(site_dir, entry)
     kind = "dist-info" if entry.lower().endswith(".dist-info") else "egg-info"
     if kind == "dist-info" and not is_dir:
         return None  # importlib.metadata ignores it too: no METADATA inside
-    metadata_file = path if not is_dir else os.path.join(path, "METADATA" if kind == "dist-info" else "PKG-INFO")
-    headers, problem = _read_headers(metadata_file)
+    files = dist_files(path, kind, is_dir)
+    raw, stamp = cache.lookup(path, files) if cache is not None else (None, [])
+    if raw is not None:
+        found: tuple[list[str], list[Anomaly]] = ([], [])
+        try:
+            dist = interpret(site_dir, entry, kind, is_dir, raw, record, *found)
+        except (TypeError, KeyError, IndexError, AttributeError, ValueError):
+            pass  # a kept reading that does not fit (the cache file was damaged): read the files
+        else:
+            warnings += found[0]
+            anomalies += found[1]
+            return dist
+    raw = read_raw(kind, is_dir, files)
+    if cache is not None:
+        cache.put(path, stamp, raw)
+    return interpret(site_dir, entry, kind, is_dir, raw, record, warnings, anomalies)
+
+
+def dist_files(path: str, kind: str, is_dir: bool) -> tuple[str, ...]:
+    """The files a dist's reading opens: metadata, ``INSTALLER``, then ``direct_url.json``
+    (dist-info) or ``requires.txt`` (egg-info); an ``.egg-info`` file is its own metadata."""
+    if not is_dir:
+        return (path,)
+    join = os.path.join
+    if kind == "dist-info":
+        return join(path, "METADATA"), join(path, "INSTALLER"), join(path, "direct_url.json")
+    return join(path, "PKG-INFO"), join(path, "INSTALLER"), join(path, "requires.txt")
+
+
+def read_raw(kind: str, is_dir: bool, files: tuple[str, ...]) -> dict:
+    """What the files of one dist hold, as JSON-able values (what :class:`DistCache` keeps):
+    ``headers`` (None when unreadable, ``problem`` says why), ``installer`` (the file's text),
+    ``requires`` (egg-info ``requires.txt`` as PEP 508), ``direct_url`` (the parsed object) and
+    ``direct_url_bad`` (present but not a JSON object)."""
+    headers, problem = _read_headers(files[0])
+    raw: dict = {"headers": headers, "problem": problem, "installer": None, "requires": None}
+    raw["direct_url"], raw["direct_url_bad"] = None, False
+    if not is_dir:
+        return raw
+    raw["installer"] = _read_text(files[1])
+    if kind == "egg-info":
+        raw["requires"] = _egg_requires(files[2])
+    else:
+        present, data = _read_direct_url(files[2])
+        raw["direct_url"] = data if isinstance(data, dict) else None
+        raw["direct_url_bad"] = present and not isinstance(data, dict)
+    return raw
+
+
+def interpret(
+    site_dir: str,
+    entry: str,
+    kind: str,
+    is_dir: bool,
+    raw: dict,
+    record: CondaRecord | None,
+    warnings: list[str],
+    anomalies: list[Anomaly],
+) -> InstalledDist | None:
+    """The dist that ``raw`` (:func:`read_raw`) describes, its anomalies and warnings added."""
+    path = os.path.join(site_dir, entry)
+    headers = raw["headers"]
     name_from_dir, _, rest = entry.rpartition(".")[0].partition("-")
     version_from_dir = rest.split("-")[0]
     if headers is None:
+        metadata_file = path if not is_dir else os.path.join(path, "METADATA" if kind == "dist-info" else "PKG-INFO")
         anomalies.append(
             Anomaly(
                 metadata_file,
-                f"cannot read metadata ({problem}); using the name and version in the directory name",
+                f"cannot read metadata ({raw['problem']}); using the name and version in the directory name",
                 _dist_entry_names(entry),
             )
         )
@@ -194,13 +268,16 @@ def read_dist(
         )
     requires = headers.get("requires-dist", [])
     if not requires and kind == "egg-info" and is_dir:
-        requires = _egg_requires(os.path.join(path, "requires.txt"))
+        requires = raw["requires"] or []
     installer = direct_url = None
     if is_dir:
-        installer = _read_text(os.path.join(path, "INSTALLER"))
+        installer = raw["installer"]
         installer = installer.strip() if installer is not None else None
         if kind == "dist-info":
-            direct_url = _read_direct_url(os.path.join(path, "direct_url.json"), warnings)
+            if raw["direct_url_bad"]:
+                warnings.append(f"{os.path.join(path, 'direct_url.json')}: not a JSON object; ignored")
+            elif raw["direct_url"] is not None:
+                direct_url = MappingProxyType(raw["direct_url"])
     return InstalledDist(
         name=canonical_name(display_name),
         display_name=display_name,
@@ -267,18 +344,16 @@ def _egg_requires(path: str) -> list[str]:
     return out
 
 
-def _read_direct_url(path: str, warnings: list[str]) -> Mapping | None:
+def _read_direct_url(path: str) -> tuple[bool, object]:
+    """Whether ``direct_url.json`` could be read, and its JSON value (None when it holds no JSON;
+    the caller warns about anything but an object)."""
     raw = _read_bytes(path)
     if raw is None:
-        return None
+        return False, None
     try:
-        data = loads_bounded(raw)
+        return True, loads_bounded(raw)
     except JSONInputError:
-        data = None
-    if not isinstance(data, dict):
-        warnings.append(f"{path}: not a JSON object; ignored")
-        return None
-    return MappingProxyType(data)
+        return True, None
 
 
 def _read_text(path: str) -> str | None:

@@ -22,9 +22,10 @@ name (rule ``unreadable-environment``). The snapshot itself never crashes on suc
 file must not make every command an internal error. Each anomaly's message is also one of the
 snapshot's ``warnings``.
 
-Cost: this runs on every guarded ``pip install``. The interpreter probe and what is needed of
-each conda-meta record are cached under ``cache_dir`` (a warm snapshot stats the records instead
-of parsing them); of METADATA only the header block is parsed.
+Cost: this runs on every guarded ``pip install``. The interpreter probe, what is needed of each
+conda-meta record and what each dist's metadata files hold are cached under ``cache_dir`` (a
+warm snapshot stats the files instead of parsing them: :mod:`guard.environment.dist_cache`); of
+METADATA only the header block is parsed.
 """
 
 from __future__ import annotations
@@ -122,6 +123,7 @@ def snapshot(prefix: Path, *, cache_dir: Path | None = None, include_user_site: 
     cannot be read becomes ``anomalies`` (and ``warnings``), never an exception.
     """
     from guard.environment.conda_meta import read_conda_meta
+    from guard.environment.dist_cache import DistCache
     from guard.environment.interpreter import find_interpreter, probe
     from guard.environment.site_packages import metadata_entries, read_dist, sys_path_dirs
     from guard.models import Anomaly
@@ -147,6 +149,7 @@ def snapshot(prefix: Path, *, cache_dir: Path | None = None, include_user_site: 
 
     site_dirs = [d for d in interpreter.site_dirs if include_user_site or d != interpreter.user_site]
     real_prefix = os.path.realpath(prefix)
+    dist_cache = DistCache.for_prefix(cache_dir, prefix) if cache_dir is not None else None
     dists: dict[str, InstalledDist] = {}
     duplicates: dict[str, list[InstalledDist]] = {}
     seen_keys: set[str] = set()
@@ -157,7 +160,7 @@ def snapshot(prefix: Path, *, cache_dir: Path | None = None, include_user_site: 
             owner = owners.get(key) if key is not None else None
             if key is not None:
                 seen_keys.add(key)
-            dist = read_dist(site_dir, entry_name, is_dir, owner, warnings, anomalies)
+            dist = read_dist(site_dir, entry_name, is_dir, owner, warnings, anomalies, dist_cache)
             if dist is None:
                 continue
             if dist.name in dists:
@@ -177,6 +180,8 @@ def snapshot(prefix: Path, *, cache_dir: Path | None = None, include_user_site: 
                         "(the environment has no conda-meta)"
                     )
 
+    if dist_cache is not None:
+        dist_cache.save()
     for name, found in duplicates.items():
         warnings.append(
             f"{name} has {len(found)} metadata directories; Python uses {found[0].metadata_path}, also: "
