@@ -58,11 +58,13 @@ def test_warm_snapshot_reads_no_dist_files_and_follows_their_changes(conda_env, 
     assert snapshot(prefix, cache_dir=cache) == snap and read.call_count == 3
 
 
-def test_files_changed_a_moment_ago_are_read_again(conda_env, tmp_path, mocker):
+def test_files_changed_a_moment_ago_are_read_again(conda_env, tmp_path, mocker, monkeypatch):
+    monkeypatch.setattr(dist_cache, "_SETTLE_NS", 10**18)  # every file changed "a moment ago"
     prefix = conda_env("plain")
     _dist(prefix / SITE_PACKAGES, "demo", "1.0.0")
     cache = tmp_path / "cache"
     snapshot(prefix, cache_dir=cache)
     read = mocker.spy(sys.modules["guard.environment.site_packages"], "read_raw")
-    snapshot(prefix, cache_dir=cache)
+    warm = snapshot(prefix, cache_dir=cache)
+    assert read.call_count >= len(warm.dists) > 1
     assert any(Path(c.args[2][0]).parent.name == "demo-1.0.0.dist-info" for c in read.call_args_list)

@@ -6,7 +6,7 @@ used only while every file its reading opened (metadata, ``INSTALLER``, ``direct
 ``requires.txt``) and the metadata directory itself have the same inode, change time,
 modification time and size as when it was read (a missing file stays missing): an edit in
 place, a replaced or removed file, a ``chmod`` all change them. Stats are taken before the files
-are read, and an entry whose files changed in the last seconds is not kept (a later change in
+are read, and an entry whose files changed in the last second is not kept (a later change in
 the same clock tick could leave every stat as it was). Only what the files hold is kept: who
 owns the dist, its anomalies and warnings are worked out again on every snapshot
 (:func:`guard.environment.site_packages.interpret`). A cache that cannot be read is empty; one
@@ -22,8 +22,10 @@ import time
 from pathlib import Path
 
 _FORMAT = 1
-# Files changed this recently are read again next time (file times are kept at a coarse tick).
-_SETTLE_NS = 2_000_000_000
+# Files changed this recently are read again next time: file times are kept at a coarse tick
+# (a jiffy, up to 10 ms, on Linux), so a file read in the tick of its last change could change
+# again in that tick without a new time. A second is far past any tick a local file system keeps.
+_SETTLE_NS = 1_000_000_000
 
 
 def _stat(path: str) -> list[int] | None:
