@@ -5,6 +5,10 @@ page's decoded tree and all its rows are never held at once."""
 from __future__ import annotations
 
 import json
+import os
+import platform
+import subprocess
+import sys
 import tracemalloc
 
 import pytest
@@ -165,3 +169,33 @@ def test_a_big_page_is_never_held_decoded_whole():
         tracemalloc.stop()
     assert kept == [] and (b"".join(pieces), digest) == expected
     assert peak - base < 2.2 * len(body), (peak - base) / len(body)
+
+
+ARENAS = """
+import sys, threading
+from guard.index.client import IndexClient
+from guard.index.settings import IndexSettings
+with IndexClient(IndexSettings(index_url="https://index.example.org/simple/"), cache_dir=None):
+    pass
+blocks = []
+def work():
+    blocks.append(bytes(200_000))  # malloc, not pymalloc: in the arena of this thread
+threads = [threading.Thread(target=work) for _ in range(6)]
+for t in threads: t.start()
+for t in threads: t.join()
+import ctypes
+ctypes.CDLL(None).malloc_stats()
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux") or not platform.libc_ver()[0] == "glibc", reason="glibc")
+def test_the_index_clients_threads_share_one_malloc_arena():
+    """Freed page bodies are not kept resident once per thread (MALLOC_ARENA_MAX=1); a
+    MALLOC_ARENA_MAX the user set is left alone."""
+    env = {k: v for k, v in os.environ.items() if k != "MALLOC_ARENA_MAX"}
+    run = subprocess.run([sys.executable, "-c", ARENAS], env=env, capture_output=True, text=True, timeout=60)
+    assert run.returncode == 0, run.stderr
+    assert run.stderr.count("Arena ") == 1, run.stderr
+    env["MALLOC_ARENA_MAX"] = "4"
+    run = subprocess.run([sys.executable, "-c", ARENAS], env=env, capture_output=True, text=True, timeout=60)
+    assert run.stderr.count("Arena ") > 1, run.stderr

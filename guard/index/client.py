@@ -58,6 +58,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any, Callable
 
+from guard.index.arenas import one_arena
 from guard.index.cache import DiskCache
 from guard.index.metadata import core_metadata_from_record
 from guard.index.metadata_fetch import MetadataReading
@@ -112,6 +113,7 @@ class IndexClient(PageRevalidation, MetadataReading):
         self._page_max_age = page_max_age
         self._cache = DiskCache(Path(cache_dir) if cache_dir is not None else None)
         self._lock = threading.Lock()
+        one_arena()  # before the client's threads: their freed page bodies not kept per thread
         self._transport = Transport(settings, self.max_workers, self._count)
         self._pages: dict[str, Slot] = {}
         self._metadata: dict[str, Slot] = {}
