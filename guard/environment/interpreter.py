@@ -13,7 +13,6 @@ import json
 import os
 import platform
 import subprocess
-import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -257,6 +256,8 @@ def write_cache_file(path: Path, data: object) -> None:
     """Write a JSON cache file atomically (readers never see half of it). A cache that cannot be
     written only costs the next call the work again, so write errors are ignored."""
     try:
+        import tempfile  # here: it imports shutil, bz2, lzma and random, which a warm snapshot never needs
+
         from guard.private_files import private_dir
 
         private_dir(path.parent)  # 0700 (mkstemp's file is 0600): the guard's state is the user's alone
