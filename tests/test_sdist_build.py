@@ -181,6 +181,9 @@ def test_an_sdist_deep_in_the_graph_is_built_alone(prefix, env, tmp_path, marker
     assert changes == {("app", "1.0"), ("helper", "1.0"), ("sdproj", "1.0"), ("numpy", "2.0.0"), ("extra-dep", "1.0")}
     assert [r["name"] for r in data["reasons"]] == ["numpy"]
     assert builds(marker) == ["sdproj"]  # one build, of that one sdist
+    # the verdict that needed the build is no answer for a run that may not build
+    again_refused = run_guard("check", "--prefix", str(prefix), "--", *args, env=env)
+    assert again_refused.returncode == 3, again_refused.stdout + again_refused.stderr
 
     again = run_guard(
         "check",

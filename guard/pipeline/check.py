@@ -173,7 +173,11 @@ def simulate(
     # GUARD_NO_VERDICT_CACHE=1: neither read nor write a cached verdict (the index's page and
     # metadata caches stay on): how a new command costs once its metadata is cached (benchmarks)
     use_cache = use_cache and held is None and not ctx.environ.get("GUARD_NO_VERDICT_CACHE")
-    key = verdict_cache.cache_key(argv, ctx.prefix, ctx.cwd, ctx.environ) if use_cache else None
+    key = (
+        verdict_cache.cache_key(argv, ctx.prefix, ctx.cwd, ctx.environ, allow_build=ctx.allow_build)
+        if use_cache
+        else None
+    )
     if key is not None:
         cached = verdict_cache.lookup(
             ctx.cache_dir, key, ctx.prefix, revalidate=lambda pages, index: _pages_unchanged(argv, ctx, pages, index)

@@ -71,7 +71,12 @@ def environment_fingerprint(prefix: Path) -> dict:
     return fingerprint
 
 
-def cache_key(argv: Sequence[str], prefix: Path, cwd: str, environ: Mapping[str, str]) -> str:
+def cache_key(
+    argv: Sequence[str], prefix: Path, cwd: str, environ: Mapping[str, str], *, allow_build: bool = False
+) -> str:
+    """The key of a verdict: the guard's version, the argv, the env, the directory, the settings that
+    change the answer, and whether builds were allowed (a verdict that needed a build is not an
+    answer for a run that may not build: that run refuses, exit 3)."""
     env = {k: v for k, v in environ.items() if k.startswith(_ENV_PREFIXES) or k in _ENV_NAMES}
     # how the guard was reached (shim, hook, CLI) does not change the answer
     for var in (
@@ -85,7 +90,8 @@ def cache_key(argv: Sequence[str], prefix: Path, cwd: str, environ: Mapping[str,
     ):
         env.pop(var, None)
     blob = json.dumps(
-        [__version__, list(argv), os.path.realpath(prefix), cwd, sorted(env.items())], separators=(",", ":")
+        [__version__, list(argv), os.path.realpath(prefix), cwd, sorted(env.items()), allow_build],
+        separators=(",", ":"),
     )
     return hashlib.sha256(blob.encode()).hexdigest()
 
