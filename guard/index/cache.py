@@ -176,7 +176,7 @@ class EncodedRows:
         return self._hash.hexdigest()
 
 
-def body_digest(content_type: str, base_url: str, body: bytes) -> str:
+def body_digest(content_type: str, base_url: str, body: bytes | bytearray) -> str:
     """The bytes of a page as the index sent them, with what they are read with: an index that
     sends no validators (ETag, Last-Modified) answers every request with the whole page, and
     the same bytes need not be parsed, encoded and written again."""

@@ -31,18 +31,41 @@ class Answered(NamedTuple):
 
     status_code: int
     headers: Any
+    url: str
+
+
+def read_body(transport: Any, response: Any, timeout: float) -> bytearray:
+    """The body of a streamed response (``Transport.get(..., stream=True)``) read into one
+    buffer that grows as it comes (requests' ``.content`` joins a list of chunks: a big page
+    twice over); TransportError as ``Transport.get`` raises it, within the run's deadline."""
+    import requests
+
+    from guard.index.transport import TransportError, describe_error
+
+    def read() -> bytearray:
+        buf = bytearray()
+        for chunk in response.iter_content(1 << 16):
+            buf += chunk
+        return buf
+
+    try:
+        return transport.bounded(read)  # past the deadline: the reader is abandoned, as get's is
+    except requests.exceptions.RequestException as err:
+        response.close()
+        slow = isinstance(err, requests.exceptions.Timeout) or "timed out" in str(err)
+        raise TransportError(describe_error(err, timeout), slow=slow) from None
 
 
 def decode_page(
     content_type: str,
     content_header: str,
-    body: list[bytes],
+    body: list[Any],
     base_url: str,
     to_rows: Callable[[Iterator[Link]], Iterable[list]],
     keep: Callable[[list], bool] | None,
 ) -> tuple[list[list], list[bytes], str]:
     """``(kept rows, the JSON of all rows in pieces, their digest)`` of a page whose body is the
-    one item of ``body`` (taken out: the bytes are freed once decoded to text). ``to_rows``:
+    one item of ``body`` (bytes or bytearray, taken out: freed once decoded to text). ``to_rows``:
     links to rows, a row at a time; ``keep``: the rows kept as lists (None: all). Raises
     ValueError (UnicodeDecodeError, LookupError) for a page that cannot be read."""
     content = body.pop()

@@ -23,7 +23,7 @@ from guard.index.cache import (
     valid_page_record,
     valid_rows,
 )
-from guard.index.page_decode import Answered, decode_page
+from guard.index.page_decode import Answered, decode_page, read_body
 from guard.index.page_view import PageViews
 from guard.index.pages import (
     ACCEPT,
@@ -327,8 +327,11 @@ class PageReading(ClientState):
         down = self._down.get(memo_key[0])
         if down is not None:  # it failed after its retries in this run: not asked again
             return self._unreachable(record, plain_url, project, shown, down)
-        try:
-            response = self._transport.get(page_url, headers=headers)
+        try:  # the body read into one growing buffer: requests' .content joins a list of chunks (twice a big page)
+            response = self._transport.get(page_url, headers=headers, stream=True)
+            content = [read_body(self._transport, response, self.settings.timeout)]
+            response = Answered(response.status_code, response.headers, response.url)
+            self._count("bytes_downloaded", len(content[0]))
         except TransportError as err:
             with self._lock:
                 self._down.setdefault(memo_key[0], str(err))
@@ -356,9 +359,7 @@ class PageReading(ClientState):
             self._count("pages_fetched")
             content_type = response.headers.get("Content-Type", "").split(";", 1)[0].strip().lower()
             base_url = split_auth(response.url or plain_url)[0]
-            content = [response.content]  # decoding empties it: the bytes freed once decoded
-            response = Answered(response.status_code, response.headers)  # requests' copy let go
-            body = body_digest(content_type, base_url, content[0])
+            body = body_digest(content_type, base_url, content[0])  # decoding empties content
             if record is not None and record.get("body") == body:
                 # the bytes of the cached page again (an index without validators): its rows
                 # as parsed then, neither parsed nor encoded nor written again

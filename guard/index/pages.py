@@ -267,7 +267,7 @@ def parse_json(body: bytes, page_url: str) -> list[Link]:
         return parse_json_whole(text, page_url)
 
 
-def json_text(body: bytes) -> str:
+def json_text(body: bytes | bytearray) -> str:
     """The text of a JSON body, decoded as ``json.loads`` decodes bytes."""
     return body.decode(json.detect_encoding(body), "surrogatepass")
 
@@ -396,7 +396,7 @@ def decode_body(response: Any) -> str:
     return html_text(response.content, response.headers.get("Content-Type", ""))
 
 
-def html_text(body: bytes, content_type: str) -> str:
+def html_text(body: bytes | bytearray, content_type: str) -> str:
     """:func:`decode_body` of a body and its Content-Type header."""
     charset = "utf-8"
     for param in content_type.split(";")[1:]:
