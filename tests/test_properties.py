@@ -1243,6 +1243,7 @@ def test_project_pyproject_gives_metadata_or_a_guard_error(keys: dict, raw) -> N
 
 @FAST
 @given(wheel=archives("wheel"), sdist=archives("sdist"))
+@example(wheel=b"", sdist=b"\x1f\x8b\x08")  # a gzip header cut short: tarfile's stream mode raised TypeError
 def test_local_archives_give_metadata_or_a_guard_error(wheel: bytes, sdist: bytes) -> None:
     """``pip install ./pkg-1.0-py3-none-any.whl`` / ``./pkg-1.0.tar.gz``: the archive's own
     metadata, read and never executed, or a GuardError (damaged, or a build decides)."""

@@ -174,8 +174,9 @@ def pkg_info_from_sdist(fileobj: Any, f: DistFile) -> bytes:
                         extracted = tf.extractfile(member)
                         if extracted is not None:
                             return extracted.read(MAX_METADATA_BYTES + 1)
-    except damaged_archive(zipfile.BadZipFile, tarfile.TarError, OSError, EOFError) as err:
-        # tarfile's "could not be opened" lists one line per method tried: one line here
+    except damaged_archive(zipfile.BadZipFile, tarfile.TarError, OSError, EOFError, TypeError) as err:
+        # tarfile's "could not be opened" lists one line per method tried: one line here. TypeError:
+        # tarfile's stream mode reads a gzip header cut short as ord(b"") (CPython 3.11-3.13)
         raise IndexUnavailable(f"{redact_url(f.url)}: not a readable sdist ({' '.join(str(err).split())})") from None
     raise NeedsBuild(f"{f.project} {f.version} is an sdist whose dependencies need a build")
 
