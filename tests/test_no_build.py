@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import subprocess
 import sys
 import tarfile
@@ -26,6 +25,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.conda_prefix import PLAIN_ENV
+from tests.support.guard_env import isolated_environ
 from tests.support.wheels import build_wheel
 
 
@@ -43,17 +43,7 @@ def bare_prefix(tmp_path_factory, conda_channel_root):
 
 @pytest.fixture
 def env(tmp_path):
-    home = tmp_path / "home"
-    home.mkdir()
-    return {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "HOME": str(home),
-        "LANG": "C.UTF-8",
-        "XDG_CONFIG_HOME": str(home / ".config"),
-        "XDG_STATE_HOME": str(home / ".state"),
-        "PIP_CONFIG_FILE": os.devnull,
-        "GUARD_CACHE_DIR": str(tmp_path / "cache"),
-    }
+    return isolated_environ(tmp_path)
 
 
 def run_guard(*args, env, cwd=None, timeout=120):

@@ -15,7 +15,6 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import os
 import subprocess
 import sys
 import tarfile
@@ -24,6 +23,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.conda_prefix import PLAIN_ENV
+from tests.support.guard_env import isolated_environ
 from tests.support.wheels import build_wheel
 
 BUILD_SYSTEM = '[build-system]\nrequires = []\nbuild-backend = "backend"\nbackend-path = ["."]\n'
@@ -101,17 +101,7 @@ def prefix(tmp_path_factory, conda_channel_root):
 
 @pytest.fixture
 def env(tmp_path):
-    home = tmp_path / "home"
-    home.mkdir()
-    return {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "HOME": str(home),
-        "LANG": "C.UTF-8",
-        "XDG_CONFIG_HOME": str(home / ".config"),
-        "XDG_STATE_HOME": str(home / ".state"),
-        "PIP_CONFIG_FILE": os.devnull,
-        "GUARD_CACHE_DIR": str(tmp_path / "cache"),
-    }
+    return isolated_environ(tmp_path)
 
 
 @pytest.fixture

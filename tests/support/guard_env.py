@@ -20,3 +20,20 @@ def guard_environ(tmp_path: Path, index_url: str, **extra: str) -> dict[str, str
         "GUARD_CACHE_DIR": str(tmp_path / "cache"),
         **extra,
     }
+
+
+def isolated_environ(tmp_path: Path) -> dict[str, str]:
+    """A clean environment for a ``guard`` subprocess with no index of its own (the command names
+    one): ``HOME`` and the XDG config and state directories made under ``tmp_path/home``, the
+    guard's cache in ``tmp_path/cache``, no pip configuration."""
+    home = tmp_path / "home"
+    home.mkdir(exist_ok=True)
+    return {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": str(home),
+        "LANG": "C.UTF-8",
+        "XDG_CONFIG_HOME": str(home / ".config"),
+        "XDG_STATE_HOME": str(home / ".state"),
+        "PIP_CONFIG_FILE": os.devnull,
+        "GUARD_CACHE_DIR": str(tmp_path / "cache"),
+    }
