@@ -44,6 +44,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from measure import (  # noqa: E402
     ROOT,
     Run,
+    add_common_arguments,
     base_env,
     find_uv,
     fmt_s,
@@ -79,13 +80,7 @@ def main() -> int:
     ap.add_argument("--no-pip", action="store_true", help="leave pip out (on the live index it downloads wheels)")
     ap.add_argument("--only", action="append", default=[], help="only the commands containing this text")
     ap.add_argument("--timeout", type=float, default=600.0, help="seconds per run (reported, not fatal)")
-    ap.add_argument("--guard-src", type=Path, help="run the guard from this source tree instead of this checkout")
-    ap.add_argument("--json", type=Path, help="also write every run's numbers here")
-    ap.add_argument(
-        "--pip",
-        default=str(ROOT / ".cache" / "oracle-venv" / "bin" / "python"),
-        help="python whose pip is the reference (default: the tests' pip 26.3 venv)",
-    )
+    add_common_arguments(ap)
     args = ap.parse_args()
     if args.runs < 1:
         return _fail("--runs must be at least 1")

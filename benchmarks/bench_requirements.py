@@ -48,6 +48,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from measure import (  # noqa: E402
     ROOT,
     Run,
+    add_common_arguments,
     base_env,
     find_uv,
     fmt_s,
@@ -87,13 +88,7 @@ def main() -> int:
         help="guard check --allow-build: an sdist-only project's metadata may be built (uv and pip build by default)",
     )
     ap.add_argument("--index-url", help="another index (default: the one pip uses by default)")
-    ap.add_argument("--guard-src", type=Path, help="run the guard from this source tree instead of this checkout")
-    ap.add_argument("--json", type=Path, help="also write every run's numbers here")
-    ap.add_argument(
-        "--pip",
-        default=str(ROOT / ".cache" / "oracle-venv" / "bin" / "python"),
-        help="python whose pip is the reference (default: the tests' pip 26.3 venv)",
-    )
+    add_common_arguments(ap)
     args = ap.parse_args()
     files, problem = _files(args.paths, args.all)
     if problem:

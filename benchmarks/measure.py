@@ -8,6 +8,7 @@ not from ``RUSAGE_CHILDREN``, which is the largest of all children ever reaped.
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import shutil
@@ -163,3 +164,15 @@ def guard_cmd(guard_src: Path | None) -> tuple[list[str], dict[str, str]]:
 
 def fmt_s(value: float | None, width: int = 7, digits: int = 2) -> str:
     return f"{value:{width}.{digits}f}" if value is not None else f"{'-':>{width}}"
+
+
+def add_common_arguments(ap: argparse.ArgumentParser) -> None:
+    """The options every comparison script takes: another guard tree, a JSON copy of the numbers,
+    and the reference pip."""
+    ap.add_argument("--guard-src", type=Path, help="run the guard from this source tree instead of this checkout")
+    ap.add_argument("--json", type=Path, help="also write every run's numbers here")
+    ap.add_argument(
+        "--pip",
+        default=str(ROOT / ".cache" / "oracle-venv" / "bin" / "python"),
+        help="python whose pip is the reference (default: the tests' pip 26.3 venv)",
+    )
