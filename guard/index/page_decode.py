@@ -34,28 +34,6 @@ class Answered(NamedTuple):
     url: str
 
 
-def read_body(transport: Any, response: Any, timeout: float) -> bytearray:
-    """The body of a streamed response (``Transport.get(..., stream=True)``) read into one
-    buffer that grows as it comes (requests' ``.content`` joins a list of chunks: a big page
-    twice over); TransportError as ``Transport.get`` raises it, within the run's deadline."""
-    import requests
-
-    from guard.index.transport import TransportError, describe_error
-
-    def read() -> bytearray:
-        buf = bytearray()
-        for chunk in response.iter_content(1 << 16):
-            buf += chunk
-        return buf
-
-    try:
-        return transport.bounded(read)  # past the deadline: the reader is abandoned, as get's is
-    except requests.exceptions.RequestException as err:
-        response.close()
-        slow = isinstance(err, requests.exceptions.Timeout) or "timed out" in str(err)
-        raise TransportError(describe_error(err, timeout), slow=slow) from None
-
-
 def decode_page(
     content_type: str,
     content_header: str,

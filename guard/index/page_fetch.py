@@ -23,7 +23,7 @@ from guard.index.cache import (
     valid_page_record,
     valid_rows,
 )
-from guard.index.page_decode import Answered, decode_page, read_body
+from guard.index.page_decode import Answered, decode_page
 from guard.index.page_view import PageViews
 from guard.index.pages import (
     ACCEPT,
@@ -327,11 +327,10 @@ class PageReading(ClientState):
         down = self._down.get(memo_key[0])
         if down is not None:  # it failed after its retries in this run: not asked again
             return self._unreachable(record, plain_url, project, shown, down)
-        try:  # the body read into one growing buffer: requests' .content joins a list of chunks (twice a big page)
+        try:
             response = self._transport.get(page_url, headers=headers, stream=True)
-            content = [read_body(self._transport, response, self.settings.timeout)]
+            content = [self._transport.read_body(response, into_buffer=True)]
             response = Answered(response.status_code, response.headers, response.url)
-            self._count("bytes_downloaded", len(content[0]))
         except TransportError as err:
             with self._lock:
                 self._down.setdefault(memo_key[0], str(err))

@@ -160,18 +160,29 @@ class Transport:
             slow = isinstance(err, requests.exceptions.Timeout) or "timed out" in str(err)
             raise TransportError(describe_error(err, timeout), slow=slow) from None
 
-    def read_body(self, response: Any) -> bytes:
-        """The body of a streamed response, counted; TransportError if the connection fails
-        or the deadline passes."""
+    def read_body(self, response: Any, *, into_buffer: bool = False) -> Any:
+        """The body of a streamed response (``get(..., stream=True)``), counted; TransportError
+        if the connection fails or the deadline passes (the reader is then abandoned, as
+        :meth:`bounded` says: closing the response under it would wait for its socket timeout).
+        ``into_buffer``: read chunk by chunk into one growing ``bytearray`` (``.content`` joins a
+        list of chunks beside its result: a big page twice over), leaving ``response.content``
+        unread; else ``response.content`` (what a range read's caller reads again)."""
         import requests
 
+        def read() -> Any:
+            if not into_buffer:
+                return response.content
+            buf = bytearray()
+            for chunk in response.iter_content(1 << 16):
+                buf += chunk
+            return buf
+
         try:
-            data = self.bounded(lambda: response.content)
+            data = self.bounded(read)
         except requests.exceptions.RequestException as err:
-            raise TransportError(describe_error(err, self._settings.timeout)) from None
-        except TransportError:
             response.close()
-            raise
+            slow = isinstance(err, requests.exceptions.Timeout) or "timed out" in str(err)
+            raise TransportError(describe_error(err, self._settings.timeout), slow=slow) from None
         self._count("bytes_downloaded", len(data))
         return data
 
