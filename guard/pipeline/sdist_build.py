@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import tempfile
 import time
 from collections.abc import Mapping
@@ -116,6 +115,7 @@ class SdistMetadataBuilder:
     def _build(self, f: DistFile) -> dict[str, Any]:
         from guard.index.metadata import metadata_matches
         from guard.pipeline.pip_report import run_pip_report
+        from guard.private_files import write_private
 
         what = f"{f.project} {f.version}"
         limit = None
@@ -131,9 +131,7 @@ class SdistMetadataBuilder:
             url += f"#sha256={digest}"  # pip checks the download against it
         with tempfile.TemporaryDirectory(prefix="guard-sdist-") as tmp:
             # a file, not argv: the URL may carry the index's credentials (ps shows argv)
-            req = os.path.join(tmp, "requirement.txt")
-            with open(os.open(req, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w", encoding="utf-8") as fh:
-                fh.write(f"{f.project} @ {url}\n")
+            req = str(write_private(Path(tmp, "requirement.txt"), f"{f.project} @ {url}\n".encode()))
             argv = ["install", "--no-deps", "--ignore-installed", *self._options, "-r", req]
             try:
                 report = run_pip_report(
