@@ -111,18 +111,19 @@ def guard_call(inv: Invocation, target: str) -> GuardCall:
 def _environ(changes: Mapping[str, str | None], environ: MutableMapping[str, str]) -> Iterator[None]:
     saved = {k: environ.get(k) for k in changes}
     try:
-        for k, v in changes.items():
-            if v is None:
-                environ.pop(k, None)
-            else:
-                environ[k] = v
+        _apply(changes, environ)
         yield
     finally:
-        for k, v in saved.items():
-            if v is None:
-                environ.pop(k, None)
-            else:
-                environ[k] = v
+        _apply(saved, environ)
+
+
+def _apply(values: Mapping[str, str | None], environ: MutableMapping[str, str]) -> None:
+    """Set each variable of ``values`` in ``environ``; None removes it."""
+    for k, v in values.items():
+        if v is None:
+            environ.pop(k, None)
+        else:
+            environ[k] = v
 
 
 def exit_status(code: object) -> int:
